@@ -1,0 +1,38 @@
+"""EpochHistory: the per-epoch curve (lr, val loss and accuracy, elapsed seconds) kept for metrics.json."""
+
+import time
+
+import pytorch_lightning as pl
+
+
+class EpochHistory(pl.Callback):
+    """Records one row per validated epoch; epochs are counted from 1, as the printed lines are."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self._fit_start = time.perf_counter()
+        self._lr = float("nan")
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"]  # the lr this epoch trains with
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        metrics = trainer.callback_metrics
+        self.rows.append(
+            {
+                "epoch": trainer.current_epoch + 1,
+                "lr": self._lr,
+                "val/loss": metrics["val/loss"].item(),
+                "val/acc": metrics["val/acc"].item(),
+                "seconds": time.perf_counter() - self._fit_start,
+            }
+        )
+
+    def best(self) -> dict[str, float] | None:
+        """The row with the highest val/acc (the earliest one on a tie), or None before any validation."""
+        return max(reversed(self.rows), key=lambda row: row["val/acc"], default=None)

@@ -1,0 +1,88 @@
+"""python -m mnist_lightning.train: compose the config -> instantiate -> fit -> test -> write metrics.json."""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_info
+
+from mnist_lightning.callbacks import EpochHistory
+from mnist_lightning.errors import exit_on_user_error
+from mnist_lightning.module import MNISTLitModule
+from mnist_lightning.provenance import provenance
+from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
+
+log = logging.getLogger(__name__)
+
+
+def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitModule, int]:
+    """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
+    net = instantiate(cfg.model.net)
+    params = check_param_budget(net, cfg.model.max_params)
+    rank_zero_info(format_layer_table(layer_table(net), params))
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    module = MNISTLitModule(net=net, optimizer=instantiate(cfg.optimizer), scheduler=scheduler, val_is_test=val_is_test)
+    return module, params
+
+
+def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
+    """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit and test the configured experiment; return (and write to the run folder) its metrics."""
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
+    pl.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    datamodule = instantiate(cfg.data)
+    module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
+    history = EpochHistory()
+    trainer = build_trainer(cfg, [history])
+
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    train_seconds = time.perf_counter() - start
+    # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
+    test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+
+    best = history.best()
+    metrics = {
+        "test/acc": test["test/acc"],
+        "test/loss": test["test/loss"],
+        "val/acc_best": best["val/acc"] if best else None,
+        "epoch_of_val_acc_best": best["epoch"] if best else None,
+        "val_is_test": datamodule.val_is_test,
+        "params": params,
+        "epochs": trainer.current_epoch,
+        "train_seconds": round(train_seconds, 2),
+        "seed": cfg.seed,
+        "history": history.rows,
+        "provenance": provenance(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    if trainer.is_global_zero:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@exit_on_user_error
+def main(cfg: DictConfig) -> float:
+    """Hydra entry point; returns the test accuracy so a sweeper can optimize it."""
+    return train(cfg)["test/acc"]
+
+
+if __name__ == "__main__":
+    main()
