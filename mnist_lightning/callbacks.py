@@ -1,8 +1,9 @@
-"""EpochHistory: the per-epoch curve (lr, val loss and accuracy, elapsed seconds) kept for metrics.json."""
+"""Callbacks: the per-epoch history kept for metrics.json, and a progress bar that counts epochs from 1."""
 
 import time
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import TQDMProgressBar
 
 
 class EpochHistory(pl.Callback):
@@ -36,3 +37,11 @@ class EpochHistory(pl.Callback):
     def best(self) -> dict[str, float] | None:
         """The row with the highest val/acc (the earliest one on a tie), or None before any validation."""
         return max(reversed(self.rows), key=lambda row: row["val/acc"], default=None)
+
+
+class EpochProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar, with epochs counted from 1 of max_epochs like the printed lines."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: object) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")

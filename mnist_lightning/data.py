@@ -45,7 +45,9 @@ def _gunzip(source: Path, target: Path) -> None:
         partial.write_bytes(data)
         partial.replace(target)
     except PermissionError as error:
-        raise UserError(f"cannot write into {target.parent}: make it writable, or unpack the .gz files there") from error
+        raise UserError(
+            f"cannot write into {target.parent}: make it writable, or unpack the .gz files there"
+        ) from error
 
 
 def _download(data_dir: Path) -> None:
@@ -142,7 +144,9 @@ class MNISTDataModule(pl.LightningDataModule):
         if tensors is None:
             raise RuntimeError("MNISTDataModule.setup() must run before asking for a loader")
         rank, world_size = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        sampler = EpochSampler(len(tensors[1]), shuffle=train, seed=self.seed, rank=rank, world_size=world_size, even=train)
+        sampler = EpochSampler(
+            len(tensors[1]), shuffle=train, seed=self.seed, rank=rank, world_size=world_size, even=train
+        )
         return TensorLoader(*tensors, batch_size=batch_size, sampler=sampler)
 
     def train_dataloader(self) -> TensorLoader:

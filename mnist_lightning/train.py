@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.utilities import rank_zero_info
+from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.callbacks import EpochHistory
 from mnist_lightning.errors import exit_on_user_error
@@ -25,7 +25,8 @@ def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitMod
     """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
     net = instantiate(cfg.model.net)
     params = check_param_budget(net, cfg.model.max_params)
-    rank_zero_info(format_layer_table(layer_table(net), params))
+    if rank_zero_only.rank == 0:  # DDP runs this function once per process
+        print(format_layer_table(layer_table(net), params))
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     module = MNISTLitModule(net=net, optimizer=instantiate(cfg.optimizer), scheduler=scheduler, val_is_test=val_is_test)
     return module, params

@@ -1,0 +1,171 @@
+"""python -m mnist_lightning.report <folder>: one table and one plot for every run found under a folder."""
+
+import csv
+import json
+import math
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from mnist_lightning.errors import UserError, exit_on_user_error
+
+TARGET_ACC = 0.994  # the project's bar: 99.40% test accuracy
+
+
+@dataclass
+class Job:
+    """One run folder: its overrides and, when it finished, its metrics.json."""
+
+    folder: Path
+    overrides: list[str]
+    metrics: dict | None
+
+    @property
+    def setting(self) -> str:
+        """The overrides without the seed: jobs with the same setting are pooled across seeds."""
+        return " ".join(o for o in self.overrides if not o.startswith("seed=")) or "(defaults)"
+
+    @property
+    def curve(self) -> list[tuple[int, float]]:
+        """(epoch, validation accuracy) per epoch; test accuracy when validation used the test set."""
+        return [(row["epoch"], row["val/acc"]) for row in (self.metrics or {}).get("history", [])]
+
+    def first_epoch_at(self, accuracy: float) -> int | None:
+        return next((epoch for epoch, acc in self.curve if acc >= accuracy), None)
+
+
+def find_jobs(folder: Path) -> list[Job]:
+    """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not."""
+    jobs = []
+    for overrides_file in sorted(folder.rglob(".hydra/overrides.yaml")):
+        run = overrides_file.parents[1]
+        overrides = [o for o in yaml.safe_load(overrides_file.read_text()) or [] if not o.startswith("hydra")]
+        metrics_file = run / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+        jobs.append(Job(run, overrides, metrics))
+    return jobs
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
+    """One row per job; unfinished or failed jobs say so instead of disappearing."""
+    rows = []
+    for job in jobs:
+        m = job.metrics
+        row = {"job": str(job.folder.relative_to(root)) or ".", "overrides": " ".join(job.overrides) or "(defaults)"}
+        if m is None:
+            rows.append(row | {"status": "failed or running (no metrics.json)"})
+            continue
+        first = job.first_epoch_at(TARGET_ACC)
+        rows.append(
+            row
+            | {
+                "status": "done",
+                "test acc %": _pct(m["test/acc"]),
+                "best val acc % (epoch)": f"{_pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']})",
+                "first epoch >= 99.40%": str(first) if first else "-",
+                "params": f"{m['params']:,}",
+                "epochs": str(m["epochs"]),
+                "seconds": f"{m['train_seconds']:.0f}",
+                "s/epoch": f"{m['train_seconds'] / max(m['epochs'], 1):.1f}",
+            }
+        )
+    return rows
+
+
+def setting_rows(jobs: list[Job]) -> list[dict[str, str]]:
+    """Final test accuracy pooled over seeds, one row per distinct setting."""
+    by_setting: dict[str, list[float]] = {}
+    for job in jobs:
+        if job.metrics is not None:
+            by_setting.setdefault(job.setting, []).append(job.metrics["test/acc"])
+    rows = []
+    for setting, accs in by_setting.items():
+        std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+        rows.append(
+            {
+                "setting": setting,
+                "n": str(len(accs)),
+                "mean test acc %": _pct(statistics.mean(accs)),
+                "std": _pct(std),
+                "min": _pct(min(accs)),
+                "max": _pct(max(accs)),
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
+    """Validation (or test) accuracy per epoch, one line per finished job, with the 99.40% bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen needed
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for job in jobs:
+        if job.curve:
+            epochs, accs = zip(*job.curve, strict=True)
+            ax.plot(epochs, [100 * a for a in accs], marker=".", label=" ".join(job.overrides) or job.folder.name)
+    ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
+    val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
+    ax.set(xlabel="epoch", ylabel=f"{'test' if val_is_test else 'validation'} accuracy (%)", title=title)
+    ax.set_ylim(98.5, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(folder: Path) -> str:
+    """Write report.md, report.csv and curves.png into `folder`; return the markdown."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: give a run or sweep folder under outputs/")
+    jobs = find_jobs(folder)
+    if not jobs:
+        raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")
+    per_job, per_setting = job_rows(jobs, folder), setting_rows(jobs)
+    text = f"# Report: {folder}\n\n## Jobs\n\n{markdown_table(per_job)}\n"
+    if per_setting:
+        text += f"\n## Final test accuracy by setting (seeds pooled)\n\n{markdown_table(per_setting)}\n"
+    (folder / "report.md").write_text(text)
+    write_csv(per_job, per_setting, folder / "report.csv")
+    plot_curves(jobs, folder / "curves.png", title=str(folder.name))
+    return text
+
+
+def write_csv(per_job: list[dict[str, str]], per_setting: list[dict[str, str]], path: Path) -> None:
+
+    with path.open("w", newline="") as f:
+        for rows in (per_job, per_setting):
+            if rows:
+                columns = list(dict.fromkeys(key for row in rows for key in row))
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+                f.write("\n")
+
+
+@exit_on_user_error
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>")
+    print(report(Path(argv[0])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

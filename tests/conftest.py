@@ -1,0 +1,30 @@
+"""Shared helpers: compose the project's real configs, and run its command-line entry points."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_train_config(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
+    """conf/train.yaml composed with `overrides`, writing into `output_dir`."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[f"paths.output_dir={output_dir}", *overrides])
+
+
+def run_module(module: str, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` in `cwd`, as a user would type it; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def tiny_run_args() -> list[str]:
+    """Overrides for a CLI run of a few steps that still logs, checkpoints and tests on all 10,000 images."""
+    return ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]

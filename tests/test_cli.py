@@ -1,0 +1,96 @@
+"""The command line as a user runs it: python -m mnist_lightning.train with Hydra overrides."""
+
+import json
+import re
+import shutil
+
+import pytest
+from conftest import run_module
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from mnist_lightning.data import BUNDLED_DATA_DIR
+
+TRAIN = "mnist_lightning.train"
+
+
+def test_fast_dev_run_writes_metrics_json(tmp_path):
+    result = run_module(TRAIN, "trainer.fast_dev_run=true", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    for key in ("test/acc", "test/loss", "val/acc_best", "epoch_of_val_acc_best", "params", "epochs", "train_seconds"):
+        assert key in metrics, key
+    assert 0 <= metrics["test/acc"] <= 1 and metrics["params"] == 17_216
+    provenance = metrics["provenance"]
+    assert len(provenance["git_commit"]) == 40 and isinstance(provenance["git_dirty"], bool)
+    assert {"python", "torch", "lightning", "hydra", "cpu"} <= provenance.keys()
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+    assert "Total params: 17,216" in result.stdout  # the layer table is printed at start
+
+
+def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp_path, tiny_run_args):
+    run = tmp_path / "run"
+    result = run_module(TRAIN, *tiny_run_args, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"Epoch 1: test loss \d+\.\d{4}, accuracy \d+/1000 \(\d+\.\d{2}%\)", result.stdout)
+    assert re.search(r"Test loss \d+\.\d{4}, accuracy \d+/10000 \(\d+\.\d{2}%\)", result.stdout)
+    assert (run / "checkpoints" / "last.ckpt").exists() and list(run.glob("checkpoints/best-*.ckpt"))
+
+    events = EventAccumulator(str(run))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc", "train/lr"} <= tags
+    assert events.Scalars("train/lr")[0].value == pytest.approx(0.003)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert events.Scalars("test/acc")[-1].value == metrics["test/acc"]
+
+
+def test_multirun_gives_each_job_its_own_folder(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_module(TRAIN, "-m", "seed=1,2", "trainer.fast_dev_run=true", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    seeds = [json.loads((sweep / job / "metrics.json").read_text())["seed"] for job in ("0", "1")]
+    assert seeds == [1, 2]
+
+
+def assert_clear_error(result, pattern: str) -> None:
+    """Non-zero exit, no traceback, and one `error:` line matching `pattern`."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output, output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr
+
+
+def test_no_mnist_and_no_network_names_the_folder(tmp_path):
+    result = run_module(TRAIN, f"data.data_dir={tmp_path}/empty", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert_clear_error(result, re.escape(f"MNIST is not in {tmp_path}/empty/MNIST/raw") + ".*put the four MNIST files")
+
+
+def test_damaged_bundled_file_is_refused(tmp_path):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (BUNDLED_DATA_DIR / "MNIST" / "raw").glob("*.gz"):
+        shutil.copy(gz, raw)
+    damaged = bytearray((raw / "train-labels-idx1-ubyte.gz").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (raw / "train-labels-idx1-ubyte.gz").write_bytes(bytes(damaged))
+    result = run_module(TRAIN, f"data.data_dir={tmp_path}/data", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert_clear_error(result, "train-labels-idx1-ubyte.*(damaged|SHA-256)")
+
+
+def test_network_over_budget_is_refused(tmp_path):
+    result = run_module(TRAIN, "model.max_params=10000", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert_clear_error(result, r"17,216 parameters, over the budget model.max_params=10,000")
+
+
+def test_batch_size_zero_is_refused(tmp_path):
+    result = run_module(TRAIN, "data.batch_size=0", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert_clear_error(result, "data.batch_size must be a positive integer, got 0")
+
+
+def test_unknown_config_option_is_refused(tmp_path):
+    result = run_module(TRAIN, "model=nope", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+    # Hydra's own message: the first line names the missing option, then it lists the available ones.
+    assert result.stderr.splitlines()[0] == "In 'train': Could not find 'model/nope'"
+    assert "Available options in 'model':" in result.stderr and "reference" in result.stderr

@@ -1,0 +1,109 @@
+"""The DataModule on the real bundled MNIST: verified, normalized, complete, seeded."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lightning.data import BUNDLED_DATA_DIR, MNISTDataModule, ensure_mnist
+from mnist_lightning.errors import UserError
+from mnist_lightning.loader import EpochSampler, TensorLoader
+
+
+@pytest.fixture(scope="module")
+def datamodule() -> MNISTDataModule:
+    dm = MNISTDataModule(batch_size=28, seed=3)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def test_sizes_shapes_and_dtypes(datamodule):
+    images, labels = datamodule.train_set
+    assert images.shape == (60_000, 1, 28, 28) and images.dtype == torch.float32
+    assert labels.shape == (60_000,) and labels.dtype == torch.int64
+    assert datamodule.test_set[0].shape == (10_000, 1, 28, 28)
+    # The seed validates on the test set by default.
+    assert datamodule.val_set[0] is datamodule.test_set[0]
+    test_counts = torch.bincount(datamodule.test_set[1]).tolist()
+    assert test_counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_training_images_are_normalized(datamodule):
+    images = datamodule.train_set[0]
+    assert images.mean().item() == pytest.approx(0.0, abs=1e-3)
+    assert images.std().item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_batches_are_slices_with_the_configured_size(datamodule):
+    loader = datamodule.train_dataloader()
+    images, labels = next(iter(loader))
+    assert images.shape == (28, 1, 28, 28) and labels.shape == (28,)
+    assert len(loader) == 2143  # ceil(60,000 / 28): the last batch keeps the remaining 24 images
+
+
+def test_shuffling_is_seeded_and_changes_every_epoch():
+    def order(seed: int, epoch: int) -> torch.Tensor:
+        sampler = EpochSampler(60_000, shuffle=True, seed=seed)
+        sampler.set_epoch(epoch)
+        return sampler.indices()
+
+    assert torch.equal(order(1, 0), order(1, 0))
+    assert not torch.equal(order(1, 0), order(2, 0))
+    assert not torch.equal(order(1, 0), order(1, 1))
+    assert torch.equal(order(1, 5).sort().values, torch.arange(60_000))
+
+
+def test_every_test_image_is_scored_once(datamodule):
+    loader = datamodule.test_dataloader()
+    seen = torch.cat([labels for _, labels in loader])
+    assert len(seen) == 10_000 and torch.equal(seen, datamodule.test_set[1])
+    assert [
+        len(labels)
+        for _, labels in TensorLoader(*datamodule.test_set, batch_size=3000, sampler=EpochSampler(10_000, False))
+    ] == [3000, 3000, 3000, 1000]
+
+
+def test_val_size_holds_out_training_images():
+    dm = MNISTDataModule(val_size=5000)
+    dm.setup()
+    assert len(dm.train_set[1]) == 55_000 and len(dm.val_set[1]) == 5000
+    assert not dm.val_is_test
+    # Held-out images are training images, not test images, and leave the training set.
+    train_rows = {row.numpy().tobytes() for row in dm.train_set[0][:2000]}
+    assert not any(row.numpy().tobytes() in train_rows for row in dm.val_set[0])
+
+
+def test_batch_size_zero_is_refused():
+    with pytest.raises(UserError, match="data.batch_size must be a positive integer"):
+        MNISTDataModule(batch_size=0)
+
+
+def copy_bundled_gz(target: Path) -> Path:
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (BUNDLED_DATA_DIR / "MNIST" / "raw").glob("*.gz"):
+        shutil.copy(gz, raw)
+    return raw
+
+
+def test_bundled_gz_files_are_unpacked_and_verified(tmp_path):
+    raw = ensure_mnist(copy_bundled_gz(tmp_path).parents[1], download=False)
+    assert (raw / "train-images-idx3-ubyte").stat().st_size == 47_040_016
+
+
+def test_damaged_file_is_refused(tmp_path):
+    raw = copy_bundled_gz(tmp_path)
+    ensure_mnist(tmp_path, download=False)
+    damaged = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(damaged.read_bytes())
+    data[100] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="does not match its SHA-256"):
+        ensure_mnist(tmp_path, download=False)
+
+
+def test_missing_files_without_download_name_the_folder(tmp_path):
+    with pytest.raises(UserError, match=str(tmp_path / "MNIST" / "raw")):
+        ensure_mnist(tmp_path, download=False)

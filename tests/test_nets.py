@@ -1,0 +1,44 @@
+"""The reference network reproduces the seed's layer table exactly."""
+
+import torch
+
+from mnist_lightning.nets import ReferenceNet
+from mnist_lightning.summary import count_params, format_layer_table, layer_table
+
+# (layer, output shape, parameters) from the seed's torchsummary table.
+SEED_TABLE = [
+    ("Conv2d-1", (16, 26, 26), 160), ("ReLU-2", (16, 26, 26), 0), ("BatchNorm2d-3", (16, 26, 26), 32),
+    ("Dropout-4", (16, 26, 26), 0), ("Conv2d-5", (20, 24, 24), 2900), ("ReLU-6", (20, 24, 24), 0),
+    ("BatchNorm2d-7", (20, 24, 24), 40), ("Dropout-8", (20, 24, 24), 0), ("Conv2d-9", (24, 22, 22), 4344),
+    ("ReLU-10", (24, 22, 22), 0), ("BatchNorm2d-11", (24, 22, 22), 48), ("MaxPool2d-12", (24, 11, 11), 0),
+    ("Conv2d-13", (10, 11, 11), 250), ("ReLU-14", (10, 11, 11), 0), ("BatchNorm2d-15", (10, 11, 11), 20),
+    ("Conv2d-16", (16, 9, 9), 1456), ("ReLU-17", (16, 9, 9), 0), ("BatchNorm2d-18", (16, 9, 9), 32),
+    ("Dropout-19", (16, 9, 9), 0), ("Conv2d-20", (20, 7, 7), 2900), ("ReLU-21", (20, 7, 7), 0),
+    ("BatchNorm2d-22", (20, 7, 7), 40), ("Dropout-23", (20, 7, 7), 0), ("Conv2d-24", (24, 5, 5), 4344),
+    ("ReLU-25", (24, 5, 5), 0), ("BatchNorm2d-26", (24, 5, 5), 48), ("Dropout-27", (24, 5, 5), 0),
+    ("Conv2d-28", (16, 5, 5), 400), ("ReLU-29", (16, 5, 5), 0), ("BatchNorm2d-30", (16, 5, 5), 32),
+    ("Linear-31", (10,), 170),
+]  # fmt: skip
+
+
+def test_layer_table_matches_the_seed():
+    rows = layer_table(ReferenceNet())
+    assert [(r.name, r.shape, r.params) for r in rows] == SEED_TABLE
+    assert count_params(ReferenceNet()) == 17_216
+
+
+def test_printed_table_ends_with_the_total():
+    net = ReferenceNet()
+    text = format_layer_table(layer_table(net), count_params(net))
+    assert "Conv2d-28" in text and text.splitlines()[-1] == "Total params: 17,216"
+
+
+def test_dropout_probability_is_configurable_and_outputs_logits():
+    net = ReferenceNet(dropout=0.1)
+    assert {m.p for m in net.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    assert sum(isinstance(m, torch.nn.Dropout) for m in net.modules()) == 5
+    assert not any(isinstance(m, torch.nn.Dropout) for m in ReferenceNet(dropout=0).modules())
+    logits = ReferenceNet().eval()(torch.randn(4, 1, 28, 28))
+    assert logits.shape == (4, 10)
+    # Raw logits, not (log-)probabilities: the loss applies log-softmax itself.
+    assert not torch.allclose(logits.sum(1), torch.ones(4)) and not torch.allclose(logits.exp().sum(1), torch.ones(4))
