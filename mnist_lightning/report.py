@@ -3,6 +3,7 @@
 import csv
 import json
 import math
+import re
 import statistics
 import sys
 from dataclasses import dataclass
@@ -40,7 +41,10 @@ class Job:
 def find_jobs(folder: Path) -> list[Job]:
     """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not."""
     jobs = []
-    for overrides_file in sorted(folder.rglob(".hydra/overrides.yaml")):
+    def natural(path: Path) -> list:  # job 10 after job 9, not after job 1
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
+
+    for overrides_file in sorted(folder.rglob(".hydra/overrides.yaml"), key=natural):
         run = overrides_file.parents[1]
         overrides = [o for o in yaml.safe_load(overrides_file.read_text()) or [] if not o.startswith("hydra")]
         metrics_file = run / "metrics.json"

@@ -51,6 +51,13 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path):
     seeds = [json.loads((sweep / job / "metrics.json").read_text())["seed"] for job in ("0", "1")]
     assert seeds == [1, 2]
 
+    report = run_module("mnist_lightning.report", str(sweep), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "| 0 | seed=1 trainer.fast_dev_run=true | done |" in report.stdout
+    assert "| trainer.fast_dev_run=true | 2 |" in report.stdout  # both seeds pooled into one setting
+    assert (sweep / "report.md").read_text() == report.stdout.rstrip("\n") + "\n"
+    assert (sweep / "report.csv").exists() and (sweep / "curves.png").stat().st_size > 0
+
 
 def assert_clear_error(result, pattern: str) -> None:
     """Non-zero exit, no traceback, and one `error:` line matching `pattern`."""

@@ -1,0 +1,38 @@
+"""The sweep report pools seeds per setting and lists unfinished jobs instead of dropping them."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_lightning.errors import UserError
+from mnist_lightning.report import report
+
+
+def make_job(folder: Path, overrides: list[str], test_acc: float | None) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if test_acc is not None:
+        history = [{"epoch": 1, "val/acc": test_acc - 0.001}, {"epoch": 2, "val/acc": test_acc}]
+        metrics = {"test/acc": test_acc, "val/acc_best": test_acc, "epoch_of_val_acc_best": 2, "params": 17216,
+                   "epochs": 2, "train_seconds": 100.0, "history": history}  # fmt: skip
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
+    make_job(tmp_path / "0", ["model.dropout=0.1", "seed=1"], 0.9940)
+    make_job(tmp_path / "1", ["model.dropout=0.1", "seed=2"], 0.9950)
+    make_job(tmp_path / "2", ["model.dropout=0", "seed=1"], 0.9930)
+    make_job(tmp_path / "3", ["model.dropout=0", "seed=2"], None)
+    text = report(tmp_path)
+    assert "| 3 | model.dropout=0 seed=2 | failed or running (no metrics.json) |" in text
+    assert "| 0 | model.dropout=0.1 seed=1 | done | 99.40 | 99.40 (2) | 2 | 17,216 | 2 | 100 | 50.0 |" in text
+    # mean 99.45, sample standard deviation of (99.40, 99.50) = 0.07
+    assert "| model.dropout=0.1 | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
+    assert "| model.dropout=0 | 1 | 99.30 | - | 99.30 | 99.30 |" in text
+    assert (tmp_path / "curves.png").exists() and (tmp_path / "report.md").read_text() == text
+
+
+def test_a_folder_without_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no Hydra runs"):
+        report(tmp_path)
