@@ -35,8 +35,10 @@ class MNISTLitModule(pl.LightningModule):
         scheduler: Callable[[Optimizer], LRScheduler] | None = None,
         num_classes: int = 10,
         val_is_test: bool = True,
+        net_config: dict | None = None,
     ) -> None:
         super().__init__()
+        # `net` itself is saved as weights; `net_config` (its Hydra config) lets a checkpoint rebuild it.
         self.save_hyperparameters(ignore=["net"], logger=False)
         self.net = net
         # Keyed "<stage>_" because ModuleDict keys become attributes and `train` is a method.
@@ -45,7 +47,8 @@ class MNISTLitModule(pl.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+        """Loss and logits of one batch; updates the stage's epoch metrics."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
@@ -54,18 +57,18 @@ class MNISTLitModule(pl.LightningModule):
         metrics["acc"].update(logits.detach(), labels)
         metrics["loss"].update(loss.detach(), weight=labels.numel())
         metrics["count"].update(labels.numel())
-        return loss
+        return loss, logits
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        loss = self._shared_step(batch, "train")
+        loss, _ = self._shared_step(batch, "train")
         self.log("loss", loss, prog_bar=True, logger=False)  # the progress bar's running loss
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._shared_step(batch, "val")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._shared_step(batch, "test")
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "test")[1]  # logits, for the TestDiagnostics callback
 
     def _log_epoch(self, stage: str) -> dict[str, float]:
         """Compute, log and reset one stage's metrics; return them as floats."""

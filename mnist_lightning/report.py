@@ -41,6 +41,7 @@ class Job:
 def find_jobs(folder: Path) -> list[Job]:
     """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not."""
     jobs = []
+
     def natural(path: Path) -> list:  # job 10 after job 9, not after job 1
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
 

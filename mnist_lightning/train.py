@@ -8,11 +8,14 @@ from pathlib import Path
 import hydra
 import pytorch_lightning as pl
 import torch
+import yaml
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.callbacks import EpochHistory
+from mnist_lightning.diagnostics import log_hparams
 from mnist_lightning.errors import exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
@@ -28,7 +31,13 @@ def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitMod
     if rank_zero_only.rank == 0:  # DDP runs this function once per process
         print(format_layer_table(layer_table(net), params))
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    module = MNISTLitModule(net=net, optimizer=instantiate(cfg.optimizer), scheduler=scheduler, val_is_test=val_is_test)
+    module = MNISTLitModule(
+        net=net,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        val_is_test=val_is_test,
+        net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
+    )
     return module, params
 
 
@@ -37,6 +46,16 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback]) -> pl.Tra
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def run_settings(cfg: DictConfig) -> dict[str, object]:
+    """The seed and the command-line overrides of this run: what tells the jobs of a sweep apart."""
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    settings: dict[str, object] = {"seed": cfg.seed}
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        settings[key] = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
+    return settings
 
 
 def train(cfg: DictConfig) -> dict:
@@ -71,6 +90,8 @@ def train(cfg: DictConfig) -> dict:
         "provenance": provenance(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
+    final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
+    log_hparams(trainer, run_settings(cfg), final)
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,75 @@
+"""python -m mnist_lightning.evaluate ckpt_path=<path>: test a checkpoint on the 10,000 test images."""
+
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lightning.diagnostics import TestDiagnostics
+from mnist_lightning.errors import UserError, exit_on_user_error
+from mnist_lightning.module import MNISTLitModule
+
+
+def load_module(ckpt_path: str | Path) -> MNISTLitModule:
+    """The LightningModule saved in a checkpoint, its network rebuilt from the config stored with it."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise UserError(f"{path} is not a Lightning checkpoint of this project (no state_dict)")
+    hparams = dict(checkpoint.get("hyper_parameters", {}))
+    if not hparams.get("net_config"):
+        # Checkpoints written before the config was stored in them: use their run folder's config.
+        run_config = path.parent.parent / ".hydra" / "config.yaml"
+        if not run_config.is_file():
+            raise UserError(f"{path} does not say which network made it, and {run_config} is missing")
+        hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    module = MNISTLitModule(net=instantiate(hparams["net_config"]), **{k: v for k, v in hparams.items() if k != "net"})
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
+        raise UserError(f"{path} was made by a different network than its config describes: {first_line}") from error
+    return module
+
+
+def format_confusion(confusion: torch.Tensor) -> str:
+    """The confusion matrix as text: rows are true digits, columns predicted ones."""
+    size = len(confusion)
+    lines = ["true \\ pred " + "".join(f"{p:>6}" for p in range(size))]
+    lines += [f"{t:>11} " + "".join(f"{int(n):>6}" for n in confusion[t]) for t in range(size)]
+    return "\n".join(lines)
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test the checkpoint; return accuracy, per-class accuracy and the confusion matrix."""
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise UserError("give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
+    module = load_module(cfg.ckpt_path)
+    diagnostics = TestDiagnostics()
+    trainer = instantiate(cfg.trainer, logger=False, callbacks=[diagnostics], enable_checkpointing=False)
+    result = trainer.test(module, datamodule=instantiate(cfg.data), verbose=False)[0]
+    per_class = diagnostics.per_class_accuracy()
+    print(f"\ncheckpoint: {cfg.ckpt_path}")
+    print(f"test accuracy: {100 * result['test/acc']:.2f}% (loss {result['test/loss']:.4f})")
+    print("per-class accuracy: " + ", ".join(f"{d}: {100 * a:.2f}%" for d, a in enumerate(per_class.tolist())))
+    print(format_confusion(diagnostics.confusion))
+    return {"test/acc": result["test/acc"], "per_class_acc": per_class.tolist(), "confusion": diagnostics.confusion}
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()
