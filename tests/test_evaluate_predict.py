@@ -1,0 +1,67 @@
+"""evaluate reproduces a run's test accuracy from its checkpoint; predict classifies image files."""
+
+import json
+
+import numpy as np
+import torchvision
+from conftest import run_module
+from PIL import Image
+
+from mnist_lightning.data import BUNDLED_DATA_DIR
+
+
+def test_evaluate_matches_the_training_runs_test_accuracy(trained_sweep, tmp_path):
+    run = trained_sweep / "0"
+    result = run_module("mnist_lightning.evaluate", f"ckpt_path={run}/checkpoints/last.ckpt", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    test_acc = json.loads((run / "metrics.json").read_text())["test/acc"]
+    assert f"test accuracy: {100 * test_acc:.2f}%" in result.stdout
+    assert "per-class accuracy: 0: " in result.stdout and "true \\ pred" in result.stdout
+    confusion = [line.split()[1:] for line in result.stdout.splitlines()[-10:]]
+    counts = np.array(confusion, dtype=int)
+    assert counts.shape == (10, 10) and counts.sum() == 10_000
+    assert counts.trace() == round(test_acc * 10_000)  # exactly the run's accuracy, image for image
+    assert not list(tmp_path.iterdir())  # evaluate prints; it leaves no run folder behind
+
+
+def write_test_digits(folder, count: int = 40) -> list[int]:
+    """The first `count` MNIST test digits as 84x84 files: white-on-black PNGs and black-on-white RGB JPEGs."""
+    test_set = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False)
+    labels = []
+    for i in range(count):
+        image, label = test_set[i]
+        large = image.resize((84, 84), Image.Resampling.BICUBIC)
+        large.save(folder / f"{i:02d}_white_on_black.png")
+        Image.fromarray(255 - np.asarray(large)).convert("RGB").save(folder / f"{i:02d}_black_on_white.jpg")
+        labels.append(label)
+    return labels
+
+
+def test_predict_reads_digits_in_both_polarities_and_skips_non_images(trained_sweep, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    labels = write_test_digits(images)
+    (images / "notes.txt").write_text("not an image")
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={images}", cwd=tmp_path)
+    assert result.returncode == 1  # one file could not be classified; the others were
+    assert f"{images / 'notes.txt'}: skipped, not an image" in result.stderr
+    predicted = {}
+    for line in result.stdout.splitlines():
+        name, answer = line.rsplit(": ", 1)
+        digit, probability = answer.split(" (p=")
+        assert 0 < float(probability.rstrip(")")) <= 1
+        predicted[name.rsplit("/", 1)[1]] = int(digit)
+    for polarity in ("white_on_black.png", "black_on_white.jpg"):
+        hits = sum(predicted[f"{i:02d}_{polarity}"] == label for i, label in enumerate(labels))
+        assert hits >= 0.9 * len(labels), (polarity, hits)  # a 300-step model scores ~97% on MNIST itself
+
+
+def test_predict_on_a_folder_without_files_is_a_clear_error(trained_sweep, tmp_path):
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={tmp_path}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"error: inputs={tmp_path} is a folder with no files: put PNG or JPEG images of digits there"
+    )
