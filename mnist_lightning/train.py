@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.callbacks import EpochHistory
 from mnist_lightning.diagnostics import log_hparams
-from mnist_lightning.errors import exit_on_user_error
+from mnist_lightning.errors import UserError, exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
 from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
@@ -48,6 +49,18 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback]) -> pl.Tra
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
+def torch_threads(cfg: DictConfig) -> int:
+    """`torch_threads` if set; else the cores shared among parallel joblib jobs, so they do not oversubscribe."""
+    if cfg.get("torch_threads"):
+        return cfg.torch_threads
+    cores = os.cpu_count() or 1
+    n_jobs = HydraConfig.get().launcher.get("n_jobs") if HydraConfig.initialized() else None
+    if n_jobs is None:
+        return torch.get_num_threads()
+    parallel_jobs = cores if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
+    return max(1, cores // parallel_jobs)
+
+
 def run_settings(cfg: DictConfig) -> dict[str, object]:
     """The seed and the command-line overrides of this run: what tells the jobs of a sweep apart."""
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
@@ -58,10 +71,15 @@ def run_settings(cfg: DictConfig) -> dict[str, object]:
     return settings
 
 
+OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit and test the configured experiment; return (and write to the run folder) its metrics."""
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(cfg.torch_threads)
+    if cfg.get("optimized_metric", "test/acc") not in OPTIMIZABLE_METRICS:
+        choices = ", ".join(OPTIMIZABLE_METRICS)
+        raise UserError(f"optimized_metric must be one of {choices}, got {cfg.optimized_metric!r}")
+    torch.set_num_threads(torch_threads(cfg))
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
@@ -79,10 +97,12 @@ def train(cfg: DictConfig) -> dict:
     metrics = {
         "test/acc": test["test/acc"],
         "test/loss": test["test/loss"],
+        "val/acc": history.rows[-1]["val/acc"] if history.rows else None,
         "val/acc_best": best["val/acc"] if best else None,
         "epoch_of_val_acc_best": best["epoch"] if best else None,
         "val_is_test": datamodule.val_is_test,
         "params": params,
+        "torch_threads": torch.get_num_threads(),
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 2),
         "seed": cfg.seed,
@@ -101,9 +121,9 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_user_error
-def main(cfg: DictConfig) -> float:
-    """Hydra entry point; returns the test accuracy so a sweeper can optimize it."""
-    return train(cfg)["test/acc"]
+def main(cfg: DictConfig) -> float | None:
+    """Hydra entry point; returns `optimized_metric` so a sweeper such as Optuna can maximize it."""
+    return train(cfg)[cfg.optimized_metric]
 
 
 if __name__ == "__main__":

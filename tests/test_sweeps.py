@@ -1,0 +1,63 @@
+"""Sweeps beyond a grid: Optuna's sweeper, the parallel joblib launcher, and run folders that never collide."""
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+from conftest import CONF_DIR, compose_train_config, run_module
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+
+from mnist_lightning.train import torch_threads
+
+TRAIN = "mnist_lightning.train"
+
+
+def test_optuna_search_space_and_objective_come_from_config(tmp_path):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=optuna"], return_hydra_config=True)
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert set(sweeper.params) == {"optimizer.lr", "scheduler.gamma", "model.dropout", "data.batch_size"}
+    assert cfg.optimized_metric == "test/acc" and sweeper.n_trials == 20
+
+
+def test_optuna_sweep_runs_trials_and_reports_the_best(tmp_path):
+    sweep = tmp_path / "optuna"
+    args = [
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "trainer.fast_dev_run=true",
+        "optimized_metric=val/acc",
+    ]
+    result = run_module(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    trials = [json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1")]
+    assert best["best_value"] == max(t["val/acc"] for t in trials)  # the objective is what the config chose
+    assert set(best["best_params"]) == {"optimizer.lr", "scheduler.gamma", "model.dropout", "data.batch_size"}
+
+
+def test_joblib_jobs_share_the_cores_instead_of_oversubscribing(tmp_path):
+    sweep = tmp_path / "joblib"
+    args = ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.fast_dev_run=true"]
+    result = run_module(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    threads = [json.loads((sweep / job / "metrics.json").read_text())["torch_threads"] for job in ("0", "1")]
+    assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 2
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    # Both runs stop right after Hydra made their folders (the network is over this tiny budget).
+    command = [sys.executable, "-m", TRAIN, "model.max_params=1"]
+    runs = [subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.DEVNULL) for _ in range(2)]
+    assert [run.wait(timeout=120) for run in runs] == [2, 2]
+    folders = list((tmp_path / "outputs").glob("*/*/.hydra"))
+    assert len(folders) == 2
+
+
+def test_threads_follow_torch_threads_when_set(tmp_path):
+    cfg = compose_train_config(tmp_path, ["torch_threads=1"])
+    assert not HydraConfig.initialized() and torch_threads(cfg) == 1
