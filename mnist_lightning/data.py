@@ -71,6 +71,8 @@ def ensure_mnist(data_dir: str | Path, download: bool = True) -> Path:
         if not (raw / name).exists() and (raw / f"{name}.gz").exists():
             _gunzip(raw / f"{name}.gz", raw / name)
     missing = [name for name in MNIST_SHA256 if not (raw / name).exists()]
+    if missing and download and Path(data_dir).exists() and not os.access(data_dir, os.W_OK):
+        raise UserError(f"MNIST is not in {raw} and {data_dir} is not writable: put the files there or fix its rights")
     if missing and download:
         _download(Path(data_dir))
         missing = [name for name in MNIST_SHA256 if not (raw / name).exists()]
@@ -111,6 +113,10 @@ class MNISTDataModule(pl.LightningDataModule):
             raise UserError(f"data.eval_batch_size must be a positive integer, got {eval_batch_size!r}")
         if not isinstance(val_size, int) or not 0 <= val_size < TRAIN_SIZE:
             raise UserError(f"data.val_size must be an integer in [0, {TRAIN_SIZE}), got {val_size!r}")
+        if batch_size > TRAIN_SIZE - val_size:
+            raise UserError(
+                f"data.batch_size={batch_size} is larger than the {TRAIN_SIZE - val_size:,} training images"
+            )
         self.data_dir = Path(data_dir) if data_dir else BUNDLED_DATA_DIR
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.seed, self.download = val_size, seed, download

@@ -1,42 +1,13 @@
 """python -m mnist_lightning.evaluate ckpt_path=<path>: test a checkpoint on the 10,000 test images."""
 
-from pathlib import Path
-
 import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_lightning.checkpoints import load_module
 from mnist_lightning.diagnostics import TestDiagnostics
 from mnist_lightning.errors import UserError, exit_on_user_error
-from mnist_lightning.module import MNISTLitModule
-
-
-def load_module(ckpt_path: str | Path) -> MNISTLitModule:
-    """The LightningModule saved in a checkpoint, its network rebuilt from the config stored with it."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise UserError(f"{path} is not a Lightning checkpoint of this project (no state_dict)")
-    hparams = dict(checkpoint.get("hyper_parameters", {}))
-    if not hparams.get("net_config"):
-        # Checkpoints written before the config was stored in them: use their run folder's config.
-        run_config = path.parent.parent / ".hydra" / "config.yaml"
-        if not run_config.is_file():
-            raise UserError(f"{path} does not say which network made it, and {run_config} is missing")
-        hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
-    module = MNISTLitModule(net=instantiate(hparams["net_config"]), **{k: v for k, v in hparams.items() if k != "net"})
-    try:
-        module.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        first_line = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
-        raise UserError(f"{path} was made by a different network than its config describes: {first_line}") from error
-    return module
 
 
 def format_confusion(confusion: torch.Tensor) -> str:

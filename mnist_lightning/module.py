@@ -11,6 +11,8 @@ from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric, MetricCollection, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_lightning.errors import UserError
+
 STAGES = ("train", "val", "test")
 
 
@@ -112,4 +114,6 @@ class MNISTLitModule(pl.LightningModule):
 
 def exponential_lambda(optimizer: Optimizer, gamma: float = 0.85) -> torch.optim.lr_scheduler.LambdaLR:
     """The seed's schedule: LambdaLR with `lambda epoch: gamma ** epoch`, stepped once per epoch."""
+    if not 0 < gamma <= 1:
+        raise UserError(f"scheduler.gamma must be in (0, 1], got {gamma}")
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda epoch: gamma**epoch)

@@ -2,6 +2,15 @@
 
 from torch import Tensor, nn
 
+from mnist_lightning.errors import UserError
+
+
+def check_dropout(dropout: float) -> float:
+    """Refuse a dropout probability outside [0, 1) with one clear line."""
+    if not 0 <= dropout < 1:
+        raise UserError(f"model.dropout must be in [0, 1), got {dropout}")
+    return dropout
+
 
 def conv_block(in_channels: int, out_channels: int, kernel_size: int = 3, dropout: float = 0.0) -> nn.Sequential:
     """Conv2d (no padding) -> ReLU -> BatchNorm2d, then Dropout when `dropout` > 0."""
@@ -24,6 +33,7 @@ class ReferenceNet(nn.Module):
 
     def __init__(self, dropout: float = 0.05, num_classes: int = 10) -> None:
         super().__init__()
+        check_dropout(dropout)
         self.features = nn.Sequential(
             # block 1: (B, 1, 28, 28) -> (B, 24, 22, 22)
             conv_block(1, 16, dropout=dropout),

@@ -10,9 +10,9 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 from mnist_lightning.errors import UserError, exit_on_user_error
-from mnist_lightning.evaluate import load_module
 
 DIGIT_BOX, FRAME = 20, 28  # MNIST: each digit fitted into 20x20, centred by its centre of mass in 28x28
 
@@ -87,6 +87,8 @@ def predict(cfg: DictConfig) -> list[tuple[Path, int | None, float | None]]:
         digit = int(probabilities.argmax())
         print(f"{file}: {digit} (p={probabilities[digit]:.3f})")
         results.append((file, digit, float(probabilities[digit])))
+    if Path(cfg.inputs).is_dir() and all(digit is None for _, digit, _ in results):
+        raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
     return results
 
 

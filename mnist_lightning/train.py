@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.callbacks import EpochHistory
+from mnist_lightning.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.diagnostics import log_hparams
 from mnist_lightning.errors import UserError, exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
@@ -31,10 +32,17 @@ def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitMod
     params = check_param_budget(net, cfg.model.max_params)
     if rank_zero_only.rank == 0:  # DDP runs this function once per process
         print(format_layer_table(layer_table(net), params))
+    optimizer = instantiate(cfg.optimizer)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    try:  # a trial build, so a bad lr or gamma stops the run now rather than after data loading
+        trial = optimizer(params=net.parameters())
+        if scheduler is not None:
+            scheduler(optimizer=trial)
+    except ValueError as error:
+        raise UserError(f"the optimizer refused its settings: {error} (see optimizer.* in the config)") from error
     module = MNISTLitModule(
         net=net,
-        optimizer=instantiate(cfg.optimizer),
+        optimizer=optimizer,
         scheduler=scheduler,
         val_is_test=val_is_test,
         net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
@@ -84,6 +92,8 @@ def train(cfg: DictConfig) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
+    if cfg.get("ckpt_path"):  # check it now: Lightning would fail only after setting everything up
+        check_same_network(read_checkpoint(cfg.ckpt_path), module, cfg.ckpt_path)
     history = EpochHistory()
     trainer = build_trainer(cfg, [history])
 

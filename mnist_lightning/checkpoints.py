@@ -1,0 +1,52 @@
+"""Reading checkpoints a user points at: one clear error when the file is missing, foreign or mismatched."""
+
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from mnist_lightning.errors import UserError
+from mnist_lightning.module import MNISTLitModule
+
+
+def read_checkpoint(ckpt_path: str | Path) -> dict:
+    """The checkpoint's contents, or a UserError saying why `ckpt_path` is not one of ours."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise UserError(f"{path} is not a Lightning checkpoint of this project (no state_dict)")
+    return checkpoint
+
+
+def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+    """Refuse a checkpoint whose weights do not fit `module` (another network, or other sizes)."""
+    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in checkpoint["state_dict"].items()}
+    if expected != found:
+        differing = sorted(set(expected.items()) ^ set(found.items()))
+        raise UserError(
+            f"{path} was made by a different network ({len(differing)} weights differ, e.g. {differing[0][0]}): "
+            "use the model config it was trained with"
+        )
+
+
+def load_module(ckpt_path: str | Path) -> MNISTLitModule:
+    """The LightningModule saved in a checkpoint, its network rebuilt from the config stored with it."""
+    checkpoint = read_checkpoint(ckpt_path)
+    hparams = dict(checkpoint.get("hyper_parameters", {}))
+    if not hparams.get("net_config"):
+        # Checkpoints written before the config was stored in them: use their run folder's config.
+        run_config = Path(ckpt_path).parent.parent / ".hydra" / "config.yaml"
+        if not run_config.is_file():
+            raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
+        hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    module = MNISTLitModule(net=instantiate(hparams["net_config"]), **hparams)
+    check_same_network(checkpoint, module, ckpt_path)
+    module.load_state_dict(checkpoint["state_dict"])
+    return module

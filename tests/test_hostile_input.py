@@ -1,0 +1,83 @@
+"""Wrong input ends in one clear error before anything is written; no earlier run's file is touched."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import compose_train_config, run_module
+
+from mnist_lightning import data
+from mnist_lightning.errors import UserError, find_user_error
+from mnist_lightning.train import train
+
+
+@pytest.fixture
+def earlier_run(tmp_path) -> Path:
+    """A folder holding an earlier run's files, which a failing run pointed at it must leave alone."""
+    run = tmp_path / "earlier"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "metrics.json").write_text('{"test/acc": 0.9948}\n')
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"earlier checkpoint")
+    return run
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def foreign_checkpoint(path: Path) -> Path:
+    torch.save({"state_dict": {"net.features.0.0.weight": torch.zeros(8, 1, 5, 5)}}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimizer.lr=-0.01", "the optimizer refused its settings: Invalid learning rate: -0.01"),
+        ("model.dropout=1.5", r"model.dropout must be in \[0, 1\), got 1.5"),
+        ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\), got -0.1"),
+        ("scheduler.gamma=0", r"scheduler.gamma must be in \(0, 1\], got 0"),
+        ("scheduler.gamma=1.5", r"scheduler.gamma must be in \(0, 1\], got 1.5"),
+        ("data.batch_size=60001", "data.batch_size=60001 is larger than the 60,000 training images"),
+        ("ckpt_path={tmp}/missing.ckpt", "ckpt_path .*missing.ckpt does not exist"),
+        ("ckpt_path={tmp}/earlier/metrics.json", "metrics.json is not a checkpoint"),
+        ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
+    ],
+)
+def test_bad_values_stop_before_anything_is_written(tmp_path, earlier_run, override, message):
+    foreign_checkpoint(tmp_path / "other_net.ckpt")
+    before = snapshot(earlier_run)
+    cfg = compose_train_config(earlier_run, [override.format(tmp=tmp_path), "logger=tensorboard"])
+    with pytest.raises(Exception) as raised:  # a UserError, possibly inside Hydra's InstantiationException
+        train(cfg)
+    user_error = find_user_error(raised.value)
+    assert user_error is not None and re.search(message, str(user_error)), raised.value
+    assert snapshot(earlier_run) == before
+
+
+def test_a_data_folder_without_write_permission(tmp_path, monkeypatch):
+    # Tests run as root here, for whom permission bits do not stop a write: simulate the refusal.
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)
+    with pytest.raises(UserError, match=f"{tmp_path} is not writable"):
+        data.ensure_mnist(tmp_path)
+
+    def refuse(self, content):
+        raise PermissionError(13, "Permission denied")
+
+    for gz in (data.BUNDLED_DATA_DIR / "MNIST" / "raw").glob("*.gz"):
+        (tmp_path / "MNIST" / "raw" / gz.name).write_bytes(gz.read_bytes())
+    monkeypatch.setattr(Path, "write_bytes", refuse)
+    with pytest.raises(UserError, match=f"cannot write into {tmp_path / 'MNIST' / 'raw'}"):
+        data.ensure_mnist(tmp_path)
+
+
+def test_predict_on_a_folder_without_images(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no digits here")
+    ckpt = foreign_checkpoint(tmp_path / "any.ckpt")
+    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={folder}", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
