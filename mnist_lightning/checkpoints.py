@@ -1,10 +1,12 @@
-"""Reading checkpoints a user points at: one clear error when the file is missing, foreign or mismatched."""
+"""Checkpoints: read the ones a user points at (one clear error when wrong), and write them atomically."""
 
+import os
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from mnist_lightning.errors import UserError
 from mnist_lightning.module import MNISTLitModule
@@ -50,3 +52,21 @@ def load_module(ckpt_path: str | Path) -> MNISTLitModule:
     check_same_network(checkpoint, module, ckpt_path)
     module.load_state_dict(checkpoint["state_dict"])
     return module
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves through `<file>.partial` in the same folder, then renames: a kill while saving leaves the old file.
+
+    Lightning's own save goes through a temporary file in the system temp folder; when that is on another
+    filesystem, the final move is a copy, and a kill during it leaves a truncated `last.ckpt`.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options: object | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.partial")
+        with partial.open("wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)  # atomic on one filesystem

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -24,6 +25,9 @@ from mnist_lightning.provenance import provenance
 from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
 
 log = logging.getLogger(__name__)
+# Under DDP Lightning suggests sync_dist=True for epoch-level logs; ours come from torchmetrics' compute(),
+# which has already gathered every process's state, so syncing again would only average equal numbers.
+warnings.filterwarnings("ignore", message=".*sync_dist=True.*when logging on epoch level.*")
 
 
 def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitModule, int]:
@@ -79,6 +83,10 @@ def run_settings(cfg: DictConfig) -> dict[str, object]:
     return settings
 
 
+def _as_float(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
 OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
 
 
@@ -100,6 +108,7 @@ def train(cfg: DictConfig) -> dict:
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     train_seconds = time.perf_counter() - start
+    train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
     # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
 
@@ -111,6 +120,8 @@ def train(cfg: DictConfig) -> dict:
         "val/acc_best": best["val/acc"] if best else None,
         "epoch_of_val_acc_best": best["epoch"] if best else None,
         "val_is_test": datamodule.val_is_test,
+        "train/images": train_images,
+        "test/images": _as_float(trainer.callback_metrics.get("test/images")),
         "params": params,
         "torch_threads": torch.get_num_threads(),
         "epochs": trainer.current_epoch,
