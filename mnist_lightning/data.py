@@ -105,6 +105,7 @@ class MNISTDataModule(pl.LightningDataModule):
         val_size: int = 0,
         seed: int = 0,
         download: bool = True,
+        device: str | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -120,6 +121,7 @@ class MNISTDataModule(pl.LightningDataModule):
         self.data_dir = Path(data_dir) if data_dir else BUNDLED_DATA_DIR
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.seed, self.download = val_size, seed, download
+        self.device = torch.device(device) if device else None  # None: the Trainer's device
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
@@ -135,13 +137,16 @@ class MNISTDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        train_images, train_labels = load_normalized(self.data_dir, train=True)
-        self.test_set = load_normalized(self.data_dir, train=False)
+        # The whole dataset (about 220 MB as float32) lives where the model does, so on a GPU every batch
+        # is a gather on the device and nothing in the training step waits for the host.
+        device = self.device or (self.trainer.strategy.root_device if self.trainer else torch.device("cpu"))
+        train_images, train_labels = (t.to(device) for t in load_normalized(self.data_dir, train=True))
+        self.test_set = tuple(t.to(device) for t in load_normalized(self.data_dir, train=False))
         if self.val_is_test:
             self.train_set, self.val_set = (train_images, train_labels), self.test_set
         else:
             # A fixed split (seed 0), so the held-out images are the same whatever the run's seed.
-            order = torch.randperm(TRAIN_SIZE, generator=torch.Generator().manual_seed(0))
+            order = torch.randperm(TRAIN_SIZE, generator=torch.Generator().manual_seed(0)).to(device)
             val, train = order[: self.val_size], order[self.val_size :]
             self.train_set = train_images[train], train_labels[train]
             self.val_set = train_images[val], train_labels[val]

@@ -107,3 +107,20 @@ def test_damaged_file_is_refused(tmp_path):
 def test_missing_files_without_download_name_the_folder(tmp_path):
     with pytest.raises(UserError, match=str(tmp_path / "MNIST" / "raw")):
         ensure_mnist(tmp_path, download=False)
+
+
+def test_tensors_live_on_the_requested_device_and_batches_stay_there():
+    dm = MNISTDataModule(device="cpu")
+    dm.setup()
+    images, labels = next(iter(dm.train_dataloader()))
+    assert dm.train_set[0].device.type == images.device.type == labels.device.type == "cpu"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_on_a_gpu_the_whole_dataset_and_every_batch_are_on_the_gpu():
+    dm = MNISTDataModule(device="cuda")
+    dm.setup()
+    assert dm.train_set[0].is_cuda and dm.test_set[1].is_cuda
+    images, labels = next(iter(dm.train_dataloader()))
+    assert images.is_cuda and labels.is_cuda and images.shape == (28, 1, 28, 28)

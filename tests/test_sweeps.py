@@ -61,3 +61,18 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
 def test_threads_follow_torch_threads_when_set(tmp_path):
     cfg = compose_train_config(tmp_path, ["torch_threads=1"])
     assert not HydraConfig.initialized() and torch_threads(cfg) == 1
+
+
+def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
+    overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node, launcher.tasks_per_node) == (
+        "gpu",
+        30,
+        1,
+        1,
+    )
+    assert launcher.submitit_folder.endswith("/.submitit/%j")

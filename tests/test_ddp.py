@@ -1,0 +1,40 @@
+"""Distributed data parallel on the CPU: every rank its own share, each test image scored once."""
+
+import json
+
+import torch
+from conftest import run_module
+
+from mnist_lightning.loader import EpochSampler
+
+
+def test_ranks_get_disjoint_shares_that_cover_the_epoch():
+    for size, even in ((60_000, True), (10_000, False), (10_001, False)):
+        shares = []
+        for rank in range(2):
+            sampler = EpochSampler(size, shuffle=even, seed=3, rank=rank, world_size=2, even=even)
+            sampler.set_epoch(4)
+            shares.append(sampler.indices())
+            assert len(sampler) == len(shares[-1])
+        together = torch.cat(shares)
+        assert len(together) == len(set(together.tolist())) == size  # disjoint, and nothing left out
+    # Training needs equal shares (DDP steps in lockstep): an odd sample is left out, never duplicated.
+    assert [len(EpochSampler(7, True, rank=r, world_size=2, even=True)) for r in (0, 1)] == [3, 3]
+
+
+def test_two_cpu_processes_train_and_test_with_metrics_written_once(tmp_path):
+    run = tmp_path / "run"
+    args = [
+        "trainer=ddp_cpu",
+        "trainer.max_epochs=1",
+        "data.batch_size=2000",
+        "trainer.limit_val_batches=1",
+        "logger=none",
+    ]
+    result = run_module("mnist_lightning.train", *args, f"hydra.run.dir={run}", cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["train/images"] == 60_000  # 2 ranks x 30,000: the whole training set, once
+    assert metrics["test/images"] == 10_000  # 2 ranks x 5,000: every test image exactly once
+    assert "metrics in" in (run / "train.log").read_text()  # rank 0 wrote metrics.json ...
+    assert "metrics in" not in (run / "train_ddp_process_1.log").read_text()  # ... and rank 1 did not
