@@ -106,7 +106,9 @@ def train(cfg: DictConfig) -> dict:
     trainer = build_trainer(cfg, [history])
 
     start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    # weights_only=False: our checkpoints also hold random states and the optimizer/scheduler factories,
+    # which torch's weights-only loader refuses. Resume only from checkpoints you trust (your own runs).
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
     train_seconds = time.perf_counter() - start
     train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
     # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
