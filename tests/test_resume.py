@@ -10,7 +10,7 @@ from conftest import run_module
 
 TRAIN = "mnist_lightning.train"
 # 3 short epochs; validation on 2 batches, test on all 10,000 images.
-SHORT = ["trainer.max_epochs=3", "trainer.limit_train_batches=120", "trainer.limit_val_batches=2",
+SHORT = ["trainer.max_epochs=3", "trainer.limit_train_batches=60", "trainer.limit_val_batches=2",
          "trainer.deterministic=true", "logger=none", "seed=7"]  # fmt: skip
 
 
