@@ -96,6 +96,7 @@ def train(cfg: DictConfig) -> dict:
         choices = ", ".join(OPTIMIZABLE_METRICS)
         raise UserError(f"optimized_metric must be one of {choices}, got {cfg.optimized_metric!r}")
     torch.set_num_threads(torch_threads(cfg))
+    started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
@@ -130,7 +131,7 @@ def train(cfg: DictConfig) -> dict:
         "train_seconds": round(train_seconds, 2),
         "seed": cfg.seed,
         "history": history.rows,
-        "provenance": provenance(),
+        "provenance": started_from,
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
