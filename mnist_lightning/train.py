@@ -62,15 +62,22 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback]) -> pl.Tra
 
 
 def torch_threads(cfg: DictConfig) -> int:
-    """`torch_threads` if set; else the cores shared among parallel joblib jobs, so they do not oversubscribe."""
+    """`torch_threads` if set; else the cores shared among the processes running at once, so none oversubscribe.
+
+    Those processes are the parallel jobs of hydra/launcher=joblib times the DDP processes on the CPU.
+    """
     if cfg.get("torch_threads"):
         return cfg.torch_threads
-    cores = os.cpu_count() or 1
+    processes = 1
     n_jobs = HydraConfig.get().launcher.get("n_jobs") if HydraConfig.initialized() else None
-    if n_jobs is None:
+    if n_jobs is not None:
+        processes *= (os.cpu_count() or 1) if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
+    trainer = cfg.get("trainer") or {}
+    if trainer.get("accelerator") == "cpu" and "ddp" in str(trainer.get("strategy", "")):
+        processes *= int(trainer.get("devices", 1))
+    if processes == 1:
         return torch.get_num_threads()
-    parallel_jobs = cores if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
-    return max(1, cores // parallel_jobs)
+    return max(1, (os.cpu_count() or 1) // processes)
 
 
 def run_settings(cfg: DictConfig) -> dict[str, object]:

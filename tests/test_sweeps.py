@@ -76,3 +76,8 @@ def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
         1,
     )
     assert launcher.submitit_folder.endswith("/.submitit/%j")
+
+
+def test_cpu_ddp_processes_share_the_cores(tmp_path):
+    cfg = compose_train_config(tmp_path, ["trainer=ddp_cpu"])
+    assert torch_threads(cfg) == max(1, (os.cpu_count() or 1) // 2)
