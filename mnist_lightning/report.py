@@ -119,6 +119,7 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
 
     matplotlib.use("Agg")  # files only, no screen needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for job in jobs:
@@ -129,6 +130,7 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
     val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
     ax.set(xlabel="epoch", ylabel=f"{'test' if val_is_test else 'validation'} accuracy (%)", title=title)
     ax.set_ylim(98.5, 100)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
