@@ -64,7 +64,7 @@ def test_threads_follow_torch_threads_when_set(tmp_path):
 
 
 def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
-    overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"]
+    overrides = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     launcher = cfg.hydra.launcher
@@ -75,7 +75,7 @@ def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
         1,
         1,
     )
-    assert launcher.submitit_folder.endswith("/.submitit/%j")
+    assert launcher.submitit_folder.endswith("/.submitit/%j") and launcher.cpus_per_task == 8  # ours, not the plugin's
 
 
 def test_cpu_ddp_processes_share_the_cores(tmp_path):
