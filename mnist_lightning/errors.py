@@ -3,6 +3,7 @@
 import functools
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -35,3 +36,19 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(2)
 
     return wrapper
+
+
+def check_group_choices(conf_dir: Path, overrides: list[str], groups: tuple[str, ...]) -> None:
+    """Refuse `group=option` overrides naming no config file, in one line (Hydra's own message runs to many).
+
+    Only the project's own groups are checked: Hydra's (hydra/launcher=joblib, ...) come from plugins.
+    """
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or key not in groups:
+            continue
+        for option in value.split(","):  # a multirun sweeps a comma-separated list
+            if option not in ("null", "") and not (conf_dir / key / f"{option}.yaml").is_file():
+                choices = ", ".join(sorted(p.stem for p in (conf_dir / key).glob("*.yaml")))
+                print(f"error: there is no {key} '{option}': choose one of {choices}", file=sys.stderr)
+                sys.exit(2)

@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -19,7 +20,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from mnist_lightning.callbacks import EpochHistory
 from mnist_lightning.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.diagnostics import log_hparams
-from mnist_lightning.errors import UserError, exit_on_user_error
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
 from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
@@ -157,5 +158,10 @@ def main(cfg: DictConfig) -> float | None:
     return train(cfg)[cfg.optimized_metric]
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONFIG_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths", "experiment",
+                 "hparams_search")  # fmt: skip
+
 if __name__ == "__main__":
+    check_group_choices(CONF_DIR, sys.argv[1:], CONFIG_GROUPS)
     main()

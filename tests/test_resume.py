@@ -5,8 +5,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from conftest import run_module
+
+from mnist_lightning.checkpoints import AtomicCheckpointIO
 
 TRAIN = "mnist_lightning.train"
 # 3 short epochs; validation on 2 batches, test on all 10,000 images.
@@ -47,3 +50,19 @@ def test_same_seed_gives_identical_metrics_and_a_killed_run_resumes_to_them(tmp_
     resumed = finished("resumed", tmp_path)
     same_numbers(uninterrupted, resumed)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3]
+
+
+def test_a_kill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"epoch": 1, "state_dict": {}}, path)
+
+    def dies_halfway(obj, file):  # what a kill in the middle of torch.save leaves behind
+        file.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"epoch": 2, "state_dict": {}}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False)["epoch"] == 1
