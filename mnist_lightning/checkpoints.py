@@ -48,6 +48,7 @@ def load_module(ckpt_path: str | Path) -> MNISTLitModule:
         if not run_config.is_file():
             raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
         hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    hparams["compile"] = False  # compiling pays off over many training steps, not one evaluation
     module = MNISTLitModule(net=instantiate(hparams["net_config"]), **hparams)
     check_same_network(checkpoint, module, ckpt_path)
     module.load_state_dict(checkpoint["state_dict"])

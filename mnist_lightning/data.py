@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -106,6 +107,7 @@ class MNISTDataModule(pl.LightningDataModule):
         seed: int = 0,
         download: bool = True,
         device: str | None = None,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -122,6 +124,8 @@ class MNISTDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.seed, self.download = val_size, seed, download
         self.device = torch.device(device) if device else None  # None: the Trainer's device
+        # Training batches only, e.g. augment.RandomAffine. data/augment=none composes to {}: no augmentation.
+        self.augment = augment or None
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None
         self.test_set: tuple[Tensor, Tensor] | None = None
@@ -158,7 +162,7 @@ class MNISTDataModule(pl.LightningDataModule):
         sampler = EpochSampler(
             len(tensors[1]), shuffle=train, seed=self.seed, rank=rank, world_size=world_size, even=train
         )
-        return TensorLoader(*tensors, batch_size=batch_size, sampler=sampler)
+        return TensorLoader(*tensors, batch_size=batch_size, sampler=sampler, augment=self.augment if train else None)
 
     def train_dataloader(self) -> TensorLoader:
         return self._loader(self.train_set, self.batch_size, train=True)

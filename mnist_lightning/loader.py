@@ -1,6 +1,7 @@
 """A batch loader over tensors already in memory (or on the GPU): slices, not per-sample transforms."""
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -45,10 +46,18 @@ class EpochSampler:
 class TensorLoader:
     """Yields (images, labels) batches sliced from two tensors, on whatever device they live."""
 
-    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, sampler: EpochSampler) -> None:
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        sampler: EpochSampler,
+        augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+    ) -> None:
         self.images, self.labels = images, labels
         self.batch_size = batch_size
         self.sampler = sampler
+        self.augment = augment  # applied to each batch of images, e.g. augment.RandomAffine
         self.batch_sampler = None  # DataLoader's attribute; Lightning reads both when inspecting a loader
 
     def __len__(self) -> int:
@@ -58,6 +67,13 @@ class TensorLoader:
         # One host-to-device copy of the index order per epoch; every batch after that is a gather
         # on the device, so the training step never waits on the host.
         order = self.sampler.indices().to(self.images.device, non_blocking=True)
+        generator = None
+        if self.augment is not None:  # seeded by (seed, epoch, rank): the same transforms after a resume
+            s = self.sampler
+            generator = torch.Generator(self.images.device).manual_seed((s.seed * 1000 + s.epoch) * 1000 + s.rank)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            yield self.images[batch], self.labels[batch]
+            images = self.images[batch]
+            if generator is not None:
+                images = self.augment(images, generator)
+            yield images, self.labels[batch]

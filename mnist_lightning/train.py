@@ -31,26 +31,33 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=".*sync_dist=True.*when logging on epoch level.*")
 
 
-def build_module(cfg: DictConfig, val_is_test: bool = True) -> tuple[MNISTLitModule, int]:
+def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True) -> tuple[MNISTLitModule, int]:
     """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
     net = instantiate(cfg.model.net)
     params = check_param_budget(net, cfg.model.max_params)
-    if rank_zero_only.rank == 0:  # DDP runs this function once per process
+    if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
         print(format_layer_table(layer_table(net), params))
     optimizer = instantiate(cfg.optimizer)
-    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    scheduler_cfg = OmegaConf.to_container(cfg.get("scheduler") or {}, resolve=True)
+    interval = scheduler_cfg.pop("interval", "epoch")  # ours, not the scheduler's: when Lightning steps it
+    if interval not in ("epoch", "step"):
+        raise UserError(f"scheduler.interval must be epoch or step, got {interval!r}")
+    scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
     try:  # a trial build, so a bad lr or gamma stops the run now rather than after data loading
         trial = optimizer(params=net.parameters())
         if scheduler is not None:
-            scheduler(optimizer=trial)
+            scheduler(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
     except ValueError as error:
         raise UserError(f"the optimizer refused its settings: {error} (see optimizer.* in the config)") from error
     module = MNISTLitModule(
         net=net,
         optimizer=optimizer,
         scheduler=scheduler,
+        scheduler_interval=interval,
         val_is_test=val_is_test,
         net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
+        channels_last=cfg.model.get("channels_last", False),
+        compile=cfg.model.get("compile", False),
     )
     return module, params
 

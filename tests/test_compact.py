@@ -1,0 +1,74 @@
+"""Compact networks, OneCycle, and the batch augmentation."""
+
+import pytest
+import torch
+from conftest import compose_train_config, run_module
+from hydra.utils import instantiate
+
+from mnist_lightning.augment import BLACK, RandomAffine
+from mnist_lightning.data import MNISTDataModule
+from mnist_lightning.nets import CompactNet
+from mnist_lightning.summary import count_params
+
+
+@pytest.mark.parametrize(("model", "budget"), [("compact", 8000), ("tiny", 6000), ("reference", 20000)])
+def test_each_model_config_fits_its_budget_and_outputs_logits(tmp_path, model, budget):
+    cfg = compose_train_config(tmp_path, [f"model={model}"])
+    net = instantiate(cfg.model.net)
+    assert cfg.model.max_params == budget and count_params(net) <= budget
+    assert net.eval()(torch.randn(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_too_many_convolutions_for_28_pixels_is_one_clear_error():
+    from mnist_lightning.errors import UserError
+
+    with pytest.raises(UserError, match="too many 3x3 convolutions"):
+        CompactNet(block1=(8,) * 12)
+
+
+def test_augmentation_keeps_shapes_moves_pixels_and_is_seeded():
+    images = torch.full((6, 1, 28, 28), BLACK)
+    images[:, :, 10:18, 10:18] = 2.0  # a bright square on black
+    augment = RandomAffine(degrees=10, translate=0.1)
+    moved = augment(images, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape and moved.dtype == images.dtype
+    assert not torch.allclose(moved, images)
+    assert torch.equal(moved, augment(images, torch.Generator().manual_seed(0)))
+    assert not torch.equal(moved, augment(images, torch.Generator().manual_seed(1)))
+    assert moved[:, :, 0, 0].sub(BLACK).abs().max() < 1e-5  # corners brought in from outside stay black
+    assert not torch.equal(moved[0], moved[1])  # each image gets its own transform
+
+
+def test_augmented_batches_keep_their_labels_and_are_seeded_per_epoch():
+    def batches(seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        dm = MNISTDataModule(batch_size=64, seed=seed, augment=RandomAffine())
+        dm.prepare_data(), dm.setup()
+        loader = dm.train_dataloader()
+        loader.sampler.set_epoch(epoch)
+        images, labels = next(iter(loader))
+        index = loader.sampler.indices()[:64]
+        assert torch.equal(labels, dm.train_set[1][index])  # labels untouched, in the batch's order
+        assert not torch.equal(images, dm.train_set[0][index])  # images moved
+        return images, labels
+
+    first = batches(seed=1, epoch=0)
+    assert torch.equal(first[0], batches(seed=1, epoch=0)[0])
+    assert not torch.equal(first[0], batches(seed=2, epoch=0)[0])
+    plain = MNISTDataModule(batch_size=64, seed=1)
+    plain.prepare_data(), plain.setup()
+    assert plain.augment is None and plain.val_dataloader().augment is None
+
+
+def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):
+    assert instantiate(compose_train_config(tmp_path).data).augment is None
+    for experiment in ("compact", "tiny"):
+        cfg = compose_train_config(tmp_path, [f"experiment={experiment}"])
+        assert isinstance(instantiate(cfg.data).augment, RandomAffine)
+
+
+@pytest.mark.parametrize("experiment", ["compact", "fast"])
+def test_experiment_runs_with_fast_dev_run(tmp_path, experiment):
+    result = run_module("mnist_lightning.train", f"experiment={experiment}", "trainer.fast_dev_run=true",
+                        "logger=none", f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Total params:" in result.stdout and "Test loss" in result.stdout

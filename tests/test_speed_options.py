@@ -1,0 +1,74 @@
+"""The speed switches (channels_last, bf16, compile, the CPU dropout mask): each trains a few steps, same shapes."""
+
+import json
+
+import pytest
+import torch
+from conftest import compose_train_config
+
+from mnist_lightning.nets import Dropout, ReferenceNet
+from mnist_lightning.train import train
+
+FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "logger=none"]
+
+
+def few_steps(tmp_path, *overrides: str) -> dict:
+    metrics = train(compose_train_config(tmp_path, [*FEW_STEPS, *overrides]))
+    assert metrics["train/images"] == 3 * 28  # the steps really ran
+    assert 0 < metrics["test/acc"] <= 1 and metrics["test/images"] == 10_000
+    return metrics
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channels_last_switch_sets_the_memory_layout(tmp_path, channels_last):
+    few_steps(tmp_path, f"model.channels_last={channels_last}", "model=reference")
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    assert config["model"]["channels_last"] is channels_last
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    conv = ckpt["state_dict"]["net.features.1.0.weight"]  # (20, 16, 3, 3)
+    assert conv.shape == (20, 16, 3, 3)
+    assert conv.is_contiguous(memory_format=torch.channels_last) is channels_last
+
+
+def test_bf16_mixed_precision_trains_and_gives_float_logits(tmp_path):
+    few_steps(tmp_path, "trainer.precision=bf16-mixed")
+
+
+@pytest.mark.slow  # compiling takes 40-50 s on the 2-core CPU
+def test_compiled_network_trains_and_saves_plain_weight_names(tmp_path):
+    few_steps(tmp_path, "model.compile=true")
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert "net.classifier.weight" in ckpt["state_dict"]  # no _orig_mod: the checkpoint loads into a plain net
+
+
+def test_channels_last_network_gives_the_same_logits():
+    net = ReferenceNet().eval()
+    images = torch.randn(8, 1, 28, 28)
+    expected = net(images)
+    fast = net.to(memory_format=torch.channels_last)
+    assert torch.allclose(fast(images), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_cpu_dropout_mask_drops_p_and_keeps_the_mean(memory_format):
+    dropout = Dropout(0.05)
+    x = torch.ones(64, 16, 26, 26).contiguous(memory_format=memory_format)
+    torch.manual_seed(0)
+    y = dropout(x)
+    assert y.shape == x.shape and y.is_contiguous(memory_format=memory_format)
+    kept = (y != 0).float().mean().item()
+    assert kept == pytest.approx(0.95, abs=0.002)  # 692,224 draws: the binomial sd is 0.00026
+    assert y.mean().item() == pytest.approx(1.0, abs=0.003)  # kept values scaled by 1 / keep rate
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x), y)  # the global seed fixes the mask
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_cpu_dropout_masks_are_independent_across_elements():
+    # Four elements share one 64-bit draw: their drops must still be independent of each other.
+    torch.manual_seed(1)
+    dropped = Dropout(0.5)(torch.ones(400_000)) == 0
+    quads = dropped.view(-1, 4).float()
+    assert quads.mean(0).tolist() == pytest.approx([0.5] * 4, abs=0.005)
+    both = (quads[:, 0] * quads[:, 3]).mean().item()  # P(first and last of a draw both dropped)
+    assert both == pytest.approx(0.25, abs=0.005)
