@@ -86,6 +86,7 @@ def project_loop(cfg: DictConfig, batch_size: int) -> tuple[float, float]:
     trainer = build_trainer(cfg, [clock])
     datamodule = instantiate(cfg.data)
     trainer.fit(module, datamodule=datamodule)
+    trainer.limit_val_batches = 1.0  # now the whole validation set, timed by the clock
     trainer.validate(module, datamodule=datamodule, verbose=False)
     return cfg.steps * batch_size / clock.train_seconds, 10_000 / clock.eval_seconds
 

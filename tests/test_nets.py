@@ -42,3 +42,13 @@ def test_dropout_probability_is_configurable_and_outputs_logits():
     assert logits.shape == (4, 10)
     # Raw logits, not (log-)probabilities: the loss applies log-softmax itself.
     assert not torch.allclose(logits.sum(1), torch.ones(4)) and not torch.allclose(logits.exp().sum(1), torch.ones(4))
+
+
+def test_receptive_field_grows_by_two_per_conv_and_doubles_its_step_after_the_pool():
+    rows = {r.name: r.receptive_field for r in layer_table(ReferenceNet())}
+    # 3x3 convs add 2 px each (3, 5, 7); the 2x2 pool adds 1 and doubles the step, so later 3x3s add 4.
+    assert [rows[n] for n in ("Conv2d-1", "Conv2d-5", "Conv2d-9", "MaxPool2d-12", "Conv2d-13")] == [3, 5, 7, 8, 8]
+    assert [rows[n] for n in ("Conv2d-16", "Conv2d-20", "Conv2d-24", "Conv2d-28", "Linear-31")] == [12, 16, 20, 20, 28]
+    assert rows["ReLU-2"] == rows["BatchNorm2d-3"] == 3  # element-wise layers keep it
+    header = format_layer_table(layer_table(ReferenceNet()), 17_216).splitlines()[0]
+    assert header.split()[-1] == "RF"
