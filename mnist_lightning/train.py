@@ -166,8 +166,8 @@ def main(cfg: DictConfig) -> float | None:
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-CONFIG_GROUPS = ("data", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths", "experiment",
-                 "hparams_search")  # fmt: skip
+CONFIG_GROUPS = ("data", "data/augment", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths",
+                 "experiment", "hparams_search")  # fmt: skip
 
 if __name__ == "__main__":
     check_group_choices(CONF_DIR, sys.argv[1:], CONFIG_GROUPS)

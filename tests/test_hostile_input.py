@@ -40,6 +40,9 @@ def foreign_checkpoint(path: Path) -> Path:
         ("scheduler.gamma=0", r"scheduler.gamma must be in \(0, 1\], got 0"),
         ("scheduler.gamma=1.5", r"scheduler.gamma must be in \(0, 1\], got 1.5"),
         ("data.batch_size=60001", "data.batch_size=60001 is larger than the 60,000 training images"),
+        ("data/augment=affine data.augment.degrees=200", r"data.augment.degrees must be in \[0, 180\], got 200"),
+        ("scheduler=onecycle scheduler.interval=batch", "scheduler.interval must be epoch or step, got 'batch'"),
+        ("model=compact model.net.block1=[8,8,8,8,8,8,8,8,8,8,8,8]", "too many 3x3 convolutions"),
         ("ckpt_path={tmp}/missing.ckpt", "ckpt_path .*missing.ckpt does not exist"),
         ("ckpt_path={tmp}/earlier/metrics.json", "metrics.json is not a checkpoint"),
         ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
@@ -48,7 +51,7 @@ def foreign_checkpoint(path: Path) -> Path:
 def test_bad_values_stop_before_anything_is_written(tmp_path, earlier_run, override, message):
     foreign_checkpoint(tmp_path / "other_net.ckpt")
     before = snapshot(earlier_run)
-    cfg = compose_train_config(earlier_run, [override.format(tmp=tmp_path), "logger=tensorboard"])
+    cfg = compose_train_config(earlier_run, [*override.format(tmp=tmp_path).split(" "), "logger=tensorboard"])
     with pytest.raises(Exception) as raised:  # a UserError, possibly inside Hydra's InstantiationException
         train(cfg)
     user_error = find_user_error(raised.value)
