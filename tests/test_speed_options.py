@@ -72,3 +72,10 @@ def test_cpu_dropout_masks_are_independent_across_elements():
     assert quads.mean(0).tolist() == pytest.approx([0.5] * 4, abs=0.005)
     both = (quads[:, 0] * quads[:, 3]).mean().item()  # P(first and last of a draw both dropped)
     assert both == pytest.approx(0.25, abs=0.005)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_path_with_every_option(tmp_path):
+    # Data, augmentation and steps on the GPU, in bf16 with channels_last: the same options as on the CPU.
+    few_steps(tmp_path, "trainer=gpu", "trainer.precision=bf16-mixed", "data/augment=affine", "model=compact")

@@ -1,0 +1,20 @@
+"""The benchmark runs from its command line and writes what it measured (no timing is asserted: CI is noisy)."""
+
+import json
+
+from conftest import run_module
+
+
+def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
+    args = ["repeats=1", "steps=3", "warmup_steps=1", "eval_repeats=1", "batch_sizes=[28]", "model=compact"]
+    result = run_module("mnist_lightning.bench", *args, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "project/notebook" in result.stdout and "machine:" in result.stdout
+    bench = json.loads((tmp_path / "bench.json").read_text())
+    stats = bench["train"]["28"]
+    for loop in ("project", "bare", "notebook"):
+        assert len(stats["all"][loop]) == 1 and stats[loop]["median"] > 0
+        assert bench["eval"][loop]["median"] > 0
+    assert stats["ratio_project_notebook"] == stats["project"]["median"] / stats["notebook"]["median"]
+    assert bench["settings"]["model"]["net"]["_target_"] == "mnist_lightning.nets.CompactNet"
+    assert bench["machine"]["cpu_count"] >= 1 and bench["device"] == "cpu"
