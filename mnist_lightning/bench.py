@@ -76,15 +76,16 @@ def project_loop(cfg: DictConfig, batch_size: int) -> tuple[float, float]:
     per-epoch validation pass over the 10,000 test images."""
     cfg = cfg.copy()
     with open_dict(cfg):
-        cfg.callbacks.pop("model_checkpoint", None)  # it saves after the timed steps; nothing to monitor here
+        for name in ("last_checkpoint", "best_checkpoint"):  # they save after the timed steps: not timed here
+            cfg.callbacks.pop(name, None)
     cfg.data.batch_size = batch_size
     cfg.trainer.max_epochs = 1
     cfg.trainer.limit_train_batches = cfg.warmup_steps + cfg.steps
     cfg.trainer.limit_val_batches = 0  # validation would run after the timed steps anyway
     module, _ = build_module(cfg, verbose=False)
     clock = StepClock(cfg.warmup_steps, cfg.steps)
-    trainer = build_trainer(cfg, [clock])
     datamodule = instantiate(cfg.data)
+    trainer = build_trainer(cfg, [clock], datamodule.val_is_test)
     trainer.fit(module, datamodule=datamodule)
     trainer.limit_val_batches = 1.0  # now the whole validation set, timed by the clock
     trainer.validate(module, datamodule=datamodule, verbose=False)

@@ -11,14 +11,37 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from mnist_lightning.errors import UserError
 from mnist_lightning.module import MNISTLitModule
 
+TRUST_HINT = (
+    "if it is a checkpoint you made yourself with an earlier version of this project, add trust_checkpoint=true"
+)
 
-def read_checkpoint(ckpt_path: str | Path) -> dict:
-    """The checkpoint's contents, or a UserError saying why `ckpt_path` is not one of ours."""
+
+def unsafe_globals(path: Path) -> list[str]:
+    """The Python objects beyond tensors and plain data that unpickling `path` would build (found without building)."""
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a torch zip file at all
+        return []
+
+
+def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
+    """The checkpoint's contents, or a UserError saying why `ckpt_path` is not one of ours.
+
+    Opened with torch's weights-only unpickler, which builds tensors and plain data only: a checkpoint is a
+    file people download and pass around, and the full unpickler would run any code a file names. `trust`
+    (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
+    """
     path = Path(ckpt_path)
     if not path.is_file():
         raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
+    found = [] if trust else unsafe_globals(path)
+    if found:
+        raise UserError(
+            f"{path} was not opened: it holds Python objects ({', '.join(found[:3])}), not only weights and plain "
+            f"data, and opening it could run code; {TRUST_HINT}"
+        )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
     except Exception as error:
         raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
@@ -38,9 +61,9 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
         )
 
 
-def load_module(ckpt_path: str | Path) -> MNISTLitModule:
+def load_module(ckpt_path: str | Path, trust: bool = False) -> MNISTLitModule:
     """The LightningModule saved in a checkpoint, its network rebuilt from the config stored with it."""
-    checkpoint = read_checkpoint(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path, trust)
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     if not hparams.get("net_config"):
         # Checkpoints written before the config was stored in them: use their run folder's config.

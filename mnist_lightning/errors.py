@@ -1,14 +1,27 @@
 """User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
 
 import functools
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+
 
 class UserError(Exception):
     """A problem the user can fix (a bad path, a damaged file, a config value out of range)."""
+
+    exit_code = 2
+    prefix = "error"
+
+
+class Interrupted(UserError):
+    """Ctrl-C during training: the message names the last checkpoint and the command that resumes from it."""
+
+    exit_code = 130  # 128 + SIGINT, what a shell reports for a process stopped by Ctrl-C
+    prefix = "interrupted"
 
 
 def find_user_error(error: BaseException) -> UserError | None:
@@ -22,20 +35,41 @@ def find_user_error(error: BaseException) -> UserError | None:
 
 
 def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap an entry point so a UserError ends the process with `error: <message>` and exit code 2."""
+    """Wrap an entry point so a UserError ends the process with `error: <message>` and its exit code (2)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:  # outside training (Lightning handles Ctrl-C during fit itself)
+            print("interrupted", file=sys.stderr)
+            sys.exit(Interrupted.exit_code)
         except Exception as error:
             user_error = find_user_error(error)
             if user_error is None:
                 raise
-            print(f"error: {user_error}", file=sys.stderr)
-            sys.exit(2)
+            remove_unused_run_folder()
+            print(f"{user_error.prefix}: {user_error}", file=sys.stderr)
+            sys.exit(user_error.exit_code)
 
     return wrapper
+
+
+def remove_unused_run_folder() -> None:
+    """Delete this run's Hydra folder when it holds nothing but what Hydra wrote at start (.hydra/, <job>.log).
+
+    A run refused before training then leaves nothing behind; a folder with anything else in it (an
+    earlier run's files, this run's checkpoints) is kept whole.
+    """
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.output_subdir is None:  # evaluate and predict run in the current folder and write nothing
+        return
+    folder = Path(hydra_cfg.runtime.output_dir)
+    hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= hydra_files:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_group_choices(conf_dir: Path, overrides: list[str], groups: tuple[str, ...]) -> None:

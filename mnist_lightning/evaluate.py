@@ -24,7 +24,7 @@ def evaluate(cfg: DictConfig) -> dict:
         raise UserError("give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
-    module = load_module(cfg.ckpt_path)
+    module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint)
     diagnostics = TestDiagnostics()
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[diagnostics], enable_checkpointing=False)
     result = trainer.test(module, datamodule=instantiate(cfg.data), verbose=False)[0]

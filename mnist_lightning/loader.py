@@ -3,12 +3,25 @@
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
+ORDER, AUGMENT = 0, 1  # the two random streams of an epoch: sample order, augmentation
+
+
+def epoch_seed(seed: int, epoch: int, stream: int, rank: int = 0) -> int:
+    """A 64-bit seed for one (seed, epoch, stream, rank), independent of every other such tuple.
+
+    NumPy's SeedSequence hashes the whole tuple, so seed 2's epoch 1 does not repeat seed 1's epoch 2
+    (as `seed + epoch` did) and replicate runs share no epoch order.
+    """
+    entropy = [seed % 2**64, epoch, stream, rank]  # SeedSequence takes non-negative ints
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
+
 
 class EpochSampler:
-    """The sample order of one epoch: a seeded shuffle of (seed, epoch), then this rank's share.
+    """The sample order of one epoch: a shuffle seeded by (seed, epoch), then this rank's share.
 
     Lightning calls `loader.sampler.set_epoch(epoch)` before each epoch (as it does for a DataLoader's
     sampler), so the order depends only on the seed and the epoch, also after a resume. With several
@@ -30,7 +43,7 @@ class EpochSampler:
     def indices(self) -> Tensor:
         """This rank's sample indices for the current epoch, as a 1-D int64 tensor on the CPU."""
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch, ORDER))
             order = torch.randperm(self.size, generator=generator)
         else:
             order = torch.arange(self.size)
@@ -70,7 +83,7 @@ class TensorLoader:
         generator = None
         if self.augment is not None:  # seeded by (seed, epoch, rank): the same transforms after a resume
             s = self.sampler
-            generator = torch.Generator(self.images.device).manual_seed((s.seed * 1000 + s.epoch) * 1000 + s.rank)
+            generator = torch.Generator(self.images.device).manual_seed(epoch_seed(s.seed, s.epoch, AUGMENT, s.rank))
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
             images = self.images[batch]

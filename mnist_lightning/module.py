@@ -1,13 +1,11 @@
 """The LightningModule: loss, metrics, logging, optimizer + scheduler around a plain network."""
 
-from collections.abc import Callable
-
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from hydra.utils import instantiate
 from torch import Tensor, nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MeanMetric, MetricCollection, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -35,8 +33,8 @@ class MNISTLitModule(pl.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        optimizer: Callable[..., Optimizer],
-        scheduler: Callable[..., LRScheduler] | None = None,
+        optimizer: dict,
+        scheduler: dict | None = None,
         scheduler_interval: str = "epoch",
         num_classes: int = 10,
         val_is_test: bool = True,
@@ -45,7 +43,9 @@ class MNISTLitModule(pl.LightningModule):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        # `net` itself is saved as weights; `net_config` (its Hydra config) lets a checkpoint rebuild it.
+        # Checkpoints hold only plain data, so torch's weights-only loader can open them: `net` is saved as
+        # weights, `net_config` (its Hydra config) rebuilds it, and the optimizer and scheduler are kept as
+        # their Hydra configs (dicts with `_partial_: true`), built in configure_optimizers.
         self.save_hyperparameters(ignore=["net"], logger=False)
         if channels_last:  # NHWC activations: faster convolutions and BatchNorm on the CPU (see README, bench)
             net = net.to(memory_format=torch.channels_last)
@@ -117,14 +117,15 @@ class MNISTLitModule(pl.LightningModule):
         self.print(f"{prefix} loss {values['loss']:.4f}, accuracy {correct}/{count} ({100 * values['acc']:.2f}%)")
 
     def configure_optimizers(self) -> dict:
-        optimizer = self.hparams.optimizer(params=self.parameters())
-        if self.hparams.scheduler is None:
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
             return {"optimizer": optimizer}
+        make_scheduler = instantiate(self.hparams.scheduler)
         interval = self.hparams.scheduler_interval
         if interval == "step":  # e.g. OneCycleLR: its length is the run's number of optimizer steps
-            scheduler = self.hparams.scheduler(optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches)
+            scheduler = make_scheduler(optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches)
         else:
-            scheduler = self.hparams.scheduler(optimizer=optimizer)
+            scheduler = make_scheduler(optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
 
 

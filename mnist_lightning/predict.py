@@ -71,7 +71,7 @@ def predict(cfg: DictConfig) -> list[tuple[Path, int | None, float | None]]:
                 f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>"
             )
     files = input_files(cfg.inputs)
-    module = load_module(cfg.ckpt_path).eval()
+    module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
     results: list[tuple[Path, int | None, float | None]] = []
     for file in files:
         try:

@@ -67,13 +67,20 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
         if m is None:
             rows.append(row | {"status": "failed or running (no metrics.json)"})
             continue
+        if m.get("status", "ok") != "ok":  # e.g. diverged: metrics.json says where, and there is no test result
+            failure = m.get(m["status"], {})
+            where = f" at epoch {failure['epoch']}, step {failure['step']}" if "epoch" in failure else ""
+            rows.append(row | {"status": f"{m['status']}{where}"})
+            continue
         first = job.first_epoch_at(TARGET_ACC)
         rows.append(
             row
             | {
                 "status": "done",
                 "test acc %": _pct(m["test/acc"]),
-                "best val acc % (epoch)": f"{_pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']})",
+                # With data.val_size=0 validation scored the test set: the "best" epoch was chosen on it, say so.
+                "best val acc % (epoch)": f"{_pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']}"
+                + (", on test set)" if m.get("val_is_test") else ")"),
                 "first epoch >= 99.40%": str(first) if first else "-",
                 "params": f"{m['params']:,}",
                 "epochs": str(m["epochs"]),
@@ -88,7 +95,7 @@ def setting_rows(jobs: list[Job]) -> list[dict[str, str]]:
     """Final test accuracy pooled over seeds, one row per distinct setting."""
     by_setting: dict[str, list[float]] = {}
     for job in jobs:
-        if job.metrics is not None:
+        if job.metrics is not None and job.metrics.get("status", "ok") == "ok":
             by_setting.setdefault(job.setting, []).append(job.metrics["test/acc"])
     rows = []
     for setting, accs in by_setting.items():

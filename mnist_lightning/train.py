@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -13,16 +14,18 @@ import pytorch_lightning as pl
 import torch
 import yaml
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
-from mnist_lightning.callbacks import EpochHistory
+from mnist_lightning.callbacks import Diverged, DivergenceGuard, EpochHistory
 from mnist_lightning.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.diagnostics import log_hparams
-from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.errors import Interrupted, UserError, check_group_choices, exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
+from mnist_lightning.settings import check_run_settings
 from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
 
 log = logging.getLogger(__name__)
@@ -37,22 +40,23 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
     params = check_param_budget(net, cfg.model.max_params)
     if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
         print(format_layer_table(layer_table(net), params))
-    optimizer = instantiate(cfg.optimizer)
-    scheduler_cfg = OmegaConf.to_container(cfg.get("scheduler") or {}, resolve=True)
+    optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    # scheduler=none composes to an empty node, which is falsy: test for None, not truth.
+    scheduler_node = cfg.get("scheduler")
+    scheduler_cfg = OmegaConf.to_container(scheduler_node, resolve=True) if scheduler_node is not None else {}
     interval = scheduler_cfg.pop("interval", "epoch")  # ours, not the scheduler's: when Lightning steps it
     if interval not in ("epoch", "step"):
         raise UserError(f"scheduler.interval must be epoch or step, got {interval!r}")
-    scheduler = instantiate(scheduler_cfg) if scheduler_cfg else None
     try:  # a trial build, so a bad lr or gamma stops the run now rather than after data loading
-        trial = optimizer(params=net.parameters())
-        if scheduler is not None:
-            scheduler(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
+        trial = instantiate(optimizer_cfg)(params=net.parameters())
+        if scheduler_cfg:
+            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
     except ValueError as error:
         raise UserError(f"the optimizer refused its settings: {error} (see optimizer.* in the config)") from error
     module = MNISTLitModule(
         net=net,
-        optimizer=optimizer,
-        scheduler=scheduler,
+        optimizer=optimizer_cfg,
+        scheduler=scheduler_cfg or None,
         scheduler_interval=interval,
         val_is_test=val_is_test,
         net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
@@ -62,9 +66,12 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
     return module, params
 
 
-def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback]) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_test: bool) -> pl.Trainer:
     """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + extra_callbacks
+    callbacks_cfg = dict(cfg.get("callbacks") or {})
+    if val_is_test:  # validation scores the test set: a "best" checkpoint would be a model chosen on it
+        callbacks_cfg.pop("best_checkpoint", None)
+    callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
@@ -105,8 +112,25 @@ def _as_float(value: object) -> float | None:
 OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
 
 
+def interrupted_message(cfg: DictConfig, epoch: int, output_dir: Path) -> str:
+    """Where a run stopped by Ctrl-C stands, and the command line that resumes it: same overrides, new ckpt_path."""
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return f"in epoch {epoch}, before any epoch finished: nothing to resume"
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
+    command = shlex.join(["python", "-m", "mnist_lightning.train", *kept, f"ckpt_path={last.resolve()}"])
+    return f"in epoch {epoch}; the last finished epoch is in {last}; resume with: {command}"
+
+
+def write_metrics(output_dir: Path, metrics: dict) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit and test the configured experiment; return (and write to the run folder) its metrics."""
+    check_run_settings(cfg)
     if cfg.get("optimized_metric", "test/acc") not in OPTIMIZABLE_METRICS:
         choices = ", ".join(OPTIMIZABLE_METRICS)
         raise UserError(f"optimized_metric must be one of {choices}, got {cfg.optimized_metric!r}")
@@ -117,43 +141,57 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
     if cfg.get("ckpt_path"):  # check it now: Lightning would fail only after setting everything up
-        check_same_network(read_checkpoint(cfg.ckpt_path), module, cfg.ckpt_path)
+        check_same_network(read_checkpoint(cfg.ckpt_path, cfg.trust_checkpoint), module, cfg.ckpt_path)
     history = EpochHistory()
-    trainer = build_trainer(cfg, [history])
+    trainer = build_trainer(cfg, [history, DivergenceGuard()], datamodule.val_is_test)
+    record = {  # what metrics.json says however the run ends
+        "status": "ok",
+        "params": params,
+        "seed": cfg.seed,
+        "val_is_test": datamodule.val_is_test,
+        "provenance": started_from,
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
 
     start = time.perf_counter()
-    # weights_only=False: our checkpoints also hold random states and the optimizer/scheduler factories,
-    # which torch's weights-only loader refuses. Resume only from checkpoints you trust (your own runs).
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=False)
+    try:  # weights-only loading of a resumed checkpoint: it holds plain data only (see checkpoints.py)
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.trust_checkpoint
+        )
+    except Diverged as diverged:
+        if trainer.is_global_zero:
+            failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
+            write_metrics(output_dir, record | {"status": "diverged", "diverged": failure, "history": history.rows})
+        raise
+    except SystemExit:  # Lightning turns Ctrl-C into exit(1) after a graceful shutdown
+        if not trainer.interrupted:
+            raise
+        raise Interrupted(interrupted_message(cfg, trainer.current_epoch + 1, output_dir)) from None
     train_seconds = time.perf_counter() - start
     train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
     # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
     test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
 
     best = history.best()
-    metrics = {
+    best_ckpt = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), None)
+    metrics = record | {
         "test/acc": test["test/acc"],
         "test/loss": test["test/loss"],
         "val/acc": history.rows[-1]["val/acc"] if history.rows else None,
-        "val/acc_best": best["val/acc"] if best else None,
+        "val/acc_best": best["val/acc"] if best else None,  # on the test set when val_is_test
         "epoch_of_val_acc_best": best["epoch"] if best else None,
-        "val_is_test": datamodule.val_is_test,
+        "checkpoints": {"last": str(output_dir / "checkpoints" / "last.ckpt"), "best": best_ckpt or None},
         "train/images": train_images,
         "test/images": _as_float(trainer.callback_metrics.get("test/images")),
-        "params": params,
         "torch_threads": torch.get_num_threads(),
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 2),
-        "seed": cfg.seed,
         "history": history.rows,
-        "provenance": started_from,
-        "config": OmegaConf.to_container(cfg, resolve=True),
     }
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
     log_hparams(trainer, run_settings(cfg), final)
     if trainer.is_global_zero:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_metrics(output_dir, metrics)
         log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
     return metrics
 
@@ -162,7 +200,15 @@ def train(cfg: DictConfig) -> dict:
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns `optimized_metric` so a sweeper such as Optuna can maximize it."""
-    return train(cfg)[cfg.optimized_metric]
+    try:
+        return train(cfg)[cfg.optimized_metric]
+    except Diverged as diverged:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # In a sweep the other jobs go on: this one is marked diverged in its metrics.json (and the report),
+        # and a sweeper such as Optuna is told the worst accuracy there is.
+        print(f"error: {diverged}", file=sys.stderr)
+        return 0.0
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

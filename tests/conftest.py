@@ -1,5 +1,6 @@
 """Shared helpers: compose the project's real configs, and run its command-line entry points."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,12 @@ def trained_sweep(tmp_path_factory) -> Path:
     result = run_module("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=root, timeout=600)
     assert result.returncode == 0, result.stderr
     return sweep
+
+
+def assert_clear_error(result: subprocess.CompletedProcess, pattern: str, code: int = 2) -> None:
+    """Exit code `code`, no traceback, and exactly one `error:` line, matching `pattern`."""
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output
+    assert "Traceback" not in output, output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr

@@ -50,10 +50,11 @@ def test_joblib_jobs_share_the_cores_instead_of_oversubscribing(tmp_path):
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
-    # Both runs stop right after Hydra made their folders (the network is over this tiny budget).
-    command = [sys.executable, "-m", TRAIN, "model.max_params=1"]
-    runs = [subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.DEVNULL) for _ in range(2)]
-    assert [run.wait(timeout=120) for run in runs] == [2, 2]
+    command = [sys.executable, "-m", TRAIN, "trainer.fast_dev_run=true", "logger=none"]
+    runs = [
+        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)
+    ]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0]
     folders = list((tmp_path / "outputs").glob("*/*/.hydra"))
     assert len(folders) == 2
 

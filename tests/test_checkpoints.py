@@ -1,0 +1,96 @@
+"""Checkpoints are what they claim: last.ckpt is the latest epoch, the best one is never chosen on the test set,
+and a file holding Python objects is refused before anything in it runs."""
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_clear_error, compose_train_config, run_module
+from hydra import compose, initialize_config_dir
+
+from mnist_lightning.checkpoints import read_checkpoint
+from mnist_lightning.errors import UserError
+from mnist_lightning.predict import predict
+from mnist_lightning.train import train
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def evaluate_accuracy(ckpt: Path, cwd: Path, *args: str) -> str:
+    """The accuracy line `evaluate` prints for `ckpt`."""
+    result = run_module("mnist_lightning.evaluate", f"ckpt_path={ckpt}", *args, cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return next(line for line in result.stdout.splitlines() if line.startswith("test accuracy: "))
+
+
+def run_accuracy(run: Path) -> str:
+    """The same line made from the run's metrics.json."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    return f"test accuracy: {100 * metrics['test/acc']:.2f}% (loss {metrics['test/loss']:.4f})"
+
+
+def test_last_ckpt_is_the_last_epoch_when_validation_stops_improving(tmp_path):
+    run = tmp_path / "run"
+    # A learning rate near zero: validation accuracy stops improving early, so the best epoch is not the last.
+    args = ["trainer.max_epochs=4", "trainer.limit_train_batches=10", "data.val_size=2000", "optimizer.lr=1e-6",
+            "logger=none", f"hydra.run.dir={run}"]  # fmt: skip
+    result = run_module("mnist_lightning.train", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    best_epoch = metrics["epoch_of_val_acc_best"]
+    assert metrics["status"] == "ok" and best_epoch < 4
+
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (3, 40)  # after epoch 4 (Lightning counts from 0), 40 steps
+    # One definition of "best": the checkpoint file holds the epoch metrics.json names (files count from 0).
+    assert [p.name for p in run.glob("checkpoints/best-*.ckpt")] == [f"best-epoch{best_epoch - 1:02d}.ckpt"]
+    assert metrics["checkpoints"]["best"].endswith(f"best-epoch{best_epoch - 1:02d}.ckpt")
+    assert evaluate_accuracy(run / "checkpoints" / "last.ckpt", tmp_path) == run_accuracy(run)
+
+
+class CreatesFile:
+    """Unpickling this opens (creates) a file: what a malicious checkpoint would do, made harmless to see."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_crafted_checkpoint_is_refused_by_evaluate_predict_and_resume(trained_sweep, tmp_path):
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    marker = tmp_path / "created_by_the_checkpoint"
+    checkpoint["hyper_parameters"]["note"] = CreatesFile(marker)
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, crafted)
+    refused = "crafted.ckpt was not opened: it holds Python objects .*open.*trust_checkpoint=true"
+
+    assert_clear_error(run_module("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), refused)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("predict", overrides=[f"ckpt_path={crafted}", f"inputs={tmp_path}"])
+    with pytest.raises(UserError, match=refused):
+        predict(cfg)
+    with pytest.raises(UserError, match=refused):
+        train(compose_train_config(tmp_path / "resumed", [f"ckpt_path={crafted}"]))
+    assert not marker.exists()  # nothing in the file ran
+
+
+def test_a_checkpoint_of_an_earlier_version_opens_only_when_trusted(trained_sweep, tmp_path):
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)
+    # What versions before 0.2 wrote: optimizer factories and NumPy's random state as Python objects.
+    checkpoint["hyper_parameters"]["optimizer"] = functools.partial(torch.optim.Adam, lr=0.003)
+    rng = next(state for key, state in checkpoint["callbacks"].items() if key.startswith("RngState"))
+    rng["numpy"] = np.random.get_state()
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+
+    with pytest.raises(UserError, match=r"holds Python objects \(.*torch.optim.adam.Adam"):
+        read_checkpoint(old)
+    assert read_checkpoint(old, trust=True)["hyper_parameters"]["optimizer"].func is torch.optim.Adam
+    # The same weights as the run's last.ckpt, so exactly the run's accuracy.
+    assert evaluate_accuracy(old, tmp_path, "trust_checkpoint=true") == run_accuracy(trained_sweep / "0")
