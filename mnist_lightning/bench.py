@@ -17,6 +17,7 @@ Writes bench.json (machine, settings, every measurement) to the run folder.
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 from mnist_lightning.data import BUNDLED_DATA_DIR, MNIST_MEAN, MNIST_STD, ensure_mnist, load_normalized
-from mnist_lightning.errors import exit_on_user_error
+from mnist_lightning.errors import check_group_choices, exit_on_user_error
 from mnist_lightning.provenance import provenance
 from mnist_lightning.train import build_module, build_trainer
 
@@ -249,4 +250,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_group_choices(sys.argv[1:])
     main()

@@ -62,8 +62,12 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 
 
 def load_module(ckpt_path: str | Path, trust: bool = False) -> MNISTLitModule:
-    """The LightningModule saved in a checkpoint, its network rebuilt from the config stored with it."""
-    checkpoint = read_checkpoint(ckpt_path, trust)
+    """The LightningModule saved in a checkpoint file."""
+    return module_from_checkpoint(read_checkpoint(ckpt_path, trust), ckpt_path)
+
+
+def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path) -> MNISTLitModule:
+    """The LightningModule saved in `checkpoint`, its network rebuilt from the config stored with it."""
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     if not hparams.get("net_config"):
         # Checkpoints written before the config was stored in them: use their run folder's config.

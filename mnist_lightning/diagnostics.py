@@ -89,6 +89,8 @@ def log_hparams(trainer: pl.Trainer, hparams: dict[str, object], metrics: dict[s
     Written by hand rather than with `TensorBoardLogger.log_hyperparams(params, metrics)`, which would
     log the metrics a second time at step 0; the tab reads their values from the scalars of the same tags.
     """
+    if not trainer.is_global_zero:  # other DDP processes hold a dummy writer: only rank 0 writes events
+        return
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
             for name, value in metrics.items():

@@ -72,13 +72,25 @@ def remove_unused_run_folder() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check_group_choices(conf_dir: Path, overrides: list[str], groups: tuple[str, ...]) -> None:
-    """Refuse `group=option` overrides naming no config file, in one line (Hydra's own message runs to many).
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def project_groups(conf_dir: Path = CONF_DIR) -> list[str]:
+    """The project's config groups: every folder under conf/ (model, data/augment, ...) but Hydra's own."""
+    folders = (p.relative_to(conf_dir) for p in conf_dir.rglob("*") if p.is_dir())
+    return sorted(str(f) for f in folders if f.parts[0] != "hydra")
+
+
+def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Refuse `group=option` (or `+group=option`) naming no config file, in one line: Hydra's own message runs
+    to a page of search paths. Used by every entry point before Hydra starts.
 
     Only the project's own groups are checked: Hydra's (hydra/launcher=joblib, ...) come from plugins.
     """
+    groups = project_groups(conf_dir)
     for override in overrides:
         key, sep, value = override.partition("=")
+        key = key.lstrip("+~")
         if not sep or key not in groups:
             continue
         for option in value.split(","):  # a multirun sweeps a comma-separated list

@@ -1,5 +1,7 @@
 """The LightningModule: loss, metrics, logging, optimizer + scheduler around a plain network."""
 
+import logging
+
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -11,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from mnist_lightning.errors import UserError
 
+log = logging.getLogger(__name__)
 STAGES = ("train", "val", "test")
 
 
@@ -93,7 +96,12 @@ class MNISTLitModule(pl.LightningModule):
         return values
 
     def on_train_epoch_start(self) -> None:
-        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        if self.hparams.scheduler_interval == "epoch":  # one lr per epoch
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        if self.hparams.scheduler_interval == "step":  # e.g. OneCycle: the lr changes every step, so log every step
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
@@ -111,10 +119,19 @@ class MNISTLitModule(pl.LightningModule):
         self._print_line("Test", values)
 
     def _print_line(self, prefix: str, values: dict[str, float]) -> None:
-        """The seed's summary line: `Epoch 7: test loss 0.0201, accuracy 9924/10000 (99.24%)`."""
+        """The seed's summary line: `Epoch 7: test loss 0.0201, accuracy 9924/10000 (99.24%)`, logged by rank 0.
+
+        Logged, not printed, so that the run folder's train.log holds the lines the terminal shows.
+        """
+        if not self.trainer.is_global_zero:
+            return
         count = round(values["count"])
         correct = round(values["acc"] * count)
-        self.print(f"{prefix} loss {values['loss']:.4f}, accuracy {correct}/{count} ({100 * values['acc']:.2f}%)")
+        log.info(f"{prefix} loss {values['loss']:.4f}, accuracy {correct}/{count} ({100 * values['acc']:.2f}%)")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The Trainer's precision changes the numbers (bf16-mixed): evaluate uses the run's own again.
+        checkpoint["precision"] = str(self.trainer.precision)
 
     def configure_optimizers(self) -> dict:
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())

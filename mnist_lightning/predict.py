@@ -12,7 +12,7 @@ from torch import Tensor
 
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
-from mnist_lightning.errors import UserError, exit_on_user_error
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
 
 DIGIT_BOX, FRAME = 20, 28  # MNIST: each digit fitted into 20x20, centred by its centre of mass in 28x28
 
@@ -101,4 +101,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_group_choices(sys.argv[1:])
     main()

@@ -7,6 +7,7 @@ import shlex
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -22,6 +23,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from mnist_lightning.callbacks import Diverged, DivergenceGuard, EpochHistory
 from mnist_lightning.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.diagnostics import log_hparams
+from mnist_lightning.distributed import wait_for_other_ranks
 from mnist_lightning.errors import Interrupted, UserError, check_group_choices, exit_on_user_error
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
@@ -39,7 +41,7 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
     net = instantiate(cfg.model.net)
     params = check_param_budget(net, cfg.model.max_params)
     if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
-        print(format_layer_table(layer_table(net), params))
+        log.info(format_layer_table(layer_table(net), params))
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
     # scheduler=none composes to an empty node, which is falsy: test for None, not truth.
     scheduler_node = cfg.get("scheduler")
@@ -128,8 +130,11 @@ def write_metrics(output_dir: Path, metrics: dict) -> None:
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 
 
-def train(cfg: DictConfig) -> dict:
-    """Fit and test the configured experiment; return (and write to the run folder) its metrics."""
+def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
+    """Fit and test the configured experiment; return (and write to the run folder) its metrics.
+
+    `callbacks` are added to the configured ones: a way for tests and scripts to watch a run.
+    """
     check_run_settings(cfg)
     if cfg.get("optimized_metric", "test/acc") not in OPTIMIZABLE_METRICS:
         choices = ", ".join(OPTIMIZABLE_METRICS)
@@ -143,7 +148,7 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("ckpt_path"):  # check it now: Lightning would fail only after setting everything up
         check_same_network(read_checkpoint(cfg.ckpt_path, cfg.trust_checkpoint), module, cfg.ckpt_path)
     history = EpochHistory()
-    trainer = build_trainer(cfg, [history, DivergenceGuard()], datamodule.val_is_test)
+    trainer = build_trainer(cfg, [history, DivergenceGuard(), *callbacks], datamodule.val_is_test)
     record = {  # what metrics.json says however the run ends
         "status": "ok",
         "params": params,
@@ -191,15 +196,28 @@ def train(cfg: DictConfig) -> dict:
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
     log_hparams(trainer, run_settings(cfg), final)
     if trainer.is_global_zero:
+        wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)
         log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
     return metrics
+
+
+def log_lightning_through_hydra() -> None:
+    """Send Lightning's messages through the handlers Hydra set up, so train.log holds them too.
+
+    Lightning gives its loggers a console handler of their own when it is imported before logging is configured.
+    """
+    for name in ("pytorch_lightning", "lightning_fabric"):
+        library_log = logging.getLogger(name)
+        library_log.handlers.clear()
+        library_log.propagate = True
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns `optimized_metric` so a sweeper such as Optuna can maximize it."""
+    log_lightning_through_hydra()
     try:
         return train(cfg)[cfg.optimized_metric]
     except Diverged as diverged:
@@ -211,10 +229,6 @@ def main(cfg: DictConfig) -> float | None:
         return 0.0
 
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-CONFIG_GROUPS = ("data", "data/augment", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths",
-                 "experiment", "hparams_search")  # fmt: skip
-
 if __name__ == "__main__":
-    check_group_choices(CONF_DIR, sys.argv[1:], CONFIG_GROUPS)
+    check_group_choices(sys.argv[1:])
     main()

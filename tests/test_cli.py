@@ -9,6 +9,7 @@ from conftest import assert_clear_error, run_module
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lightning.data import BUNDLED_DATA_DIR
+from mnist_lightning.errors import check_group_choices
 
 TRAIN = "mnist_lightning.train"
 
@@ -33,6 +34,10 @@ def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp
     assert result.returncode == 0, result.stderr
     assert re.search(r"Epoch 1: test loss \d+\.\d{4}, accuracy \d+/1000 \(\d+\.\d{2}%\)", result.stdout)
     assert re.search(r"Test loss \d+\.\d{4}, accuracy \d+/10000 \(\d+\.\d{2}%\)", result.stdout)
+    log = (run / "train.log").read_text()  # what the terminal showed, minus the progress bar
+    for line in ("Total params: 17,216", "Epoch 1: test loss", "Test loss", "metrics in"):
+        assert line in log and line in result.stdout, line
+    assert "it/s" not in log
     assert (run / "checkpoints" / "last.ckpt").exists()
     assert not list(run.glob("checkpoints/best-*.ckpt"))  # validation is the test set: no model chosen on it
 
@@ -94,3 +99,13 @@ def test_unknown_config_option_is_refused(tmp_path):
     assert result.stderr.strip().count("\n") == 0  # one line, not Hydra's page of search paths
     sweep = run_module(TRAIN, "-m", "optimizer=adam,adamw", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert_clear_error(sweep, "there is no optimizer 'adamw': choose one of adam")
+    evaluate = run_module("mnist_lightning.evaluate", "ckpt_path=x.ckpt", "trainer=nope", cwd=tmp_path)
+    assert_clear_error(evaluate, "there is no trainer 'nope': choose one of cpu, ddp, ddp_cpu, default, gpu")
+
+
+@pytest.mark.parametrize("override", ["+experiment=nope", "data/augment=nope", "++model=nope"])
+def test_unknown_options_of_any_group_and_any_prefix_are_refused(capsys, override):
+    with pytest.raises(SystemExit) as exit_:
+        check_group_choices([override])
+    group = override.lstrip("+").split("=")[0]
+    assert exit_.value.code == 2 and capsys.readouterr().err.startswith(f"error: there is no {group} 'nope'")

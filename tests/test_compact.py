@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import compose_train_config, run_module
+from conftest import compose_train_config
 from hydra.utils import instantiate
 
 from mnist_lightning.augment import BLACK, RandomAffine
@@ -64,11 +64,3 @@ def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):
     for experiment in ("compact", "tiny"):
         cfg = compose_train_config(tmp_path, [f"experiment={experiment}"])
         assert isinstance(instantiate(cfg.data).augment, RandomAffine)
-
-
-@pytest.mark.parametrize("experiment", ["compact", "fast"])
-def test_experiment_runs_with_fast_dev_run(tmp_path, experiment):
-    result = run_module("mnist_lightning.train", f"experiment={experiment}", "trainer.fast_dev_run=true",
-                        "logger=none", f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "Total params:" in result.stdout and "Test loss" in result.stdout

@@ -3,9 +3,12 @@
 import json
 
 import pytest
+import pytorch_lightning as pl
 import torch
-from conftest import compose_train_config
+from conftest import CONF_DIR, compose_train_config
+from hydra import compose, initialize_config_dir
 
+from mnist_lightning.evaluate import evaluate
 from mnist_lightning.nets import Dropout, ReferenceNet
 from mnist_lightning.train import train
 
@@ -24,20 +27,42 @@ def test_channels_last_switch_sets_the_memory_layout(tmp_path, channels_last):
     few_steps(tmp_path, f"model.channels_last={channels_last}", "model=reference")
     config = json.loads((tmp_path / "metrics.json").read_text())["config"]
     assert config["model"]["channels_last"] is channels_last
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     conv = ckpt["state_dict"]["net.features.1.0.weight"]  # (20, 16, 3, 3)
     assert conv.shape == (20, 16, 3, 3)
     assert conv.is_contiguous(memory_format=torch.channels_last) is channels_last
 
 
-def test_bf16_mixed_precision_trains_and_gives_float_logits(tmp_path):
-    few_steps(tmp_path, "trainer.precision=bf16-mixed")
+class ConvOutputDtypes(pl.Callback):
+    """Records the dtype of the first convolution's output in every training step."""
+
+    def __init__(self) -> None:
+        self.dtypes: list[torch.dtype] = []
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        conv = next(m for m in pl_module.modules() if isinstance(m, torch.nn.Conv2d))
+        conv.register_forward_hook(lambda module, inputs, output: self.dtypes.append(output.dtype))
+
+
+def test_bf16_mixed_trains_in_bf16_and_evaluate_reproduces_it(tmp_path):
+    watch = ConvOutputDtypes()
+    metrics = train(compose_train_config(tmp_path, [*FEW_STEPS, "trainer.precision=bf16-mixed"]), callbacks=[watch])
+    assert watch.dtypes[:3] == [torch.bfloat16] * 3  # the convolutions ran in bf16 (float32 without the switch)
+    ckpt = tmp_path / "checkpoints" / "last.ckpt"
+    assert torch.load(ckpt, weights_only=True)["precision"] == "bf16-mixed"
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path}"])
+    assert cfg.trainer.precision == "32-true"  # evaluate's own default ...
+    result = evaluate(cfg)
+    assert (
+        result["precision"] == "bf16-mixed" and result["test/acc"] == metrics["test/acc"]
+    )  # ... replaced by the run's
 
 
 @pytest.mark.slow  # compiling takes 40-50 s on the 2-core CPU
 def test_compiled_network_trains_and_saves_plain_weight_names(tmp_path):
     few_steps(tmp_path, "model.compile=true")
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert "net.classifier.weight" in ckpt["state_dict"]  # no _orig_mod: the checkpoint loads into a plain net
 
 
