@@ -127,6 +127,10 @@ class DivergenceGuard(pl.Callback):
         if (batch_idx + 1) % self.check_every_n_steps == 0:
             self._check(trainer)
 
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:  # the end of a training epoch: no validation (or checkpoint) of NaN weights
+            self._check(trainer)
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check(trainer)
 

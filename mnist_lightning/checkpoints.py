@@ -1,11 +1,13 @@
 """Checkpoints: read the ones a user points at (one clear error when wrong), and write them atomically."""
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from mnist_lightning.errors import UserError
@@ -34,14 +36,17 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     path = Path(ckpt_path)
     if not path.is_file():
         raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
-    found = [] if trust else unsafe_globals(path)
+    found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
+    named = f" ({', '.join(found[:3])})" if found else ""
+    refused = f"{path} was not opened: it holds Python objects{named}, not only weights and plain data"
     if found:
-        raise UserError(
-            f"{path} was not opened: it holds Python objects ({', '.join(found[:3])}), not only weights and plain "
-            f"data, and opening it could run code; {TRUST_HINT}"
-        )
+        raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" in str(error):  # the weights-only loader met an object it does not build
+            raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}") from error
+        raise UserError(f"{path} is not a checkpoint (UnpicklingError): give a .ckpt file from a run") from error
     except Exception as error:
         raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
@@ -98,3 +103,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             file.flush()
             os.fsync(file.fileno())
         os.replace(partial, path)  # atomic on one filesystem
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that still knows the best score after a resume into a new run folder.
+
+    When the folder changed, Lightning restores only `best_model_path`, so the first epoch after a resume would
+    be saved as "best" whatever its score. Here the score is kept too: a later epoch must beat it, and until
+    one does, the best file stays the one in the earlier run's folder (which is never deleted from here).
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if state_dict.get("dirpath") != self.dirpath and state_dict.get("best_model_score") is not None:
+            self.best_model_score = state_dict["best_model_score"]
+            self.best_k_models = dict(state_dict.get("best_k_models", {}))
+            self.kth_best_model_path = state_dict.get("kth_best_model_path", "")
+            self.kth_value = state_dict.get("kth_value", self.kth_value)

@@ -1,6 +1,7 @@
 """User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
 
 import functools
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -48,8 +49,10 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
             user_error = find_user_error(error)
             if user_error is None:
                 raise
-            remove_unused_run_folder()
-            print(f"{user_error.prefix}: {user_error}", file=sys.stderr)
+            if user_error.exit_code == 2:  # refused before training: the run folder has nothing of its own
+                remove_unused_run_folder()
+            if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP: one line from rank 0, not one per process
+                print(f"{user_error.prefix}: {user_error}", file=sys.stderr)
             sys.exit(user_error.exit_code)
 
     return wrapper
@@ -58,13 +61,16 @@ def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
 def remove_unused_run_folder() -> None:
     """Delete this run's Hydra folder when it holds nothing but what Hydra wrote at start (.hydra/, <job>.log).
 
-    A run refused before training then leaves nothing behind; a folder with anything else in it (an
-    earlier run's files, this run's checkpoints) is kept whole.
+    Only Hydra's own timestamped folders (outputs/<date>/<time>, made new for this run) are removed: a folder
+    the user named with hydra.run.dir or hydra.sweep.dir may have existed before, and is kept whole, as is
+    any folder with other files in it.
     """
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.output_subdir is None:  # evaluate and predict run in the current folder and write nothing
+        return
+    if any(o.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for o in hydra_cfg.overrides.hydra):
         return
     folder = Path(hydra_cfg.runtime.output_dir)
     hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}

@@ -33,7 +33,7 @@ def cpu_model() -> str:
 
 def provenance() -> dict[str, object]:
     """Git commit and dirtiness, library versions, and the CPU/GPU this process runs on."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain")  # untracked files count: a new module changes what runs
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),

@@ -43,7 +43,9 @@ def check_override_types(cfg: DictConfig) -> None:
         bare = key.lstrip("+~")
         if bare in choices:
             groups.append(override)
-        elif not key.startswith(("+", "~")):  # additions and deletions have no shipped value to compare with
+        elif not key.startswith(("+", "~", "trainer.", "hydra.")):
+            # Additions and deletions have no shipped value to compare with; the Trainer's arguments take
+            # several types (devices=1 or auto, deterministic=true or warn) and Lightning checks them itself.
             values.append(bare)
     shipped = compose(hydra_cfg.job.config_name, overrides=groups)
     for key in values:
@@ -60,3 +62,8 @@ def check_run_settings(cfg: DictConfig) -> None:
         raise UserError(f"trainer.max_epochs must be an integer of at least 1, got {max_epochs!r}")
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise UserError(f"seed must be an integer, got {cfg.seed!r}")
+    threads = cfg.get("torch_threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise UserError(f"torch_threads must be a positive integer or null, got {threads!r}")
+    if cfg.get("ckpt_path") is not None and not isinstance(cfg.ckpt_path, str):
+        raise UserError(f"ckpt_path must be a file path, got {cfg.ckpt_path!r}")

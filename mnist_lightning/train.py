@@ -114,15 +114,18 @@ def _as_float(value: object) -> float | None:
 OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
 
 
-def interrupted_message(cfg: DictConfig, epoch: int, output_dir: Path) -> str:
+def interrupted_message(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> str:
     """Where a run stopped by Ctrl-C stands, and the command line that resumes it: same overrides, new ckpt_path."""
+    where = "in the final test" if trainer.state.fn == "test" else f"in epoch {trainer.current_epoch + 1}"
     last = output_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        return f"in epoch {epoch}, before any epoch finished: nothing to resume"
+    if not last.is_file():  # no epoch finished in this folder: a resumed run can start again from its ckpt_path
+        if not cfg.get("ckpt_path"):
+            return f"{where}, before any epoch finished: nothing to resume"
+        last = Path(cfg.ckpt_path)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     kept = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
     command = shlex.join(["python", "-m", "mnist_lightning.train", *kept, f"ckpt_path={last.resolve()}"])
-    return f"in epoch {epoch}; the last finished epoch is in {last}; resume with: {command}"
+    return f"{where}; the last finished epoch is in {last}; resume with: {command}"
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
@@ -139,6 +142,11 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     if cfg.get("optimized_metric", "test/acc") not in OPTIMIZABLE_METRICS:
         choices = ", ".join(OPTIMIZABLE_METRICS)
         raise UserError(f"optimized_metric must be one of {choices}, got {cfg.optimized_metric!r}")
+    if cfg.get("optimized_metric", "").startswith("val/") and cfg.data.val_size == 0:
+        raise UserError(
+            f"optimized_metric={cfg.optimized_metric} with data.val_size=0 would select on the test set: "
+            "hold out validation images, e.g. data.val_size=5000"
+        )
     torch.set_num_threads(torch_threads(cfg))
     started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)
@@ -159,10 +167,13 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     }
 
     start = time.perf_counter()
-    try:  # weights-only loading of a resumed checkpoint: it holds plain data only (see checkpoints.py)
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=not cfg.trust_checkpoint
-        )
+    try:
+        # Weights-only loading of a resumed checkpoint: it holds plain data only (see checkpoints.py).
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=not cfg.trust_checkpoint)
+        train_seconds = time.perf_counter() - start
+        train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
+        # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
+        test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
     except Diverged as diverged:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
@@ -171,11 +182,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     except SystemExit:  # Lightning turns Ctrl-C into exit(1) after a graceful shutdown
         if not trainer.interrupted:
             raise
-        raise Interrupted(interrupted_message(cfg, trainer.current_epoch + 1, output_dir)) from None
-    train_seconds = time.perf_counter() - start
-    train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
-    # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
-    test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        raise Interrupted(interrupted_message(cfg, trainer, output_dir)) from None
 
     best = history.best()
     best_ckpt = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), None)

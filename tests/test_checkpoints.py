@@ -11,6 +11,7 @@ import torch
 from conftest import assert_clear_error, compose_train_config, run_module
 from hydra import compose, initialize_config_dir
 
+from mnist_lightning import checkpoints
 from mnist_lightning.checkpoints import read_checkpoint
 from mnist_lightning.errors import UserError
 from mnist_lightning.predict import predict
@@ -79,6 +80,18 @@ def test_a_crafted_checkpoint_is_refused_by_evaluate_predict_and_resume(trained_
     assert not marker.exists()  # nothing in the file ran
 
 
+def test_the_loader_itself_refuses_python_objects_not_only_the_scan_before_it(trained_sweep, tmp_path, monkeypatch):
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    marker = tmp_path / "created_by_the_checkpoint"
+    checkpoint["hyper_parameters"]["note"] = CreatesFile(marker)
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, crafted, _use_new_zipfile_serialization=False)  # torch's legacy format, too
+    monkeypatch.setattr(checkpoints, "unsafe_globals", lambda path: [])  # as if the scan had found nothing
+    with pytest.raises(UserError, match="was not opened: it holds Python objects"):
+        read_checkpoint(crafted)
+    assert not marker.exists()
+
+
 def test_a_checkpoint_of_an_earlier_version_opens_only_when_trusted(trained_sweep, tmp_path):
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
     checkpoint = torch.load(ckpt, weights_only=True)
@@ -89,8 +102,13 @@ def test_a_checkpoint_of_an_earlier_version_opens_only_when_trusted(trained_swee
     old = tmp_path / "old.ckpt"
     torch.save(checkpoint, old)
 
-    with pytest.raises(UserError, match=r"holds Python objects \(.*torch.optim.adam.Adam"):
+    with pytest.raises(UserError, match=r"holds Python objects \(.*\).*trust_checkpoint=true"):
         read_checkpoint(old)
     assert read_checkpoint(old, trust=True)["hyper_parameters"]["optimizer"].func is torch.optim.Adam
     # The same weights as the run's last.ckpt, so exactly the run's accuracy.
     assert evaluate_accuracy(old, tmp_path, "trust_checkpoint=true") == run_accuracy(trained_sweep / "0")
+    # And training resumes from it (its NumPy random state restored from the old form) for one more epoch.
+    more = ["trainer.max_epochs=2", "trainer.limit_train_batches=5", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "logger=none", f"ckpt_path={old}", "trust_checkpoint=true"]  # fmt: skip
+    metrics = train(compose_train_config(tmp_path / "resumed", more))
+    assert metrics["status"] == "ok" and [row["epoch"] for row in metrics["history"]] == [1, 2]

@@ -54,9 +54,11 @@ def test_augmented_batches_keep_their_labels_and_are_seeded_per_epoch():
     first = batches(seed=1, epoch=0)
     assert torch.equal(first[0], batches(seed=1, epoch=0)[0])
     assert not torch.equal(first[0], batches(seed=2, epoch=0)[0])
-    plain = MNISTDataModule(batch_size=64, seed=1)
-    plain.prepare_data(), plain.setup()
-    assert plain.augment is None and plain.val_dataloader().augment is None
+    augmented = MNISTDataModule(batch_size=64, seed=1, val_size=1000, augment=RandomAffine())
+    augmented.prepare_data(), augmented.setup()
+    for loader in (augmented.val_dataloader(), augmented.test_dataloader()):  # evaluation sees the images as they are
+        images, _ = next(iter(loader))
+        assert torch.equal(images, loader.images[loader.sampler.indices()[: len(images)]])
 
 
 def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):

@@ -16,12 +16,15 @@ FEW_STEPS = ["trainer.max_epochs=2", "trainer.limit_train_batches=30", "trainer.
 
 def test_a_diverged_run_stops_in_its_first_epoch_and_says_so(tmp_path):
     run = tmp_path / "run"
-    result = run_module(TRAIN, DIVERGES, *FEW_STEPS, f"hydra.run.dir={run}", cwd=tmp_path)
+    long_epoch = ["trainer.max_epochs=2", "trainer.limit_train_batches=400", "logger=none"]
+    result = run_module(TRAIN, DIVERGES, *long_epoch, f"hydra.run.dir={run}", cwd=tmp_path)
     assert_clear_error(result, r"training diverged at epoch 1, step \d+ \(loss nan\): lower optimizer.lr", code=1)
-    assert "Test loss" not in result.stdout  # it stopped: no test of a NaN network
+    # It stopped inside epoch 1 (of 400 steps, a few seconds), before validating, checkpointing or testing it.
+    assert "Epoch 1:" not in result.stdout and "Test loss" not in result.stdout
+    assert not (run / "checkpoints" / "last.ckpt").exists()
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["status"] == "diverged" and metrics["diverged"]["epoch"] == 1
-    assert metrics["diverged"]["step"] <= 20 and "test/acc" not in metrics  # stopped within the first 20 steps
+    assert metrics["status"] == "diverged" and metrics["diverged"]["epoch"] == 1 and metrics["history"] == []
+    assert metrics["diverged"]["step"] <= 20 and "test/acc" not in metrics
 
 
 def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp_path):
@@ -45,10 +48,24 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
         ("trainer.max_epochs=0", "trainer.max_epochs must be an integer of at least 1, got 0"),
         ("seed=abc", "seed must be an integer \\(like 1\\), got 'abc'"),
         ("model.dropout=abc", "model.dropout must be a number \\(like 0.05\\), got 'abc'"),
-        ("trainer.max_epochs=2.5", "trainer.max_epochs must be an integer \\(like 20\\), got 2.5"),
+        ("trainer.max_epochs=2.5", "trainer.max_epochs must be an integer of at least 1, got 2.5"),
+        ("experiment=tiny data.augment.degrees=abc", "data.augment.degrees must be a number \\(like 8.0\\), got 'abc'"),
+        ("torch_threads=abc", "torch_threads must be a positive integer or null, got 'abc'"),
     ],
 )
 def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_folder(tmp_path, override, message):
-    result = run_module(TRAIN, override, cwd=tmp_path)  # into outputs/ under tmp_path, as a user's run goes
+    result = run_module(TRAIN, *override.split(), cwd=tmp_path)  # into outputs/ under tmp_path, as a user's run goes
     assert_clear_error(result, message)
     assert not list(tmp_path.rglob(".hydra")) and not list(tmp_path.rglob("*.log"))
+
+
+def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
+    mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
+    assert_clear_error(run_module(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")
+    assert (mine / ".hydra").is_dir()
+    # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
+    # setting may be given as an integer: none of these is refused.
+    ok = ["trainer.devices=auto", "trainer.deterministic=warn", "scheduler=onecycle", "scheduler.div_factor=10",
+          "trainer.fast_dev_run=true", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
+    result = run_module(TRAIN, *ok, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr

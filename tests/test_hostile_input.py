@@ -76,11 +76,13 @@ def test_a_data_folder_without_write_permission(tmp_path, monkeypatch):
         data.ensure_mnist(tmp_path)
 
 
-def test_predict_on_a_folder_without_images(tmp_path):
+def test_predict_on_a_folder_without_images(trained_sweep, tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()
     (folder / "readme.txt").write_text("no digits here")
-    ckpt = foreign_checkpoint(tmp_path / "any.ckpt")
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"  # a good checkpoint: only the folder is wrong
     result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={folder}", cwd=tmp_path)
-    assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: inputs={folder} holds no images that could be read: put PNG or JPEG digits there"
+    )

@@ -10,9 +10,10 @@ import time
 
 import pytest
 import torch
-from conftest import run_module
+from conftest import compose_train_config, run_module
 
 from mnist_lightning.checkpoints import AtomicCheckpointIO
+from mnist_lightning.train import build_trainer
 
 TRAIN = "mnist_lightning.train"
 # 4 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this lr and seed
@@ -72,6 +73,16 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     resumed = finished(tmp_path / "resumed")
     same_numbers(uninterrupted, resumed)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3, 4]
+    assert "Epoch 4: val" in result.stdout and "Epoch 3: val" not in result.stdout  # it trained epoch 4 only
+    # The best checkpoint agrees with metrics.json across the resume (it may be in the first run's folder).
+    best = resumed["epoch_of_val_acc_best"]
+    assert resumed["checkpoints"]["best"].endswith(f"best-epoch{best - 1:02d}.ckpt")
+    assert best == uninterrupted["epoch_of_val_acc_best"]
+
+
+def test_the_trainer_saves_through_the_atomic_writer(tmp_path):
+    cfg = compose_train_config(tmp_path)
+    assert isinstance(build_trainer(cfg, [], val_is_test=True).strategy.checkpoint_io, AtomicCheckpointIO)
 
 
 def test_a_kill_while_saving_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
