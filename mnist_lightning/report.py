@@ -14,6 +14,7 @@ import yaml
 from mnist_lightning.errors import UserError, exit_on_user_error
 
 TARGET_ACC = 0.994  # the project's bar: 99.40% test accuracy
+SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
 
 
 @dataclass
@@ -23,10 +24,13 @@ class Job:
     folder: Path
     overrides: list[str]
     metrics: dict | None
+    named_setting: str | None = None  # for copied metrics files, whose other overrides were not kept
 
     @property
     def setting(self) -> str:
         """The overrides without the seed: jobs with the same setting are pooled across seeds."""
+        if self.named_setting:
+            return self.named_setting
         return " ".join(o for o in self.overrides if not o.startswith("seed=")) or "(defaults)"
 
     @property
@@ -39,7 +43,8 @@ class Job:
 
 
 def find_jobs(folder: Path) -> list[Job]:
-    """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not."""
+    """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not, and every
+    `<name>.metrics.json` copied out of its run (then only its seed is known of its overrides)."""
     jobs = []
 
     def natural(path: Path) -> list:  # job 10 after job 9, not after job 1
@@ -51,6 +56,10 @@ def find_jobs(folder: Path) -> list[Job]:
         metrics_file = run / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
         jobs.append(Job(run, overrides, metrics))
+    for metrics_file in sorted(folder.rglob("*.metrics.json"), key=natural):
+        metrics = json.loads(metrics_file.read_text())
+        setting = f"{metrics_file.parent.name} (copied metrics: overrides other than the seed not kept)"
+        jobs.append(Job(metrics_file, [f"seed={metrics['seed']}"], metrics, setting))
     return jobs
 
 
@@ -145,6 +154,19 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def tables_markdown(jobs: list[Job], root: Path) -> str:
+    """The per-job table and the per-setting table, each under its heading."""
+    text = f"## Jobs\n\n{markdown_table(job_rows(jobs, root))}\n"
+    per_setting = setting_rows(jobs)
+    return text + (f"\n## {SETTINGS_TITLE}\n\n{markdown_table(per_setting)}\n" if per_setting else "")
+
+
+def report_tables(folder: Path) -> str:
+    """The two tables `report` prints for `folder`, without headings: what the docs include, verbatim."""
+    text = tables_markdown(find_jobs(folder), folder)
+    return "\n\n".join(block.strip() for block in re.split(r"(?m)^## .*$", text) if block.strip())
+
+
 def report(folder: Path) -> str:
     """Write report.md, report.csv and curves.png into `folder`; return the markdown."""
     if not folder.is_dir():
@@ -152,12 +174,9 @@ def report(folder: Path) -> str:
     jobs = find_jobs(folder)
     if not jobs:
         raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")
-    per_job, per_setting = job_rows(jobs, folder), setting_rows(jobs)
-    text = f"# Report: {folder}\n\n## Jobs\n\n{markdown_table(per_job)}\n"
-    if per_setting:
-        text += f"\n## Final test accuracy by setting (seeds pooled)\n\n{markdown_table(per_setting)}\n"
+    text = f"# Report: {folder}\n\n{tables_markdown(jobs, folder)}"
     (folder / "report.md").write_text(text)
-    write_csv(per_job, per_setting, folder / "report.csv")
+    write_csv(job_rows(jobs, folder), setting_rows(jobs), folder / "report.csv")
     plot_curves(jobs, folder / "curves.png", title=str(folder.name))
     return text
 
@@ -174,10 +193,30 @@ def write_csv(per_job: list[dict[str, str]], per_setting: list[dict[str, str]], 
                 f.write("\n")
 
 
+# A results table in the docs: `<!-- report: <folder> -->`, the folder's report tables, `<!-- end report -->`.
+DOC_TABLE = re.compile(r"(<!-- report: (?P<folder>\S+) -->\n)(?P<tables>.*?)(<!-- end report -->)", re.DOTALL)
+
+
+def fill_doc_tables(text: str, root: Path) -> str:
+    """`text` with every report block refilled from its folder (relative to `root`, the project's folder)."""
+    return DOC_TABLE.sub(lambda m: f"{m.group(1)}{report_tables(root / m['folder'])}\n{m.group(4)}", text)
+
+
+def update_docs(root: Path) -> None:
+    """Refill the report blocks of README.md and docs/*.md: the docs' results tables are never typed."""
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        if fill_doc_tables(text, root) != text:
+            doc.write_text(fill_doc_tables(text, root))
+            print(f"updated {doc}")
+
+
 @exit_on_user_error
 def main(argv: list[str]) -> None:
+    if argv == ["--docs"]:
+        return update_docs(Path.cwd())
     if len(argv) != 1:
-        raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>")
+        raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)")
     print(report(Path(argv[0])))
 
 

@@ -100,7 +100,7 @@ def torch_threads(cfg: DictConfig) -> int:
 def run_settings(cfg: DictConfig) -> dict[str, object]:
     """The seed and the command-line overrides of this run: what tells the jobs of a sweep apart."""
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    settings: dict[str, object] = {"seed": cfg.seed}
+    settings: dict[str, object] = {"seed": cfg.seed, "data.val_size": cfg.data.val_size}  # 0: val is the test set
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")
         settings[key] = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_train_config, run_module
+from conftest import CONF_DIR, compose_train_config, run_module
+from hydra import compose, initialize_config_dir
 
 from mnist_lightning import data
 from mnist_lightning.errors import UserError, find_user_error
+from mnist_lightning.evaluate import evaluate
 from mnist_lightning.train import train
 
 
@@ -46,6 +48,8 @@ def foreign_checkpoint(path: Path) -> Path:
         ("ckpt_path={tmp}/missing.ckpt", "ckpt_path .*missing.ckpt does not exist"),
         ("ckpt_path={tmp}/earlier/metrics.json", "metrics.json is not a checkpoint"),
         ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
+        ("optimized_metric=foo", "optimized_metric must be one of test/acc, val/acc, val/acc_best, got 'foo'"),
+        ("optimized_metric=val/acc", "optimized_metric=val/acc with data.val_size=0 would select on the test set"),
     ],
 )
 def test_bad_values_stop_before_anything_is_written(tmp_path, earlier_run, override, message):
@@ -86,3 +90,10 @@ def test_predict_on_a_folder_without_images(trained_sweep, tmp_path):
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: inputs={folder} holds no images that could be read: put PNG or JPEG digits there"
     )
+
+
+def test_evaluate_without_a_checkpoint_says_what_to_give(tmp_path):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("evaluate", overrides=[f"paths.output_dir={tmp_path}"])
+    with pytest.raises(UserError, match="give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt"):
+        evaluate(cfg)
