@@ -67,6 +67,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
 
 
+def _commit(metrics: dict) -> str:
+    """The code a run was made with: its git commit, marked when the tree had changes."""
+    provenance = metrics.get("provenance") or {}
+    commit = (provenance.get("git_commit") or "?")[:7]
+    return f"{commit} (dirty)" if provenance.get("git_dirty") else commit
+
+
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     """One row per job; unfinished or failed jobs say so instead of disappearing."""
     rows = []
@@ -95,6 +102,7 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
                 "epochs": str(m["epochs"]),
                 "seconds": f"{m['train_seconds']:.0f}",
                 "s/epoch": f"{m['train_seconds'] / max(m['epochs'], 1):.1f}",
+                "commit": _commit(m),
             }
         )
     return rows

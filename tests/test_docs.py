@@ -1,5 +1,6 @@
 """The docs' results tables are the output of `report` on the committed run files, and stay so."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,10 @@ def test_every_results_table_matches_the_report_of_its_committed_runs(doc):
 
 def test_the_docs_have_generated_tables():
     assert sum(len(DOC_TABLE.findall(doc.read_text())) for doc in DOCS) >= 4
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_relative_link_resolves(doc):
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
+        if "://" not in target:
+            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"

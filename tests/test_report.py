@@ -15,7 +15,8 @@ def make_job(folder: Path, overrides: list[str], test_acc: float | None) -> None
     if test_acc is not None:
         history = [{"epoch": 1, "val/acc": test_acc - 0.001}, {"epoch": 2, "val/acc": test_acc}]
         metrics = {"test/acc": test_acc, "val/acc_best": test_acc, "epoch_of_val_acc_best": 2, "params": 17216,
-                   "epochs": 2, "train_seconds": 100.0, "history": history}  # fmt: skip
+                   "epochs": 2, "train_seconds": 100.0, "history": history,
+                   "provenance": {"git_commit": "abcdef0123456", "git_dirty": overrides[-1] == "seed=2"}}  # fmt: skip
         (folder / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -26,7 +27,11 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
     make_job(tmp_path / "3", ["model.dropout=0", "seed=2"], None)
     text = report(tmp_path)
     assert "| 3 | model.dropout=0 seed=2 | failed or running (no metrics.json) |" in text
-    assert "| 0 | model.dropout=0.1 seed=1 | done | 99.40 | 99.40 (2) | 2 | 17,216 | 2 | 100 | 50.0 |" in text
+    assert "| 0 | model.dropout=0.1 seed=1 | done | 99.40 | 99.40 (2) | 2 | 17,216 | 2 | 100 | 50.0 | abcdef0 |" in text
+    assert (
+        "| 1 | model.dropout=0.1 seed=2 | done | 99.50 | 99.50 (2) | 1 | 17,216 | 2 | 100 | 50.0 | abcdef0 (dirty) |"
+        in text
+    )
     # mean 99.45, sample standard deviation of (99.40, 99.50) = 0.07
     assert "| model.dropout=0.1 | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
     assert "| model.dropout=0 | 1 | 99.30 | - | 99.30 | 99.30 |" in text
