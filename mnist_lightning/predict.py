@@ -1,6 +1,8 @@
-"""python -m mnist_lightning.predict ckpt_path=<path> inputs=<file or folder>: classify image files."""
+"""python -m mnist_lightning.predict ckpt_path=<path> inputs=<file or folder>: classify photos and scans of digits."""
 
+import csv
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -8,46 +10,31 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image, UnidentifiedImageError
-from torch import Tensor
+from tqdm import tqdm
 
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.preprocess import to_mnist
 
-DIGIT_BOX, FRAME = 20, 28  # MNIST: each digit fitted into 20x20, centred by its centre of mass in 28x28
 
+@dataclass
+class Prediction:
+    """One file's answer: the digit and the runner-up with their probabilities, or why it was skipped."""
 
-def to_mnist(image: Image.Image) -> Tensor:
-    """Any image -> (1, 28, 28) normalized tensor, prepared the way MNIST's digits were.
+    file: Path
+    digit: int | None = None
+    probability: float | None = None
+    runner_up: int | None = None
+    runner_up_probability: float | None = None
+    skipped: str | None = None
 
-    Grey; white digit on black (a dark-on-light image is inverted, judged by its border); cropped
-    to the digit, scaled so its longer side is 20 px, and placed in a 28x28 frame with its centre of
-    mass at the centre.
-    """
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))  # transparent -> white paper
-    pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255
-    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if np.median(border) > 0.5:
-        pixels = 1 - pixels
-    ink = pixels > 0.2 * pixels.max() if pixels.max() > 0 else np.zeros_like(pixels, dtype=bool)
-    if not ink.any():
-        raise ValueError("no digit found (the image is blank)")
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    digit = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = DIGIT_BOX / max(digit.shape)
-    size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))  # (width, height)
-    digit = np.asarray(Image.fromarray(digit).resize(size, Image.Resampling.LANCZOS)).clip(0, 1)
-
-    frame = np.zeros((FRAME, FRAME), dtype=np.float32)
-    weights = digit / digit.sum()
-    centre_y = (weights.sum(axis=1) * np.arange(digit.shape[0])).sum()
-    centre_x = (weights.sum(axis=0) * np.arange(digit.shape[1])).sum()
-    top = int(np.clip(round(FRAME / 2 - 0.5 - centre_y), 0, FRAME - digit.shape[0]))
-    left = int(np.clip(round(FRAME / 2 - 0.5 - centre_x), 0, FRAME - digit.shape[1]))
-    frame[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
-    return (torch.from_numpy(frame).unsqueeze(0) - MNIST_MEAN) / MNIST_STD
+    def line(self, doubtful_below: float) -> str:
+        """`<file>: <digit> (p=<probability>)`, marked when the network is not sure."""
+        text = f"{self.file}: {self.digit} (p={self.probability:.3f})"
+        if self.probability < doubtful_below:
+            text += f"  doubtful: runner-up {self.runner_up} (p={self.runner_up_probability:.3f})"
+        return text
 
 
 def input_files(inputs: str | Path) -> list[Path]:
@@ -63,8 +50,31 @@ def input_files(inputs: str | Path) -> list[Path]:
     return files
 
 
-def predict(cfg: DictConfig) -> list[tuple[Path, int | None, float | None]]:
-    """Print `<file>: <digit> (p=<probability>)` per file; unreadable files get one line and are skipped."""
+def prepare(file: Path) -> torch.Tensor:
+    """The (1, 28, 28) tensor the network sees for `file`; ValueError or OSError when it cannot be made."""
+    try:
+        with Image.open(file) as image:
+            return to_mnist(image)
+    except UnidentifiedImageError as error:
+        raise ValueError("not an image") from error
+
+
+def save_as_seen(x: torch.Tensor, path: Path) -> None:
+    """The 28x28 image the network saw, as a PNG (white digit on black, like MNIST)."""
+    pixels = ((x[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def write_csv(predictions: list[Prediction], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "digit", "probability", "runner_up", "runner_up_probability", "skipped"])
+        for p in predictions:
+            writer.writerow([p.file, p.digit, p.probability, p.runner_up, p.runner_up_probability, p.skipped or ""])
+
+
+def predict(cfg: DictConfig) -> list[Prediction]:
+    """Classify every file in batches; print a line per file (unreadable ones on stderr) and write the extras."""
     for key in ("ckpt_path", "inputs"):
         if OmegaConf.is_missing(cfg, key):
             raise UserError(
@@ -72,31 +82,47 @@ def predict(cfg: DictConfig) -> list[tuple[Path, int | None, float | None]]:
             )
     files = input_files(cfg.inputs)
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
-    results: list[tuple[Path, int | None, float | None]] = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                x = to_mnist(image)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            reason = "not an image" if isinstance(error, UnidentifiedImageError) else str(error)
-            print(f"{file}: skipped, {reason}", file=sys.stderr)
-            results.append((file, None, None))
-            continue
-        with torch.no_grad():
-            probabilities = module(x.unsqueeze(0)).softmax(dim=1)[0]
-        digit = int(probabilities.argmax())
-        print(f"{file}: {digit} (p={probabilities[digit]:.3f})")
-        results.append((file, digit, float(probabilities[digit])))
-    if Path(cfg.inputs).is_dir() and all(digit is None for _, digit, _ in results):
+    seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None
+    if seen_dir is not None:
+        seen_dir.mkdir(parents=True, exist_ok=True)
+
+    predictions: list[Prediction] = []
+    progress = tqdm(total=len(files), desc="predict", unit="image", disable=len(files) < cfg.progress_bar_from)
+    for start in range(0, len(files), cfg.batch_size):
+        batch, tensors = [], []
+        for file in files[start : start + cfg.batch_size]:
+            try:
+                tensors.append(prepare(file))
+                batch.append(Prediction(file))
+            except (OSError, ValueError) as error:
+                predictions.append(Prediction(file, skipped=str(error)))
+                progress.write(f"{file}: skipped, {error}", file=sys.stderr)
+        if tensors:
+            with torch.no_grad():
+                probabilities = module(torch.stack(tensors)).softmax(dim=1)
+            top = probabilities.topk(2, dim=1)
+            for p, x, values, digits in zip(batch, tensors, top.values.tolist(), top.indices.tolist(), strict=True):
+                p.digit, p.runner_up = digits
+                p.probability, p.runner_up_probability = values
+                progress.write(p.line(cfg.doubtful_below))
+                if seen_dir is not None:
+                    save_as_seen(x, seen_dir / f"{p.file.name}.png")
+            predictions += batch
+        progress.update(len(files[start : start + cfg.batch_size]))
+    progress.close()
+
+    if Path(cfg.inputs).is_dir() and all(p.digit is None for p in predictions):
         raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
-    return results
+    if cfg.get("output"):
+        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output))
+    return predictions
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
-    results = predict(cfg)
-    if any(digit is None for _, digit, _ in results):
+    predictions = predict(cfg)
+    if any(p.digit is None for p in predictions):
         sys.exit(1)  # the others were still classified, but say that not every file was
 
 
