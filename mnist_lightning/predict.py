@@ -57,6 +57,8 @@ def prepare(file: Path) -> torch.Tensor:
             return to_mnist(image)
     except UnidentifiedImageError as error:
         raise ValueError("not an image") from error
+    except Image.DecompressionBombError as error:  # Pillow's guard against huge pictures; not an OSError
+        raise ValueError(f"too many pixels to open safely ({error})") from error
 
 
 def save_as_seen(x: torch.Tensor, path: Path) -> None:
@@ -65,12 +67,25 @@ def save_as_seen(x: torch.Tensor, path: Path) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def write_csv(predictions: list[Prediction], path: Path) -> None:
+def write_csv(predictions: list[Prediction], path: Path, doubtful_below: float) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "digit", "probability", "runner_up", "runner_up_probability", "skipped"])
+        columns = ["file", "digit", "probability", "runner_up", "runner_up_probability", "doubtful", "skipped"]
+        writer.writerow(columns)
         for p in predictions:
-            writer.writerow([p.file, p.digit, p.probability, p.runner_up, p.runner_up_probability, p.skipped or ""])
+            doubtful = "" if p.probability is None else p.probability < doubtful_below
+            row = [p.file, p.digit, p.probability, p.runner_up, p.runner_up_probability, doubtful, p.skipped or ""]
+            writer.writerow(row)
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Refuse options that would fail only after every file was read: in one line, before any work."""
+    if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
+        raise UserError(f"batch_size must be a positive integer, got {cfg.batch_size!r}")
+    for key in ("output", "save_preprocessed"):
+        if cfg.get(key) and Path(cfg[key]).exists() and Path(cfg[key]).is_dir() != (key == "save_preprocessed"):
+            kind = "a folder" if key == "save_preprocessed" else "a file, not a folder"
+            raise UserError(f"{key}={cfg[key]} must be {kind}")
 
 
 def predict(cfg: DictConfig) -> list[Prediction]:
@@ -80,11 +95,14 @@ def predict(cfg: DictConfig) -> list[Prediction]:
             raise UserError(
                 f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>"
             )
+    check_options(cfg)
     files = input_files(cfg.inputs)
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
     seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None
     if seen_dir is not None:
         seen_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("output"):
+        Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)
 
     predictions: list[Prediction] = []
     progress = tqdm(total=len(files), desc="predict", unit="image", disable=len(files) < cfg.progress_bar_from)
@@ -97,6 +115,7 @@ def predict(cfg: DictConfig) -> list[Prediction]:
             except (OSError, ValueError) as error:
                 predictions.append(Prediction(file, skipped=str(error)))
                 progress.write(f"{file}: skipped, {error}", file=sys.stderr)
+            progress.update(1)  # per file: reading and preparing the pictures is the slow part
         if tensors:
             with torch.no_grad():
                 probabilities = module(torch.stack(tensors)).softmax(dim=1)
@@ -108,13 +127,12 @@ def predict(cfg: DictConfig) -> list[Prediction]:
                 if seen_dir is not None:
                     save_as_seen(x, seen_dir / f"{p.file.name}.png")
             predictions += batch
-        progress.update(len(files[start : start + cfg.batch_size]))
     progress.close()
 
     if Path(cfg.inputs).is_dir() and all(p.digit is None for p in predictions):
         raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
     if cfg.get("output"):
-        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output))
+        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), cfg.doubtful_below)
     return predictions
 
 

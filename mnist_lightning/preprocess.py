@@ -7,7 +7,7 @@ and resizes.
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy import ndimage
 from torch import Tensor
 
@@ -15,19 +15,35 @@ from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 
 DIGIT_BOX, FRAME = 20, 28  # MNIST: each digit fitted into 20x20, centred by its centre of mass in 28x28
 SPECK_AREA = 0.15  # ink blobs smaller than this share of the largest one are specks, not strokes
+MAX_SIDE = 1024  # larger pictures are shrunk first: a 12-megapixel photo would take seconds per image
+MIN_CONTRAST = 6  # ink must stand this many noise deviations above the paper, or the picture is blank
+MIN_DIGIT = 6  # pixels: a digit's longer side must be at least this, or it is a dot, not a digit
 
 
 def to_grey(image: Image.Image) -> np.ndarray:
     """(H, W) float32 in [0, 1]: the colour channel (or luminance) in which ink and paper differ most.
 
-    Transparent pixels become white paper. Coloured ink on coloured paper can be faint in luminance
-    (blue on yellow, red on pink) but strong in one channel, so the channel with the widest spread is used.
+    The picture is turned upright (EXIF orientation, as phones store it) and shrunk to at most MAX_SIDE
+    pixels. 16-bit and float images are scaled by their own maximum. Transparent pixels are paper; when the
+    drawing is in the transparency itself (white strokes on a clear canvas), the opacity is the picture.
+    Coloured ink on coloured paper can be faint in luminance but strong in one channel, so the channel with
+    the widest spread is used.
     """
+    image = ImageOps.exif_transpose(image)
+    if max(image.size) > MAX_SIDE:  # the digit keeps enough pixels; the paper estimate stays fast
+        image = image.copy()
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # more than 8 bits: scale by the picture's own range
+        values = np.asarray(image, dtype=np.float32)
+        return (values - values.min()) / max(float(values.max() - values.min()), 1e-6)
+    channels = []
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        channels.append(1 - np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255)  # opaque strokes: dark
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
+        image = Image.alpha_composite(background, rgba)
     rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
-    channels = [rgb[..., 0], rgb[..., 1], rgb[..., 2], np.asarray(image.convert("L"), dtype=np.float32) / 255]
+    channels += [rgb[..., 0], rgb[..., 1], rgb[..., 2], np.asarray(image.convert("L"), dtype=np.float32) / 255]
     spread = [np.percentile(c, 99) - np.percentile(c, 1) for c in channels]
     return channels[int(np.argmax(spread))]
 
@@ -59,12 +75,19 @@ def ink_map(grey: np.ndarray) -> np.ndarray:
     # stroke narrower than `size` (a third of the picture, at least 9 px, so thick pens survive), smoothed.
     size = max(9, min(ink.shape) // 3)
     paper = ndimage.gaussian_filter(ndimage.grey_opening(ink, size=(size, size)), sigma=size / 4)
-    ink = np.clip(ink - paper, 0, None)
+    above_paper = ink - paper
+    above_paper -= np.median(above_paper)  # an opening sits at the bottom of the paper's grain: lift it to its middle
+    # The paper's noise (camera grain, JPEG): a robust deviation (MAD) of the paper-subtracted picture, most of
+    # which is paper. A blank page of grainy paper has no ink that stands above it.
+    noise = 1.4826 * float(np.median(np.abs(above_paper - np.median(above_paper))))
+    ink = np.clip(above_paper, 0, None)
+    if ink.max() < max(0.05, MIN_CONTRAST * noise):
+        return np.zeros_like(ink)
     # Ink is what stands above the paper's noise: Otsu's split, but never below a third of the strongest ink
     # (when the digit is a speck of a large photo, Otsu alone would split the noise of the paper).
     threshold = max(otsu_threshold(ink / max(ink.max(), 1e-6)), 1 / 3) * ink.max()
     strokes = ink[ink > threshold]
-    if strokes.size == 0 or ink.max() < 0.05:  # no ink that stands out from the paper
+    if strokes.size == 0:
         return np.zeros_like(ink)
     level = np.percentile(strokes, 90)  # the ink's own level: the body of the strokes, not their edges
     return np.clip(ink / max(level, 1e-6), 0, 1)
@@ -103,6 +126,8 @@ def to_mnist(image: Image.Image) -> Tensor:
         raise ValueError("no digit found (the image is blank or has no contrast)")
     rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
     digit = digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    if max(digit.shape) < MIN_DIGIT:
+        raise ValueError(f"no digit found (only a dot of {max(digit.shape)} px)")
     scale = DIGIT_BOX / max(digit.shape)
     size = (max(1, round(digit.shape[1] * scale)), max(1, round(digit.shape[0] * scale)))  # (width, height)
     digit = np.asarray(Image.fromarray(digit.astype(np.float32)).resize(size, Image.Resampling.LANCZOS)).clip(0, 1)

@@ -222,7 +222,7 @@ def update_docs(root: Path) -> None:
 @exit_on_user_error
 def main(argv: list[str]) -> None:
     if argv == ["--docs"]:
-        return update_docs(Path.cwd())
+        return update_docs(Path(__file__).resolve().parents[1])  # the project's README.md and docs/
     if len(argv) != 1:
         raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)")
     print(report(Path(argv[0])))

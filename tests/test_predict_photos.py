@@ -2,6 +2,7 @@
 (CSV, doubtful mark, the images the network saw) work on a folder with a non-image file in it."""
 
 import csv
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from conftest import CONF_DIR
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
+from mnist_lightning import photos
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 from mnist_lightning.photos import CONDITIONS, mnist_test_digits, render
@@ -33,27 +35,83 @@ def test_a_trained_model_reads_each_condition_about_as_well_as_clean_digits(trai
 def test_a_folder_gives_a_csv_doubtful_marks_and_the_images_the_network_saw(trained_sweep, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
-    for i, (digit, condition) in enumerate(zip(DIGITS[:10], CONDITIONS, strict=False)):
-        render(digit, condition, seed=i).save(folder / f"{i:02d}.png")
-    (folder / "notes.txt").write_text("not an image")
+    pictures = {
+        f"{i:02d}.png": render(d, c, seed=i) for i, (d, c) in enumerate(zip(DIGITS[:10], CONDITIONS, strict=True))
+    }
+    for name, picture in pictures.items():
+        picture.save(folder / name)
+    (folder / "03_notes.txt").write_text("not an image")  # in the middle of a batch
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
-    overrides = [f"ckpt_path={ckpt}", f"inputs={folder}", f"output={tmp_path}/out.csv",
-                 f"save_preprocessed={tmp_path}/seen", "doubtful_below=1.01", "batch_size=4"]  # fmt: skip
+    module = load_module(ckpt).eval()
+    with torch.no_grad():  # what the network answers, computed apart from predict
+        top = module(torch.stack([to_mnist(Image.open(folder / n)) for n in pictures])).softmax(dim=1).topk(2)
+    threshold = float(top.values[:, 0].median())  # between the answers: some are doubtful, some are not
+    overrides = [f"ckpt_path={ckpt}", f"inputs={folder}", f"output={tmp_path}/new/out.csv", "progress_bar_from=1",
+                 f"save_preprocessed={tmp_path}/seen", f"doubtful_below={threshold}", "batch_size=4"]  # fmt: skip
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        predictions = predict(compose("predict", overrides=overrides))
+        predict(compose("predict", overrides=overrides))
 
-    rows = list(csv.DictReader((tmp_path / "out.csv").open()))
-    assert [r["file"].rsplit("/", 1)[1] for r in rows] == [f"{i:02d}.png" for i in range(10)] + ["notes.txt"]
-    assert rows[-1]["digit"] == "" and rows[-1]["skipped"] == "not an image"
-    for row, p in zip(rows, sorted(predictions, key=lambda p: str(p.file)), strict=True):
-        if p.digit is not None:
-            assert int(row["digit"]) == p.digit and int(row["runner_up"]) != p.digit
-            assert 1 >= float(row["probability"]) >= float(row["runner_up_probability"]) >= 0
+    rows = {r["file"].rsplit("/", 1)[1]: r for r in csv.DictReader((tmp_path / "new" / "out.csv").open())}
+    assert rows.pop("03_notes.txt")["skipped"] == "not an image"
+    assert list(rows) == list(pictures)
     out, err = capsys.readouterr()
-    assert out.count("doubtful: runner-up") == 10  # every answer is below the (impossible) threshold of 1.01
-    assert "notes.txt: skipped, not an image" in err
-    seen = sorted((tmp_path / "seen").iterdir())
-    assert len(seen) == 10 and Image.open(seen[0]).size == (28, 28)
-    saved = torch.from_numpy(np.asarray(Image.open(seen[0]), dtype=np.float32) / 255)
-    network_input = to_mnist(render(DIGITS[0], "white paper", seed=0))[0] * MNIST_STD + MNIST_MEAN
-    assert torch.allclose(saved, network_input.clamp(0, 1), atol=1 / 255)  # file 00 is white paper, seed 0
+    for row, probabilities, digits in zip(rows.values(), top.values.tolist(), top.indices.tolist(), strict=True):
+        assert [int(row["digit"]), int(row["runner_up"])] == digits
+        assert float(row["probability"]) == pytest.approx(probabilities[0], abs=1e-6)
+        doubtful = probabilities[0] < threshold
+        assert row["doubtful"] == str(doubtful)
+        line = next(line for line in out.splitlines() if line.startswith(row["file"] + ":"))
+        assert ("doubtful: runner-up" in line) == doubtful
+    assert "03_notes.txt: skipped, not an image" in err and "predict: 100%" in err  # the bar is on stderr only
+    assert all(line.split(": ", 1)[0].endswith(".png") for line in out.splitlines())
+    for name, picture in pictures.items():  # each file's own 28x28 image, as the network saw it
+        saved = torch.from_numpy(np.asarray(Image.open(tmp_path / "seen" / f"{name}.png"), dtype=np.float32) / 255)
+        network_input = to_mnist(picture)[0] * MNIST_STD + MNIST_MEAN
+        assert torch.allclose(saved, network_input.clamp(0, 1), atol=1 / 255), name
+
+
+def similar(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Correlation of two preprocessed digits: 1 when the network sees the same picture."""
+    return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
+
+
+def test_pictures_as_users_save_them_read_like_a_plain_grey_picture(tmp_path):
+    upright = render(DIGITS[0], "white paper", seed=0)  # (112, 112) grey, dark ink on white
+    expected = to_mnist(upright)
+    # 16-bit greyscale PNG.
+    deep = Image.fromarray(np.asarray(upright).astype(np.uint16) * 257)
+    deep.save(tmp_path / "deep.png")
+    # A phone JPEG stored sideways with an EXIF orientation tag saying so.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    # White strokes on a transparent canvas, as drawing apps export them.
+    ink = 255 - np.asarray(upright)
+    drawing = Image.fromarray(np.dstack([np.full_like(ink, 255)] * 3 + [ink]), mode="RGBA")
+    # Red ink on green paper of nearly the same luminance: only the red or green channel shows the digit.
+    alpha = 1 - np.asarray(upright, dtype=np.float32)[..., None] / 255
+    paper, red = np.array([0.4, 0.6, 0.4]), np.array([0.9, 0.45, 0.4])
+    coloured = Image.fromarray(((paper + (red - paper) * alpha) * 255).astype(np.uint8), mode="RGB")
+    for name, picture in [("16-bit", Image.open(tmp_path / "deep.png")), ("EXIF", Image.open(tmp_path / "phone.jpg")),
+                          ("transparent", drawing), ("equal luminance", coloured)]:  # fmt: skip
+        assert similar(to_mnist(picture), expected) > 0.9, name
+
+
+def test_blank_pages_and_dots_are_not_digits():
+    rng = np.random.default_rng(0)
+    blank_pages = [photos.noisy(np.full((112, 112), 0.9), rng), photos.noisy(np.full((300, 400), 0.85), rng),
+                   photos.gradient(np.zeros((112, 112), np.float32), rng)]  # fmt: skip
+    dot = np.full((200, 200), 255, np.uint8)
+    dot[99:102, 99:102] = 0
+    for picture in [*blank_pages, Image.fromarray(dot)]:
+        with pytest.raises(ValueError, match="no digit found"):
+            to_mnist(picture)
+
+
+def test_a_large_photo_is_shrunk_before_the_slow_steps():
+    page = np.zeros((3000, 4000), np.float32)
+    page[1200:1800, 1500:2100] = np.asarray(Image.fromarray(DIGITS[0]).resize((600, 600)), np.float32) / 255
+    start = time.perf_counter()
+    seen = to_mnist(photos.noisy(0.9 - 0.8 * page, np.random.default_rng(0)))
+    assert time.perf_counter() - start < 5  # about 20 s without shrinking
+    assert similar(seen, to_mnist(render(DIGITS[0], "white paper", seed=0))) > 0.9
