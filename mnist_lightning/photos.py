@@ -112,8 +112,14 @@ def measure(cfg: DictConfig) -> dict[str, float]:
     clean = ((torch.from_numpy(digits).float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
     results = {"clean 28x28 (no preprocessing)": accuracy(module, clean, labels)}
     for condition in CONDITIONS:
-        pictures = [render(d, condition, seed=i) for i, d in enumerate(digits)]
-        results[condition] = accuracy(module, torch.stack([to_mnist(p) for p in pictures]), labels)
+        seen, read = [], np.ones(len(digits), dtype=bool)
+        for i, digit in enumerate(digits):
+            try:
+                seen.append(to_mnist(render(digit, condition, seed=i)))
+            except ValueError:  # "no digit found": counted as a wrong answer
+                seen.append(torch.zeros(1, 28, 28))
+                read[i] = False
+        results[condition] = accuracy(module, torch.stack(seen)[read], labels[read]) * read.mean()
     return results
 
 

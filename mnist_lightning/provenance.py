@@ -31,12 +31,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def provenance() -> dict[str, object]:
-    """Git commit and dirtiness, library versions, and the CPU/GPU this process runs on."""
+def _git_state() -> tuple[str | None, bool | None]:
     status = _git("status", "--porcelain")  # untracked files count: a new module changes what runs
+    return _git("rev-parse", "HEAD"), None if status is None else bool(status)
+
+
+# Read once, when the process imports the project: the code it runs is what was on disk then, also for the
+# later jobs of a long multirun, while the tree may move on.
+GIT_COMMIT, GIT_DIRTY = _git_state()
+
+
+def provenance() -> dict[str, object]:
+    """Git commit and dirtiness (when this process started), library versions, and the CPU/GPU it runs on."""
     return {
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else bool(status),
+        "git_commit": GIT_COMMIT,
+        "git_dirty": GIT_DIRTY,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "lightning": pl.__version__,

@@ -8,7 +8,7 @@ import pytest
 from mnist_lightning.report import DOC_TABLE, fill_doc_tables
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
@@ -20,8 +20,11 @@ def test_every_results_table_matches_the_report_of_its_committed_runs(doc):
     assert fill_doc_tables(text, ROOT) == text, f"{doc.name} differs from `python -m mnist_lightning.report --docs`"
 
 
-def test_the_docs_have_generated_tables():
-    assert sum(len(DOC_TABLE.findall(doc.read_text())) for doc in DOCS) >= 4
+def test_the_docs_have_generated_tables_and_a_short_readme():
+    folders = {block["folder"] for doc in DOCS for block in DOC_TABLE.finditer(doc.read_text())}
+    assert {"outputs/results/v0.2.0/reference", "outputs/results/reference", "outputs/results/fast"} <= folders
+    assert "outputs/results/v0.2.0/reference" in (ROOT / "README.md").read_text()  # its one results table
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
@@ -29,3 +32,12 @@ def test_every_relative_link_resolves(doc):
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
         if "://" not in target:
             assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
+
+
+def test_the_photo_tables_are_the_committed_outputs_of_the_photos_command():
+    page = (ROOT / "docs" / "predict.md").read_text()
+    outputs = sorted((ROOT / "outputs" / "results" / "v0.2.0" / "photos").glob("*.md"))
+    assert len(outputs) == 2
+    for output in outputs:
+        text = output.read_text()
+        assert text[text.index("| condition") :].strip() in page, output.name
