@@ -47,8 +47,6 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
     [
         ("trainer.max_epochs=0", "trainer.max_epochs must be an integer of at least 1, got 0"),
         ("seed=abc", "seed must be an integer \\(like 1\\), got 'abc'"),
-        ("model.dropout=abc", "model.dropout must be a number \\(like 0.05\\), got 'abc'"),
-        ("trainer.max_epochs=2.5", "trainer.max_epochs must be an integer of at least 1, got 2.5"),
         ("experiment=tiny data.augment.degrees=abc", "data.augment.degrees must be a number \\(like 8.0\\), got 'abc'"),
         ("torch_threads=abc", "torch_threads must be a positive integer or null, got 'abc'"),
     ],
