@@ -117,13 +117,16 @@ class DivergenceGuard(pl.Callback):
         self.check_every_n_steps = check_every_n_steps
         self._first_bad: torch.Tensor | None = None  # (step, loss) of the first bad step; step -1: none yet
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The step count lives on the device too (from the resumed step), so no step copies a number to it.
+        self._step = torch.tensor(float(trainer.global_step), device=pl_module.device)
+        self._first_bad = torch.tensor([-1.0, 0.0], device=pl_module.device)
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int):
         loss = outputs["loss"].detach().float()
-        if self._first_bad is None or self._first_bad.device != loss.device:
-            self._first_bad = torch.tensor([-1.0, 0.0], device=loss.device)
+        self._step += 1  # the global step after this batch (one optimizer step per batch: no accumulation here)
         new = ~torch.isfinite(loss) & (self._first_bad[0] < 0)
-        here = torch.stack([torch.tensor(float(trainer.global_step), device=loss.device), loss])
-        self._first_bad = torch.where(new, here, self._first_bad)
+        self._first_bad = torch.where(new, torch.stack([self._step, loss]), self._first_bad)
         if (batch_idx + 1) % self.check_every_n_steps == 0:
             self._check(trainer)
 
