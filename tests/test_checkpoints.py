@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import assert_clear_error, compose_train_config, run_module
+from conftest import CONF_DIR, assert_clear_error, compose_train_config, run_module
 from hydra import compose, initialize_config_dir
 
 from mnist_lightning import checkpoints
@@ -16,8 +16,6 @@ from mnist_lightning.checkpoints import read_checkpoint
 from mnist_lightning.errors import UserError
 from mnist_lightning.predict import predict
 from mnist_lightning.train import train
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def evaluate_accuracy(ckpt: Path, cwd: Path, *args: str) -> str:
