@@ -139,13 +139,16 @@ class MNISTDataModule(pl.LightningDataModule):
         ensure_mnist(self.data_dir, self.download)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
         # The whole dataset (about 220 MB as float32) lives where the model does, so on a GPU every batch
         # is a gather on the device and nothing in the training step waits for the host.
         device = self.device or (self.trainer.strategy.root_device if self.trainer else torch.device("cpu"))
+        # The test images are decoded only when something scores them: a search trial that validates on
+        # held-out training images and skips the final test (test=false) never has them in memory.
+        if self.test_set is None and (self.val_is_test or stage in (None, "test", "predict")):
+            self.test_set = tuple(t.to(device) for t in load_normalized(self.data_dir, train=False))
+        if self.train_set is not None:
+            return
         train_images, train_labels = (t.to(device) for t in load_normalized(self.data_dir, train=True))
-        self.test_set = tuple(t.to(device) for t in load_normalized(self.data_dir, train=False))
         if self.val_is_test:
             self.train_set, self.val_set = (train_images, train_labels), self.test_set
         else:

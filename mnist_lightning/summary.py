@@ -72,12 +72,20 @@ def format_layer_table(rows: list[LayerRow], total: int) -> str:
     return "\n".join(lines)
 
 
+class OverBudget(UserError):
+    """The configured network has more parameters than `model.max_params`."""
+
+    def __init__(self, net_name: str, params: int, max_params: int) -> None:
+        super().__init__(
+            f"{net_name} has {params:,} parameters, over the budget model.max_params={max_params:,}: "
+            "choose a smaller network or raise model.max_params"
+        )
+        self.params, self.max_params = params, max_params
+
+
 def check_param_budget(net: nn.Module, max_params: int) -> int:
     """Return the parameter count, or stop with one clear line when it is over `max_params`."""
     params = count_params(net)
     if params > max_params:
-        raise UserError(
-            f"{type(net).__name__} has {params:,} parameters, over the budget model.max_params={max_params:,}: "
-            "choose a smaller network or raise model.max_params"
-        )
+        raise OverBudget(type(net).__name__, params, max_params)
     return params

@@ -28,7 +28,7 @@ from mnist_lightning.errors import Interrupted, UserError, check_group_choices, 
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
 from mnist_lightning.settings import check_run_settings
-from mnist_lightning.summary import check_param_budget, format_layer_table, layer_table
+from mnist_lightning.summary import OverBudget, check_param_budget, format_layer_table, layer_table
 
 log = logging.getLogger(__name__)
 # Under DDP Lightning suggests sync_dist=True for epoch-level logs; ours come from torchmetrics' compute(),
@@ -147,6 +147,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             f"optimized_metric={cfg.optimized_metric} with data.val_size=0 would select on the test set: "
             "hold out validation images, e.g. data.val_size=5000"
         )
+    if not cfg.get("test", True) and cfg.data.val_size == 0:
+        raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
     torch.set_num_threads(torch_threads(cfg))
     started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)
@@ -173,7 +175,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         train_seconds = time.perf_counter() - start
         train_images = _as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
         # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
-        test = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
+        test = trainer.test(module, datamodule=datamodule, verbose=False)[0] if cfg.get("test", True) else {}
     except Diverged as diverged:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
@@ -187,14 +190,14 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     best = history.best()
     best_ckpt = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), None)
     metrics = record | {
-        "test/acc": test["test/acc"],
-        "test/loss": test["test/loss"],
+        "test/acc": test.get("test/acc"),
+        "test/loss": test.get("test/loss"),
         "val/acc": history.rows[-1]["val/acc"] if history.rows else None,
         "val/acc_best": best["val/acc"] if best else None,  # on the test set when val_is_test
         "epoch_of_val_acc_best": best["epoch"] if best else None,
         "checkpoints": {"last": str(output_dir / "checkpoints" / "last.ckpt"), "best": best_ckpt or None},
         "train/images": train_images,
-        "test/images": _as_float(trainer.callback_metrics.get("test/images")),
+        "test/images": _as_float(trainer.callback_metrics.get("test/images")) if test else None,
         "torch_threads": torch.get_num_threads(),
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 2),
@@ -205,7 +208,10 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     if trainer.is_global_zero:
         wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)
-        log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
+        if test:
+            log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
+        else:
+            log.info(f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false); metrics in {output_dir}")
     return metrics
 
 
@@ -220,6 +226,17 @@ def log_lightning_through_hydra() -> None:
         library_log.propagate = True
 
 
+def skip_over_budget(cfg: DictConfig, over: OverBudget) -> float:
+    """A sweep's trial whose network is over model.max_params: recorded as skipped, never trained.
+
+    The sweeper is told the worst accuracy there is, so Optuna's TPE learns to leave such widths alone.
+    """
+    log.warning(f"skipped, not trained: {over}")
+    record = {"status": "over_budget", "params": over.params, "max_params": over.max_params, "seed": cfg.seed}
+    write_metrics(Path(cfg.paths.output_dir), record | {"config": OmegaConf.to_container(cfg, resolve=True)})
+    return 0.0
+
+
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
@@ -227,6 +244,10 @@ def main(cfg: DictConfig) -> float | None:
     log_lightning_through_hydra()
     try:
         return train(cfg)[cfg.optimized_metric]
+    except OverBudget as over:  # in a search, the next trial goes on; a single run stops with the one-line error
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        return skip_over_budget(cfg, over)
     except Diverged as diverged:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise

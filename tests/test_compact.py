@@ -10,13 +10,24 @@ from mnist_lightning.data import MNISTDataModule
 from mnist_lightning.nets import CompactNet
 from mnist_lightning.summary import count_params
 
+BUDGETS = [("compact", 8000), ("tiny", 6000), ("micro", 4000), ("reference", 20000)]
 
-@pytest.mark.parametrize(("model", "budget"), [("compact", 8000), ("tiny", 6000), ("reference", 20000)])
+
+@pytest.mark.parametrize(("model", "budget"), BUDGETS)
 def test_each_model_config_fits_its_budget_and_outputs_logits(tmp_path, model, budget):
     cfg = compose_train_config(tmp_path, [f"model={model}"])
     net = instantiate(cfg.model.net)
     assert cfg.model.max_params == budget and count_params(net) <= budget
     assert net.eval()(torch.randn(5, 1, 28, 28)).shape == (5, 10)
+
+
+def test_separable_convolutions_are_depthwise_then_pointwise_and_cost_fewer_weights():
+    plain, separable = CompactNet(), CompactNet(separable=True)
+    depthwise = [m for m in separable.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 4  # every 3x3 after the first: one in block1, three in block2
+    assert all(m.groups == m.in_channels == m.out_channels and m.kernel_size == (3, 3) for m in depthwise)
+    assert count_params(separable) < count_params(plain) / 2
+    assert separable.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_too_many_convolutions_for_28_pixels_is_one_clear_error():

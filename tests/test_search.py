@@ -1,0 +1,64 @@
+"""The budgeted architecture search (hparams_search=optuna_widths): over-budget trials skipped, test set untouched."""
+
+import json
+
+import pytest
+import yaml
+from conftest import CONF_DIR, compose_train_config, run_module
+from hydra import compose, initialize_config_dir
+
+import mnist_lightning.data
+from mnist_lightning.errors import UserError
+from mnist_lightning.report import report
+from mnist_lightning.train import train
+
+FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
+
+
+def test_the_search_space_is_the_compact_widths_scored_on_held_out_images():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=micro", "hparams_search=optuna_widths"], return_hydra_config=True)
+    params = cfg.hydra.sweeper.params
+    assert {"model.net.block1.0", "model.net.block2.2", "model.net.transition", "model.net.separable"} <= set(params)
+    assert cfg.optimized_metric == "val/acc" and cfg.data.val_size == 5000 and cfg.test is False
+    assert cfg.model.max_params == 4000  # the budget is the model config's own
+
+
+def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_images(tmp_path, monkeypatch):
+    splits = []
+    load = mnist_lightning.data.load_normalized
+
+    def recording_load(data_dir, train):
+        splits.append("train" if train else "test")
+        return load(data_dir, train)
+
+    monkeypatch.setattr(mnist_lightning.data, "load_normalized", recording_load)
+    metrics = train(compose_train_config(tmp_path, ["experiment=micro", "hparams_search=optuna_widths", *FEW_STEPS]))
+    assert splits == ["train"]
+    assert metrics["test/acc"] is None and metrics["test/images"] is None and 0 < metrics["val/acc"] <= 1
+    assert metrics["status"] == "ok" and metrics["train/images"] > 0
+
+
+def test_skipping_the_test_needs_held_out_validation(tmp_path):
+    with pytest.raises(UserError, match="test=false with data.val_size=0"):
+        train(compose_train_config(tmp_path, ["test=false", *FEW_STEPS]))
+
+
+def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_path):
+    sweep = tmp_path / "search"
+    # With the search's fixed sampler seed, these 4 trials give widths both under and over the 4,000 budget.
+    args = ["experiment=micro", "hparams_search=optuna_widths", "hydra.sweeper.n_trials=4", "logger=none", *FEW_STEPS]
+    result = run_module("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trials = {job: json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1", "2", "3")}
+    skipped = [job for job, m in trials.items() if m["status"] == "over_budget"]
+    trained = [job for job, m in trials.items() if m["status"] == "ok"]
+    assert skipped and trained and len(skipped) + len(trained) == 4
+    for job in skipped:  # over the budget, and nothing of a training run: no history, no checkpoint
+        assert trials[job]["params"] > trials[job]["max_params"] == 4000 and "history" not in trials[job]
+        assert not (sweep / job / "checkpoints").exists()
+    for job in trained:
+        assert trials[job]["params"] <= 4000 and trials[job]["test/acc"] is None and trials[job]["val/acc"] > 0
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == max(trials[job]["val/acc"] for job in trained)
+    assert report(sweep).count("over budget, not trained") == len(skipped)
