@@ -113,7 +113,8 @@ def serve(cfg: DictConfig) -> None:
         server = ThreadingHTTPServer((cfg.host, cfg.port), handler)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            raise UserError(f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port=8001") from error
+            message = f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port={cfg.port + 1}"
+            raise UserError(message) from error
         raise UserError(f"cannot listen on {cfg.host}:{cfg.port}: {error.strerror}") from error
     print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:

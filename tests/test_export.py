@@ -1,0 +1,68 @@
+"""export: an ONNX (or ExportedProgram) file that gives PyTorch's answers, checked on every test image."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_clear_error, run_module
+
+from mnist_lightning.checkpoints import load_module
+from mnist_lightning.export import PixelsToLogits, check_parity, mnist_test_pixels
+
+onnxruntime = pytest.importorskip("onnxruntime", reason="pip install -e '.[export]'")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(trained_sweep):
+    return trained_sweep / "0" / "checkpoints" / "last.ckpt"
+
+
+def test_onnx_export_takes_pixels_any_batch_size_and_matches_pytorch(checkpoint, tmp_path):
+    onnx_file = tmp_path / "model.onnx"
+    result = run_module("mnist_lightning.export", f"ckpt_path={checkpoint}", f"output={onnx_file}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "same digit as PyTorch on 10,000/10,000 test images" in result.stdout
+    assert (tmp_path / "model.int8.onnx").is_file() and "int8): accuracy" in result.stdout
+    # Raw pixels in [0, 1] go in (the normalization is inside the graph), for batches of any size.
+    pixels, labels = mnist_test_pixels()
+    model = PixelsToLogits(load_module(checkpoint).net)
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    for batch in (1, 7, 300):
+        logits = session.run(["logits"], {"pixels": pixels[:batch]})[0]
+        with torch.no_grad():
+            expected = model(torch.from_numpy(pixels[:batch])).numpy()
+        assert logits.shape == (batch, 10) and np.abs(logits - expected).max() < 1e-4
+    accuracy = 100 * (model(torch.from_numpy(pixels)).argmax(1).numpy() == labels).mean()
+    assert f"PyTorch: accuracy {accuracy:.2f}%" in result.stdout and accuracy > 90
+
+
+def test_pt2_export_is_an_exported_program_with_a_dynamic_batch(checkpoint, tmp_path):
+    args = [f"ckpt_path={checkpoint}", "format=pt2", f"output={tmp_path / 'm.pt2'}"]
+    result = run_module("mnist_lightning.export", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    program = torch.export.load(tmp_path / "m.pt2").module()
+    assert program(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_parity_check_fails_on_a_different_digit_or_a_large_difference():
+    reference = np.eye(10, dtype=np.float32)[[1, 2, 3]]
+    labels = np.array([1, 2, 3])
+    assert "accuracy 100.00%" in check_parity("m", reference + 5e-5, reference, labels, atol=1e-4)
+    with pytest.raises(RuntimeError, match="parity check failed"):
+        check_parity("m", reference + 2e-4, reference, labels, atol=1e-4)
+    swapped = reference[[1, 0, 2]]
+    with pytest.raises(RuntimeError, match="same digit as PyTorch on 1/3"):
+        check_parity("m", swapped, reference, labels, atol=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        ([], "give the checkpoint to export"),
+        (["ckpt_path=missing.ckpt"], "missing.ckpt"),
+        (["ckpt_path=README.md", "format=onnx"], "not a checkpoint"),
+        (["ckpt_path=x.ckpt", "format=tflite"], "format must be one of onnx, pt2"),
+    ],
+)
+def test_export_errors_are_one_clear_line(tmp_path, args, pattern):
+    (tmp_path / "README.md").write_text("not a checkpoint")
+    assert_clear_error(run_module("mnist_lightning.export", *args, cwd=tmp_path), pattern)

@@ -1,0 +1,159 @@
+"""serve: the draw-a-digit page over HTTP, and in a real (headless Chromium) browser where one is installed."""
+
+import io
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torchvision
+from conftest import assert_clear_error, run_module
+from PIL import Image
+
+from mnist_lightning.data import BUNDLED_DATA_DIR
+from mnist_lightning.serve import answer, load_classifier
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(trained_sweep) -> Path:
+    return trained_sweep / "0" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint, tmp_path_factory):
+    """`python -m mnist_lightning.serve` on a free port, as a user starts it; its URL once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}"]
+    process = subprocess.Popen(command, cwd=tmp_path_factory.mktemp("serve"), stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            break
+        except OSError:
+            assert process.poll() is None, process.stderr.read()
+            time.sleep(0.5)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/predict", data=body, method="POST")) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def mnist_png(index: int) -> bytes:
+    """Test image `index` as a PNG file's bytes, white digit on black as MNIST stores it."""
+    image = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False).data[index].numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def known_digit(checkpoint) -> tuple[bytes, int]:
+    """A test digit as PNG that the model, through predict's preprocessing in Python, reads as its true label."""
+    classify = load_classifier(str(checkpoint))
+    labels = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False).targets
+    for index in range(100):
+        png = mnist_png(index)
+        if answer(classify, png)["digit"] == labels[index] and labels[index] != 1:
+            return png, int(labels[index])
+    raise AssertionError("the model reads none of the first 100 test digits right")
+
+
+def test_the_server_answers_images_and_survives_bad_uploads(server, known_digit):
+    png, label = known_digit
+    status, result = post(server, png)
+    assert status == 200 and result["digit"] == label and len(result["seen"]) == 28 * 28
+    assert len(result["probabilities"]) == 10 and abs(sum(result["probabilities"]) - 1) < 1e-3
+    status, result = post(server, b"this is not a picture")
+    assert status == 400 and result["error"].startswith("that file is not an image")
+    blank = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(blank, format="PNG")
+    status, result = post(server, blank.getvalue())
+    assert status == 400 and result["error"].startswith("no digit found")
+    assert post(server, png)[1]["digit"] == label  # still serving after the errors
+
+
+def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_module("mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}", cwd=tmp_path)
+        assert_clear_error(result, f"port {port} is in use")
+    (tmp_path / "foreign.onnx").write_bytes(b"\x00" * 64)
+    assert_clear_error(run_module("mnist_lightning.serve", "ckpt_path=foreign.onnx", cwd=tmp_path), "not an ONNX model")
+    assert_clear_error(run_module("mnist_lightning.serve", "ckpt_path=nothing.ckpt", cwd=tmp_path), "is not a file")
+    assert_clear_error(run_module("mnist_lightning.serve", cwd=tmp_path), "give the model to serve")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="no Chromium here: apt-get install chromium chromium-driver"
+)
+def test_a_browser_draws_a_digit_and_uploads_one(server, known_digit, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=900,700"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        browser.get(server)
+        wait = WebDriverWait(browser, 30)
+        pad, digit = browser.find_element(By.ID, "pad"), browser.find_element(By.ID, "digit")
+        assert digit.text == ""
+        # A stroke with the mouse: press, move down the middle of the pad, release.
+        strokes = ActionChains(browser).move_to_element_with_offset(pad, 0, -90).click_and_hold()
+        for _ in range(9):
+            strokes = strokes.move_by_offset(2, 20)
+        strokes.release().perform()
+        wait.until(lambda b: digit.text != "")
+        assert digit.text in list("0123456789")
+        bars = browser.find_elements(By.CSS_SELECTOR, "#bars .bar")
+        probabilities = [float(bar.get_attribute("data-probability")) for bar in bars]
+        assert len(probabilities) == 10 and abs(sum(probabilities) - 1) < 1e-3
+        assert int(digit.text) == int(np.argmax(probabilities))
+
+        browser.find_element(By.ID, "clear").click()
+        assert digit.text == ""
+
+        png, label = known_digit
+        (tmp_path / "digit.png").write_bytes(png)
+        upload = browser.find_element(By.ID, "upload")
+        upload.send_keys(str(tmp_path / "digit.png"))
+        wait.until(lambda b: digit.text == str(label))
+
+        (tmp_path / "notes.txt").write_text("not a picture")
+        upload.send_keys(str(tmp_path / "notes.txt"))
+        error = browser.find_element(By.ID, "error")
+        wait.until(lambda b: "not an image" in error.text)  # shown in the page; the server goes on
+        upload.send_keys(str(tmp_path / "digit.png"))
+        wait.until(lambda b: error.text == "" and digit.text == str(label))
+    finally:
+        browser.quit()
