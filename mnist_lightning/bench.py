@@ -33,8 +33,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from mnist_lightning.data import BUNDLED_DATA_DIR, MNIST_MEAN, MNIST_STD, ensure_mnist, load_normalized
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD, default_data_dir, ensure_mnist, load_normalized
 from mnist_lightning.errors import check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.provenance import provenance
 from mnist_lightning.train import build_module, build_trainer
 
@@ -180,7 +181,7 @@ def bench(cfg: DictConfig) -> dict:
     """Run the interleaved measurements, print the tables, return everything that was measured."""
     torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
     pl.seed_everything(cfg.seed)
-    data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else BUNDLED_DATA_DIR
+    data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()
     ensure_mnist(data_dir, download=cfg.data.download)
     device = torch.device(
         "cuda" if torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda") else "cpu"
@@ -240,7 +241,7 @@ def format_tables(result: dict) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="bench")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="bench")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     result = bench(cfg)

@@ -17,12 +17,12 @@ from torch import Tensor
 
 from mnist_lightning.errors import UserError
 from mnist_lightning.loader import EpochSampler, TensorLoader
+from mnist_lightning.locations import BUNDLED_DATA_DIR
 
 log = logging.getLogger(__name__)
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images' pixels, after dividing by 255
 TRAIN_SIZE, TEST_SIZE = 60_000, 10_000
-BUNDLED_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 # SHA-256 of the uncompressed IDX files, the names torchvision reads in <data_dir>/MNIST/raw/. Checking
 # the uncompressed bytes accepts both the bundled .gz files and a copy torchvision downloaded.
@@ -65,12 +65,27 @@ def _download(data_dir: Path) -> None:
         ) from error
 
 
+def default_data_dir() -> Path:
+    """The bundled copy's folder; where that is read-only (a system-wide install), a user cache folder instead,
+    which ensure_mnist fills from the bundled .gz files (the same checksums are checked)."""
+    raw = BUNDLED_DATA_DIR / "MNIST" / "raw"
+    if all((raw / name).exists() for name in MNIST_SHA256) or os.access(raw, os.W_OK):
+        return BUNDLED_DATA_DIR
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-lightning"
+
+
 def ensure_mnist(data_dir: str | Path, download: bool = True) -> Path:
-    """Make sure the four IDX files are in data_dir/MNIST/raw and match their SHA-256; return that folder."""
+    """Make sure the four IDX files are in data_dir/MNIST/raw and match their SHA-256; return that folder.
+
+    Missing files are unpacked from the .gz files in that folder, or else from the bundled copy's.
+    """
     raw = Path(data_dir) / "MNIST" / "raw"
+    bundled = BUNDLED_DATA_DIR / "MNIST" / "raw"
     for name in MNIST_SHA256:
-        if not (raw / name).exists() and (raw / f"{name}.gz").exists():
-            _gunzip(raw / f"{name}.gz", raw / name)
+        source = next((f for f in (raw / f"{name}.gz", bundled / f"{name}.gz") if f.exists()), None)
+        if not (raw / name).exists() and source is not None:
+            raw.mkdir(parents=True, exist_ok=True)
+            _gunzip(source, raw / name)
     missing = [name for name in MNIST_SHA256 if not (raw / name).exists()]
     if missing and download and Path(data_dir).exists() and not os.access(data_dir, os.W_OK):
         raise UserError(f"MNIST is not in {raw} and {data_dir} is not writable: put the files there or fix its rights")
@@ -120,7 +135,7 @@ class MNISTDataModule(pl.LightningDataModule):
             raise UserError(
                 f"data.batch_size={batch_size} is larger than the {TRAIN_SIZE - val_size:,} training images"
             )
-        self.data_dir = Path(data_dir) if data_dir else BUNDLED_DATA_DIR
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.seed, self.download = val_size, seed, download
         self.device = torch.device(device) if device else None  # None: the Trainer's device

@@ -10,6 +10,8 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 
+from mnist_lightning.locations import CONF_DIR
+
 
 class UserError(Exception):
     """A problem the user can fix (a bad path, a damaged file, a config value out of range)."""
@@ -78,29 +80,39 @@ def remove_unused_run_folder() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-
 def project_groups(conf_dir: Path = CONF_DIR) -> list[str]:
     """The project's config groups: every folder under conf/ (model, data/augment, ...) but Hydra's own."""
     folders = (p.relative_to(conf_dir) for p in conf_dir.rglob("*") if p.is_dir())
     return sorted(str(f) for f in folders if f.parts[0] != "hydra")
 
 
+def user_config_dirs(argv: list[str]) -> list[Path]:
+    """The folders given with Hydra's `--config-dir DIR` (or `-cd DIR`, `--config-dir=DIR`): a user's own configs."""
+    dirs = []
+    for i, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(Path(argv[i + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.partition("=")[2]))
+    return dirs
+
+
 def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
     """Refuse `group=option` (or `+group=option`) naming no config file, in one line: Hydra's own message runs
     to a page of search paths. Used by every entry point before Hydra starts.
 
-    Only the project's own groups are checked: Hydra's (hydra/launcher=joblib, ...) come from plugins.
+    Only the project's own groups are checked: Hydra's (hydra/launcher=joblib, ...) come from plugins. An option
+    may also be a file in a folder given with --config-dir (a user's own model/, experiment/, ...).
     """
     groups = project_groups(conf_dir)
+    searched = [conf_dir, *user_config_dirs(overrides)]
     for override in overrides:
         key, sep, value = override.partition("=")
         key = key.lstrip("+~")
         if not sep or key not in groups:
             continue
         for option in value.split(","):  # a multirun sweeps a comma-separated list
-            if option not in ("null", "") and not (conf_dir / key / f"{option}.yaml").is_file():
-                choices = ", ".join(sorted(p.stem for p in (conf_dir / key).glob("*.yaml")))
-                print(f"error: there is no {key} '{option}': choose one of {choices}", file=sys.stderr)
+            if option not in ("null", "") and not any((d / key / f"{option}.yaml").is_file() for d in searched):
+                choices = sorted({p.stem for d in searched for p in (d / key).glob("*.yaml")})
+                print(f"error: there is no {key} '{option}': choose one of {', '.join(choices)}", file=sys.stderr)
                 sys.exit(2)

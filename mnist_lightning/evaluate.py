@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_lightning.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.diagnostics import TestDiagnostics
 from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 
 
 def format_confusion(confusion: torch.Tensor) -> str:
@@ -47,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict:
     }
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)

@@ -20,8 +20,9 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from mnist_lightning.checkpoints import load_module
-from mnist_lightning.data import BUNDLED_DATA_DIR, MNIST_MEAN, MNIST_STD, ensure_mnist
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD, default_data_dir, ensure_mnist
 from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 
 FORMATS = ("onnx", "pt2")  # pt2: a torch.export ExportedProgram, for PyTorch runtimes without Lightning
 
@@ -37,8 +38,9 @@ class PixelsToLogits(nn.Module):
         return self.net((pixels - MNIST_MEAN) / MNIST_STD)
 
 
-def mnist_test_pixels(data_dir: Path = BUNDLED_DATA_DIR) -> tuple[np.ndarray, np.ndarray]:
+def mnist_test_pixels(data_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 test images as (10000, 1, 28, 28) float32 pixels in [0, 1], and their labels."""
+    data_dir = data_dir or default_data_dir()
     ensure_mnist(data_dir, download=False)
     split = torchvision.datasets.MNIST(data_dir, train=False, download=False)
     return (split.data.unsqueeze(1).float() / 255).numpy(), split.targets.numpy()
@@ -143,7 +145,7 @@ def export(cfg: DictConfig) -> Path:
     print(check_parity(f"{path} ({path.stat().st_size / 1024:.1f} KiB)", logits, reference, labels, cfg.atol))
     if cfg.format == "onnx" and cfg.int8:
         int8_path = path.with_name(f"{path.stem}.int8.onnx")
-        train = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=True, download=False).data[:1000]
+        train = torchvision.datasets.MNIST(default_data_dir(), train=True, download=False).data[:1000]
         quantize_int8(path, int8_path, (train.unsqueeze(1).float() / 255).numpy())
         int8_logits = onnx_logits(int8_path, pixels)
         same = int((int8_logits.argmax(1) == reference.argmax(1)).sum())
@@ -153,7 +155,7 @@ def export(cfg: DictConfig) -> Path:
     return path
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="export")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     try:

@@ -14,8 +14,9 @@ from PIL import Image
 from scipy import ndimage
 
 from mnist_lightning.checkpoints import load_module
-from mnist_lightning.data import BUNDLED_DATA_DIR, MNIST_MEAN, MNIST_STD, ensure_mnist
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD, default_data_dir, ensure_mnist
 from mnist_lightning.errors import check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.preprocess import to_mnist
 
 SCALE = 4  # digits are drawn at 112x112: a phone photo has far more pixels than MNIST's 28
@@ -88,8 +89,8 @@ CONDITIONS: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] 
 
 def mnist_test_digits(count: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """`count` MNIST test digits from `offset`: (N, 28, 28) uint8 images (white on black) and (N,) labels."""
-    ensure_mnist(BUNDLED_DATA_DIR)
-    test_set = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False)
+    data_dir = ensure_mnist(default_data_dir()).parents[1]  # <data_dir>/MNIST/raw -> <data_dir>
+    test_set = torchvision.datasets.MNIST(data_dir, train=False)
     return test_set.data[offset : offset + count].numpy(), test_set.targets[offset : offset + count].numpy()
 
 
@@ -123,7 +124,7 @@ def measure(cfg: DictConfig) -> dict[str, float]:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="photos")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="photos")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     results = measure(cfg)

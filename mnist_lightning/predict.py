@@ -15,6 +15,7 @@ from tqdm import tqdm
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.preprocess import to_mnist
 
 
@@ -136,7 +137,7 @@ def predict(cfg: DictConfig) -> list[Prediction]:
     return predictions
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     predictions = predict(cfg)

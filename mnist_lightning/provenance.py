@@ -9,7 +9,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from mnist_lightning.locations import PROJECT_ROOT
 
 
 def _git(*args: str) -> str | None:
@@ -32,6 +32,8 @@ def cpu_model() -> str:
 
 
 def _git_state() -> tuple[str | None, bool | None]:
+    if PROJECT_ROOT is None:  # an installed package: no clone of ours, and the current folder's repository is not
+        return None, None
     status = _git("status", "--porcelain")  # untracked files count: a new module changes what runs
     return _git("rev-parse", "HEAD"), None if status is None else bool(status)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mnist_lightning.errors import UserError, exit_on_user_error
 from mnist_lightning.frontier import frontier_rows, frontier_table, plot_frontier
+from mnist_lightning.locations import PROJECT_ROOT
 from mnist_lightning.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
 
 SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
@@ -105,7 +106,9 @@ def update_docs(root: Path) -> None:
 @exit_on_user_error
 def main(argv: list[str]) -> None:
     if argv == ["--docs"]:
-        return update_docs(Path(__file__).resolve().parents[1])  # the project's README.md and docs/
+        if PROJECT_ROOT is None:
+            raise UserError("report --docs refills the project's own docs: run it in a clone of mnist-lightning")
+        return update_docs(PROJECT_ROOT)  # the project's README.md and docs/
     if len(argv) != 1:
         raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)")
     print(report(Path(argv[0])))

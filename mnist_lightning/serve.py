@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.data import MNIST_MEAN, MNIST_STD
 from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.preprocess import to_mnist
 
 PAGE = Path(__file__).with_name("page") / "index.html"
@@ -125,7 +126,7 @@ def serve(cfg: DictConfig) -> None:
         server.server_close()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="serve")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="serve")
 @exit_on_user_error
 def main(cfg: DictConfig) -> None:
     serve(cfg)

@@ -25,6 +25,7 @@ from mnist_lightning.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.diagnostics import log_hparams
 from mnist_lightning.distributed import wait_for_other_ranks
 from mnist_lightning.errors import Interrupted, UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.module import MNISTLitModule
 from mnist_lightning.provenance import provenance
 from mnist_lightning.settings import check_run_settings
@@ -237,7 +238,7 @@ def skip_over_budget(cfg: DictConfig, over: OverBudget) -> float:
     return 0.0
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 @exit_on_user_error
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns `optimized_metric` so a sweeper such as Optuna can maximize it."""

@@ -1,0 +1,145 @@
+"""Callbacks: the per-epoch history for metrics.json, RNG states for exact resumes, a progress bar from epoch 1."""
+
+import random
+import time
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+from mnist_lightning.errors import UserError
+
+
+class EpochHistory(pl.Callback):
+    """Records one row per validated epoch; epochs are counted from 1, as the printed lines are."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self._fit_start = time.perf_counter()
+        self._lr = float("nan")
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._fit_start = time.perf_counter()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._lr = trainer.optimizers[0].param_groups[0]["lr"]  # the lr this epoch trains with
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
+            return
+        metrics = trainer.callback_metrics
+        self.rows.append(
+            {
+                "epoch": trainer.current_epoch + 1,
+                "lr": self._lr,
+                "val/loss": metrics["val/loss"].item(),
+                "val/acc": metrics["val/acc"].item(),
+                "seconds": time.perf_counter() - self._fit_start,
+            }
+        )
+
+    def state_dict(self) -> dict:
+        return {"rows": self.rows}  # kept in checkpoints, so a resumed run's metrics.json has every epoch
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+
+    def best(self) -> dict[str, float] | None:
+        """The row with the highest val/acc (the earliest one on a tie, as ModelCheckpoint keeps), or None."""
+        return max(self.rows, key=lambda row: row["val/acc"], default=None)  # max keeps the first of equals
+
+
+class EpochProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar, with epochs counted from 1 of max_epochs like the printed lines."""
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, *args: object) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")
+
+
+class RngState(pl.Callback):
+    """Keeps the Python, NumPy and torch random states in checkpoints and restores them on resume.
+
+    Lightning does not save them, so without this a resumed run draws other dropout masks than an
+    uninterrupted one and ends with other weights. The data order needs nothing: it is a function of
+    (seed, epoch) alone. Kept as tensors, ints and tuples only, so torch's weights-only loader opens them.
+    """
+
+    def state_dict(self) -> dict:
+        numpy = np.random.get_state(legacy=False)  # {"state": {"key": uint32 array, "pos": int}, ...}
+        state = {
+            "python": random.getstate(),  # (version, tuple of ints, None)
+            "numpy_key": torch.from_numpy(numpy["state"]["key"].astype(np.int64)),
+            "numpy_pos": numpy["state"]["pos"],
+            "numpy_gauss": (numpy["has_gauss"], numpy["gauss"]),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        random.setstate(state_dict["python"])
+        if "numpy" in state_dict:  # checkpoints of earlier versions (opened with trust_checkpoint=true)
+            np.random.set_state(state_dict["numpy"])
+        else:
+            key = state_dict["numpy_key"].numpy().astype(np.uint32)
+            has_gauss, gauss = state_dict["numpy_gauss"]
+            np.random.set_state(("MT19937", key, state_dict["numpy_pos"], has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class Diverged(UserError):
+    """The training loss became NaN or inf: the run stops instead of training on to a meaningless result."""
+
+    exit_code = 1  # not a usage error: the run was tried, and failed
+
+    def __init__(self, epoch: int, step: int, loss: float) -> None:
+        super().__init__(
+            f"training diverged at epoch {epoch}, step {step} (loss {loss}): lower optimizer.lr "
+            "(or scheduler.max_lr with scheduler=onecycle); metrics.json has status diverged"
+        )
+        self.epoch, self.step, self.loss = epoch, step, loss
+
+
+class DivergenceGuard(pl.Callback):
+    """Raises `Diverged` in the epoch where the training loss first is NaN or inf.
+
+    The test runs on the loss's device after every step and is read on the host only every
+    `check_every_n_steps` steps and at the end of each epoch, so no step waits for it; the step and loss
+    it reports are those of the first bad step. Steps and epochs are counted from 1.
+    """
+
+    def __init__(self, check_every_n_steps: int = 20) -> None:
+        self.check_every_n_steps = check_every_n_steps
+        self._first_bad: torch.Tensor | None = None  # (step, loss) of the first bad step; step -1: none yet
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # The step count lives on the device too (from the resumed step), so no step copies a number to it.
+        self._step = torch.tensor(float(trainer.global_step), device=pl_module.device)
+        self._first_bad = torch.tensor([-1.0, 0.0], device=pl_module.device)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int):
+        loss = outputs["loss"].detach().float()
+        self._step += 1  # the global step after this batch (one optimizer step per batch: no accumulation here)
+        new = ~torch.isfinite(loss) & (self._first_bad[0] < 0)
+        self._first_bad = torch.where(new, torch.stack([self._step, loss]), self._first_bad)
+        if (batch_idx + 1) % self.check_every_n_steps == 0:
+            self._check(trainer)
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:  # the end of a training epoch: no validation (or checkpoint) of NaN weights
+            self._check(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._check(trainer)
+
+    def _check(self, trainer: pl.Trainer) -> None:
+        if self._first_bad is None:
+            return
+        step, loss = self._first_bad.tolist()
+        if step >= 0:
+            raise Diverged(epoch=trainer.current_epoch + 1, step=int(step), loss=loss)

@@ -1,0 +1,122 @@
+"""Checkpoints: read the ones a user points at (one clear error when wrong), and write them atomically."""
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+
+from mnist_lightning.errors import UserError
+from mnist_lightning.module import MNISTLitModule
+
+TRUST_HINT = (
+    "if it is a checkpoint you made yourself with an earlier version of this project, add trust_checkpoint=true"
+)
+
+
+def unsafe_globals(path: Path) -> list[str]:
+    """The Python objects beyond tensors and plain data that unpickling `path` would build (found without building)."""
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a torch zip file at all
+        return []
+
+
+def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
+    """The checkpoint's contents, or a UserError saying why `ckpt_path` is not one of ours.
+
+    Opened with torch's weights-only unpickler, which builds tensors and plain data only: a checkpoint is a
+    file people download and pass around, and the full unpickler would run any code a file names. `trust`
+    (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
+    """
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
+    found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
+    named = f" ({', '.join(found[:3])})" if found else ""
+    refused = f"{path} was not opened: it holds Python objects{named}, not only weights and plain data"
+    if found:
+        raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as error:
+        if "Unsupported global" in str(error):  # the weights-only loader met an object it does not build
+            raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}") from error
+        raise UserError(f"{path} is not a checkpoint (UnpicklingError): give a .ckpt file from a run") from error
+    except Exception as error:
+        raise UserError(f"{path} is not a checkpoint ({type(error).__name__}): give a .ckpt file from a run") from error
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise UserError(f"{path} is not a Lightning checkpoint of this project (no state_dict)")
+    return checkpoint
+
+
+def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+    """Refuse a checkpoint whose weights do not fit `module` (another network, or other sizes)."""
+    expected = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in checkpoint["state_dict"].items()}
+    if expected != found:
+        differing = sorted(set(expected.items()) ^ set(found.items()))
+        raise UserError(
+            f"{path} was made by a different network ({len(differing)} weights differ, e.g. {differing[0][0]}): "
+            "use the model config it was trained with"
+        )
+
+
+def load_module(ckpt_path: str | Path, trust: bool = False) -> MNISTLitModule:
+    """The LightningModule saved in a checkpoint file."""
+    return module_from_checkpoint(read_checkpoint(ckpt_path, trust), ckpt_path)
+
+
+def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path) -> MNISTLitModule:
+    """The LightningModule saved in `checkpoint`, its network rebuilt from the config stored with it."""
+    hparams = dict(checkpoint.get("hyper_parameters", {}))
+    if not hparams.get("net_config"):
+        # Checkpoints written before the config was stored in them: use their run folder's config.
+        run_config = Path(ckpt_path).parent.parent / ".hydra" / "config.yaml"
+        if not run_config.is_file():
+            raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
+        hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    hparams["compile"] = False  # compiling pays off over many training steps, not one evaluation
+    module = MNISTLitModule(net=instantiate(hparams["net_config"]), **hparams)
+    check_same_network(checkpoint, module, ckpt_path)
+    module.load_state_dict(checkpoint["state_dict"])
+    return module
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves through `<file>.partial` in the same folder, then renames: a kill while saving leaves the old file.
+
+    Lightning's own save goes through a temporary file in the system temp folder; when that is on another
+    filesystem, the final move is a copy, and a kill during it leaves a truncated `last.ckpt`.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path: str | Path, storage_options: object | None = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.partial")
+        with partial.open("wb") as file:
+            torch.save(checkpoint, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, path)  # atomic on one filesystem
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that still knows the best score after a resume into a new run folder.
+
+    When the folder changed, Lightning restores only `best_model_path`, so the first epoch after a resume would
+    be saved as "best" whatever its score. Here the score is kept too: a later epoch must beat it, and until
+    one does, the best file stays the one in the earlier run's folder (which is never deleted from here).
+    """
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if state_dict.get("dirpath") != self.dirpath and state_dict.get("best_model_score") is not None:
+            self.best_model_score = state_dict["best_model_score"]
+            self.best_k_models = dict(state_dict.get("best_k_models", {}))
+            self.kth_best_model_path = state_dict.get("kth_best_model_path", "")
+            self.kth_value = state_dict.get("kth_value", self.kth_value)

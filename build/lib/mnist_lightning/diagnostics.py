@@ -1,0 +1,102 @@
+"""After testing: the HPARAMS entry, the confusion matrix and misclassified digits, for TensorBoard and the terminal."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are rendered to images, never shown on a screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from matplotlib.figure import Figure
+from pytorch_lightning.loggers import TensorBoardLogger
+from torch import Tensor
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD
+
+
+class TestDiagnostics(pl.Callback):
+    """Accumulates the test confusion matrix and the first misclassified digits; logs both as images."""
+
+    def __init__(self, num_classes: int = 10, max_misclassified: int = 36) -> None:
+        self.num_classes, self.max_misclassified = num_classes, max_misclassified
+        self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)  # rows: true, columns: predicted
+        self.misclassified: list[tuple[Tensor, int, int]] = []  # (image (1, 28, 28), true, predicted)
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long, device=pl_module.device)
+        self.misclassified = []
+
+    def on_test_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Tensor, batch, batch_idx: int, *args
+    ) -> None:
+        images, labels = batch
+        preds = outputs.argmax(dim=1)  # test_step returns the logits
+        self.confusion += torch.bincount(labels * self.num_classes + preds, minlength=self.num_classes**2).view(
+            self.num_classes, self.num_classes
+        )
+        if len(self.misclassified) < self.max_misclassified:  # test only, so the host sync here costs little
+            wrong = (preds != labels).nonzero().flatten()[: self.max_misclassified - len(self.misclassified)]
+            self.misclassified += [(images[i].cpu(), int(labels[i]), int(preds[i])) for i in wrong]
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").cpu()  # all ranks' images
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                step = trainer.global_step
+                logger.experiment.add_figure("test/confusion_matrix", confusion_figure(self.confusion), step)
+                logger.experiment.add_figure("test/misclassified", misclassified_figure(self.misclassified), step)
+
+    def per_class_accuracy(self) -> Tensor:
+        """Accuracy of each true class, (num_classes,)."""
+        return self.confusion.diag() / self.confusion.sum(dim=1).clamp(min=1)
+
+
+def confusion_figure(confusion: Tensor) -> Figure:
+    """The confusion matrix with counts in every cell; rows are true digits, columns predicted ones."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    counts = confusion.numpy()
+    ax.imshow(np.log1p(counts), cmap="Blues")  # log scale: the diagonal would hide every mistake
+    for (true, pred), count in np.ndenumerate(counts):
+        ax.text(
+            pred, true, str(count), ha="center", va="center", fontsize=7, color="white" if true == pred else "black"
+        )
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(len(counts)), yticks=range(len(counts)))
+    ax.set_title("test confusion matrix")
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_figure(samples: list[tuple[Tensor, int, int]]) -> Figure:
+    """A grid of misclassified digits, each titled `true -> predicted`."""
+    columns = 6
+    rows = max(1, -(-len(samples) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (image, true, pred) in zip(axes.flat, samples, strict=False):
+        ax.imshow((image[0] * MNIST_STD + MNIST_MEAN).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{true} -> {pred}", fontsize=9)
+    fig.suptitle("misclassified test digits (true -> predicted)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def log_hparams(trainer: pl.Trainer, hparams: dict[str, object], metrics: dict[str, float]) -> None:
+    """Fill TensorBoard's HPARAMS tab: this run's settings and its final metrics, so a sweep can be sorted.
+
+    Written by hand rather than with `TensorBoardLogger.log_hyperparams(params, metrics)`, which would
+    log the metrics a second time at step 0; the tab reads their values from the scalars of the same tags.
+    """
+    if not trainer.is_global_zero:  # other DDP processes hold a dummy writer: only rank 0 writes events
+        return
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            for name, value in metrics.items():
+                if name not in trainer.callback_metrics:
+                    logger.experiment.add_scalar(name, value, trainer.global_step)
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams_summary(hparams, metrics):
+                writer.add_summary(summary)
+            logger.experiment.flush()

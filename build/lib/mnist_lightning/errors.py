@@ -1,0 +1,105 @@
+"""User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
+
+import functools
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+
+from mnist_lightning.locations import CONF_DIR
+
+
+class UserError(Exception):
+    """A problem the user can fix (a bad path, a damaged file, a config value out of range)."""
+
+    exit_code = 2
+    prefix = "error"
+
+
+class Interrupted(UserError):
+    """Ctrl-C during training: the message names the last checkpoint and the command that resumes from it."""
+
+    exit_code = 130  # 128 + SIGINT, what a shell reports for a process stopped by Ctrl-C
+    prefix = "interrupted"
+
+
+def find_user_error(error: BaseException) -> UserError | None:
+    """The UserError behind `error`, looking through wrappers such as Hydra's InstantiationException."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, UserError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def exit_on_user_error(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an entry point so a UserError ends the process with `error: <message>` and its exit code (2)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:  # outside training (Lightning handles Ctrl-C during fit itself)
+            print("interrupted", file=sys.stderr)
+            sys.exit(Interrupted.exit_code)
+        except Exception as error:
+            user_error = find_user_error(error)
+            if user_error is None:
+                raise
+            if user_error.exit_code == 2:  # refused before training: the run folder has nothing of its own
+                remove_unused_run_folder()
+            if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP: one line from rank 0, not one per process
+                print(f"{user_error.prefix}: {user_error}", file=sys.stderr)
+            sys.exit(user_error.exit_code)
+
+    return wrapper
+
+
+def remove_unused_run_folder() -> None:
+    """Delete this run's Hydra folder when it holds nothing but what Hydra wrote at start (.hydra/, <job>.log).
+
+    Only Hydra's own timestamped folders (outputs/<date>/<time>, made new for this run) are removed: a folder
+    the user named with hydra.run.dir or hydra.sweep.dir may have existed before, and is kept whole, as is
+    any folder with other files in it.
+    """
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.output_subdir is None:  # evaluate and predict run in the current folder and write nothing
+        return
+    if any(o.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for o in hydra_cfg.overrides.hydra):
+        return
+    folder = Path(hydra_cfg.runtime.output_dir)
+    hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
+    if folder.is_dir() and {p.name for p in folder.iterdir()} <= hydra_files:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def project_groups(conf_dir: Path = CONF_DIR) -> list[str]:
+    """The project's config groups: every folder under conf/ (model, data/augment, ...) but Hydra's own."""
+    folders = (p.relative_to(conf_dir) for p in conf_dir.rglob("*") if p.is_dir())
+    return sorted(str(f) for f in folders if f.parts[0] != "hydra")
+
+
+def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
+    """Refuse `group=option` (or `+group=option`) naming no config file, in one line: Hydra's own message runs
+    to a page of search paths. Used by every entry point before Hydra starts.
+
+    Only the project's own groups are checked: Hydra's (hydra/launcher=joblib, ...) come from plugins.
+    """
+    groups = project_groups(conf_dir)
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key not in groups:
+            continue
+        for option in value.split(","):  # a multirun sweeps a comma-separated list
+            if option not in ("null", "") and not (conf_dir / key / f"{option}.yaml").is_file():
+                choices = ", ".join(sorted(p.stem for p in (conf_dir / key).glob("*.yaml")))
+                print(f"error: there is no {key} '{option}': choose one of {choices}", file=sys.stderr)
+                sys.exit(2)

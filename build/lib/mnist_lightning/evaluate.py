@@ -1,0 +1,59 @@
+"""python -m mnist_lightning.evaluate ckpt_path=<path>: test a checkpoint on the 10,000 test images."""
+
+import sys
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lightning.checkpoints import module_from_checkpoint, read_checkpoint
+from mnist_lightning.diagnostics import TestDiagnostics
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
+
+
+def format_confusion(confusion: torch.Tensor) -> str:
+    """The confusion matrix as text: rows are true digits, columns predicted ones."""
+    size = len(confusion)
+    lines = ["true \\ pred " + "".join(f"{p:>6}" for p in range(size))]
+    lines += [f"{t:>11} " + "".join(f"{int(n):>6}" for n in confusion[t]) for t in range(size)]
+    return "\n".join(lines)
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Test the checkpoint; return accuracy, per-class accuracy and the confusion matrix."""
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise UserError("give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(cfg.torch_threads)
+    checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
+    module = module_from_checkpoint(checkpoint, cfg.ckpt_path)  # channels_last as trained: it is in its hparams
+    precision = checkpoint.get("precision", cfg.trainer.precision)  # the run's own numerics, e.g. bf16-mixed
+    diagnostics = TestDiagnostics()
+    trainer = instantiate(
+        cfg.trainer, precision=precision, logger=False, callbacks=[diagnostics], enable_checkpointing=False
+    )
+    result = trainer.test(module, datamodule=instantiate(cfg.data), verbose=False)[0]
+    per_class = diagnostics.per_class_accuracy()
+    print(f"\ncheckpoint: {cfg.ckpt_path} (precision {precision}, as trained)")
+    print(f"test accuracy: {100 * result['test/acc']:.2f}% (loss {result['test/loss']:.4f})")
+    print("per-class accuracy: " + ", ".join(f"{d}: {100 * a:.2f}%" for d, a in enumerate(per_class.tolist())))
+    print(format_confusion(diagnostics.confusion))
+    return {
+        "test/acc": result["test/acc"],
+        "precision": precision,
+        "per_class_acc": per_class.tolist(),
+        "confusion": diagnostics.confusion,
+    }
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:])
+    main()

@@ -1,0 +1,90 @@
+"""The parameter frontier: every model recipe's parameters against its final test accuracy over seeds, and a plot.
+
+Made by `python -m mnist_lightning.report --docs` from the committed runs in outputs/results/, like every
+other results table in the docs.
+"""
+
+import statistics
+from pathlib import Path
+
+from mnist_lightning.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pct
+
+# One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
+RECIPES = [
+    ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
+    ("fast", "outputs/results/fast", "older code"),
+    ("compact", "outputs/results/compact", "older code"),
+    ("tiny", "outputs/results/tiny", "older code"),
+    ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
+]
+# Public claims of 99.4% on MNIST that issue #13 found: (parameters, accuracy %, label). Each is the best
+# epoch of a single run on the test set, not a final-epoch mean over seeds as ours are.
+PUBLIC_CLAIMS = [
+    (4_838, 99.42, "public: 4,838 params (best epoch, 1 run)"),
+    (7_000, 99.40, "public: most claims, 7-9k params"),
+    (9_000, 99.40, None),
+]
+
+
+def frontier_rows(root: Path) -> list[dict[str, str]]:
+    """One row per recipe with finished runs: parameters, seeds, mean, spread, and the code that made them."""
+    rows = []
+    for recipe, folder, code in RECIPES:
+        if not (root / folder).is_dir():
+            continue
+        runs = [j.metrics for j in find_jobs(root / folder) if j.metrics and j.metrics.get("test/acc") is not None]
+        if not runs:
+            continue
+        accs = [m["test/acc"] for m in runs]
+        rows.append(
+            {
+                "recipe": f"experiment={recipe}",
+                "params": f"{runs[0]['params']:,}",
+                "seeds": str(len(accs)),
+                "mean test acc %": pct(statistics.mean(accs)),
+                "std": pct(statistics.stdev(accs)) if len(accs) > 1 else "-",
+                "min": pct(min(accs)),
+                "max": pct(max(accs)),
+                "code": f"{code} ({', '.join(sorted({commit_of(m) for m in runs}))})",
+                "runs": folder,
+            }
+        )
+    return rows
+
+
+def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
+    """Parameters (log scale) against final test accuracy: mean with a min-max bar per recipe, public claims."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen needed
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, row in enumerate(rows):
+        params, mean = int(row["params"].replace(",", "")), float(row["mean test acc %"])
+        low, high = mean - float(row["min"]), float(row["max"]) - mean
+        ax.errorbar(params, mean, yerr=[[low], [high]], fmt="o", capsize=4, color="tab:blue")
+        ax.annotate(
+            f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds)",
+            (params, mean),
+            xytext=(6, 4 if i % 2 == 0 else -12),  # alternate above and below: neighbours do not overlap
+            textcoords="offset points",
+        )
+    claims = [(p, a) for p, a, _ in PUBLIC_CLAIMS]
+    ax.plot(*zip(*claims[:1], strict=True), "s", color="tab:orange", label=PUBLIC_CLAIMS[0][2])
+    ax.plot(*zip(*claims[1:], strict=True), "-", color="tab:orange", linewidth=3, alpha=0.5, label=PUBLIC_CLAIMS[1][2])
+    ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
+    ax.set_xscale("log")
+    ax.set_xlim(2_000, 40_000)
+    ax.set(xlabel="parameters (log scale)", ylabel="final-epoch test accuracy (%)")
+    ax.set_title("Parameters against accuracy: mean over seeds, bars from min to max", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def frontier_table(root: Path) -> str:
+    """The frontier as a markdown table: what the docs include between `<!-- frontier -->` markers."""
+    return markdown_table(frontier_rows(root))

@@ -1,0 +1,153 @@
+"""The LightningModule: loss, metrics, logging, optimizer + scheduler around a plain network."""
+
+import logging
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torchmetrics import MeanMetric, MetricCollection, SumMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from mnist_lightning.errors import UserError
+
+log = logging.getLogger(__name__)
+STAGES = ("train", "val", "test")
+
+
+def stage_metrics(num_classes: int) -> MetricCollection:
+    """Accuracy, mean loss and image count of one stage, accumulated over an epoch."""
+    # No per-update input checks: validate_args and the NaN scan each cost a host sync every step. A NaN loss
+    # still shows, as a NaN epoch mean.
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes=num_classes, average="micro", validate_args=False),
+            "loss": MeanMetric(nan_strategy="disable"),
+            "count": SumMetric(nan_strategy="disable"),
+        }
+    )
+
+
+class MNISTLitModule(pl.LightningModule):
+    """Trains a classifier with cross-entropy; logs `<stage>/loss`, `<stage>/acc` per epoch and the lr."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: dict,
+        scheduler: dict | None = None,
+        scheduler_interval: str = "epoch",
+        num_classes: int = 10,
+        val_is_test: bool = True,
+        net_config: dict | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        # Checkpoints hold only plain data, so torch's weights-only loader can open them: `net` is saved as
+        # weights, `net_config` (its Hydra config) rebuilds it, and the optimizer and scheduler are kept as
+        # their Hydra configs (dicts with `_partial_: true`), built in configure_optimizers.
+        self.save_hyperparameters(ignore=["net"], logger=False)
+        if channels_last:  # NHWC activations: faster convolutions and BatchNorm on the CPU (see README, bench)
+            net = net.to(memory_format=torch.channels_last)
+        if compile:  # in place, so the state_dict keys (and checkpoints) are those of the plain network
+            net.compile()
+        self.net = net
+        # Keyed "<stage>_" because ModuleDict keys become attributes and `train` is a method.
+        self.metrics = nn.ModuleDict({f"{stage}_": stage_metrics(num_classes) for stage in STAGES})
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+        """Loss and logits of one batch; updates the stage's epoch metrics."""
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        metrics = self.metrics[f"{stage}_"]
+        # Only state updates here (no .item(), no host sync); values are computed once per epoch.
+        metrics["acc"].update(logits.detach(), labels)
+        metrics["loss"].update(loss.detach(), weight=labels.numel())
+        metrics["count"].update(labels.numel())
+        return loss, logits
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss, _ = self._shared_step(batch, "train")
+        self.log("loss", loss, prog_bar=True, logger=False)  # the progress bar's running loss
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._shared_step(batch, "test")[1]  # logits, for the TestDiagnostics callback
+
+    def _log_epoch(self, stage: str) -> dict[str, float]:
+        """Compute, log and reset one stage's metrics; return them as floats."""
+        metrics = self.metrics[f"{stage}_"]
+        values = {name: value.item() for name, value in metrics.compute().items()}
+        metrics.reset()
+        self.log_dict({f"{stage}/{name}": values[name] for name in ("loss", "acc")}, prog_bar=stage != "train")
+        # How many images the epoch scored, summed over all processes: metrics.json shows it to prove the
+        # sharding (60,000 per training epoch, each of the 10,000 test images once). Not a curve, so no logger.
+        self.log(f"{stage}/images", values["count"], logger=False)
+        return values
+
+    def on_train_epoch_start(self) -> None:
+        if self.hparams.scheduler_interval == "epoch":  # one lr per epoch
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+
+    def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        if self.hparams.scheduler_interval == "step":  # e.g. OneCycle: the lr changes every step, so log every step
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:  # the 2-batch check before training is not an epoch
+            self.metrics["val_"].reset()
+            return
+        values = self._log_epoch("val")
+        name = "test" if self.hparams.val_is_test else "val"
+        self._print_line(f"Epoch {self.current_epoch + 1}: {name}", values)
+
+    def on_test_epoch_end(self) -> None:
+        values = self._log_epoch("test")
+        self._print_line("Test", values)
+
+    def _print_line(self, prefix: str, values: dict[str, float]) -> None:
+        """The seed's summary line: `Epoch 7: test loss 0.0201, accuracy 9924/10000 (99.24%)`, logged by rank 0.
+
+        Logged, not printed, so that the run folder's train.log holds the lines the terminal shows.
+        """
+        if not self.trainer.is_global_zero:
+            return
+        count = round(values["count"])
+        correct = round(values["acc"] * count)
+        log.info(f"{prefix} loss {values['loss']:.4f}, accuracy {correct}/{count} ({100 * values['acc']:.2f}%)")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The Trainer's precision changes the numbers (bf16-mixed): evaluate uses the run's own again.
+        checkpoint["precision"] = str(self.trainer.precision)
+
+    def configure_optimizers(self) -> dict:
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return {"optimizer": optimizer}
+        make_scheduler = instantiate(self.hparams.scheduler)
+        interval = self.hparams.scheduler_interval
+        if interval == "step":  # e.g. OneCycleLR: its length is the run's number of optimizer steps
+            scheduler = make_scheduler(optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches)
+        else:
+            scheduler = make_scheduler(optimizer=optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+
+def exponential_lambda(optimizer: Optimizer, gamma: float = 0.85) -> torch.optim.lr_scheduler.LambdaLR:
+    """The seed's schedule: LambdaLR with `lambda epoch: gamma ** epoch`, stepped once per epoch."""
+    if not 0 < gamma <= 1:
+        raise UserError(f"scheduler.gamma must be in (0, 1], got {gamma}")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda epoch: gamma**epoch)

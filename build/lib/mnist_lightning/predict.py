@@ -1,0 +1,150 @@
+"""python -m mnist_lightning.predict ckpt_path=<path> inputs=<file or folder>: classify photos and scans of digits."""
+
+import csv
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from mnist_lightning.checkpoints import load_module
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
+from mnist_lightning.preprocess import to_mnist
+
+
+@dataclass
+class Prediction:
+    """One file's answer: the digit and the runner-up with their probabilities, or why it was skipped."""
+
+    file: Path
+    digit: int | None = None
+    probability: float | None = None
+    runner_up: int | None = None
+    runner_up_probability: float | None = None
+    skipped: str | None = None
+
+    def line(self, doubtful_below: float) -> str:
+        """`<file>: <digit> (p=<probability>)`, marked when the network is not sure."""
+        text = f"{self.file}: {self.digit} (p={self.probability:.3f})"
+        if self.probability < doubtful_below:
+            text += f"  doubtful: runner-up {self.runner_up} (p={self.runner_up_probability:.3f})"
+        return text
+
+
+def input_files(inputs: str | Path) -> list[Path]:
+    """The file itself, or every visible file in the folder (sorted); a clear error when there is none."""
+    path = Path(inputs)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UserError(f"inputs={path} does not exist: give an image file or a folder of images")
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise UserError(f"inputs={path} is a folder with no files: put PNG or JPEG images of digits there")
+    return files
+
+
+def prepare(file: Path) -> torch.Tensor:
+    """The (1, 28, 28) tensor the network sees for `file`; ValueError or OSError when it cannot be made."""
+    try:
+        with Image.open(file) as image:
+            return to_mnist(image)
+    except UnidentifiedImageError as error:
+        raise ValueError("not an image") from error
+    except Image.DecompressionBombError as error:  # Pillow's guard against huge pictures; not an OSError
+        raise ValueError(f"too many pixels to open safely ({error})") from error
+
+
+def save_as_seen(x: torch.Tensor, path: Path) -> None:
+    """The 28x28 image the network saw, as a PNG (white digit on black, like MNIST)."""
+    pixels = ((x[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def write_csv(predictions: list[Prediction], path: Path, doubtful_below: float) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        columns = ["file", "digit", "probability", "runner_up", "runner_up_probability", "doubtful", "skipped"]
+        writer.writerow(columns)
+        for p in predictions:
+            doubtful = "" if p.probability is None else p.probability < doubtful_below
+            row = [p.file, p.digit, p.probability, p.runner_up, p.runner_up_probability, doubtful, p.skipped or ""]
+            writer.writerow(row)
+
+
+def check_options(cfg: DictConfig) -> None:
+    """Refuse options that would fail only after every file was read: in one line, before any work."""
+    if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
+        raise UserError(f"batch_size must be a positive integer, got {cfg.batch_size!r}")
+    for key in ("output", "save_preprocessed"):
+        if cfg.get(key) and Path(cfg[key]).exists() and Path(cfg[key]).is_dir() != (key == "save_preprocessed"):
+            kind = "a folder" if key == "save_preprocessed" else "a file, not a folder"
+            raise UserError(f"{key}={cfg[key]} must be {kind}")
+
+
+def predict(cfg: DictConfig) -> list[Prediction]:
+    """Classify every file in batches; print a line per file (unreadable ones on stderr) and write the extras."""
+    for key in ("ckpt_path", "inputs"):
+        if OmegaConf.is_missing(cfg, key):
+            raise UserError(
+                f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>"
+            )
+    check_options(cfg)
+    files = input_files(cfg.inputs)
+    module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
+    seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None
+    if seen_dir is not None:
+        seen_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.get("output"):
+        Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)
+
+    predictions: list[Prediction] = []
+    progress = tqdm(total=len(files), desc="predict", unit="image", disable=len(files) < cfg.progress_bar_from)
+    for start in range(0, len(files), cfg.batch_size):
+        batch, tensors = [], []
+        for file in files[start : start + cfg.batch_size]:
+            try:
+                tensors.append(prepare(file))
+                batch.append(Prediction(file))
+            except (OSError, ValueError) as error:
+                predictions.append(Prediction(file, skipped=str(error)))
+                progress.write(f"{file}: skipped, {error}", file=sys.stderr)
+            progress.update(1)  # per file: reading and preparing the pictures is the slow part
+        if tensors:
+            with torch.no_grad():
+                probabilities = module(torch.stack(tensors)).softmax(dim=1)
+            top = probabilities.topk(2, dim=1)
+            for p, x, values, digits in zip(batch, tensors, top.values.tolist(), top.indices.tolist(), strict=True):
+                p.digit, p.runner_up = digits
+                p.probability, p.runner_up_probability = values
+                progress.write(p.line(cfg.doubtful_below))
+                if seen_dir is not None:
+                    save_as_seen(x, seen_dir / f"{p.file.name}.png")
+            predictions += batch
+    progress.close()
+
+    if Path(cfg.inputs).is_dir() and all(p.digit is None for p in predictions):
+        raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
+    if cfg.get("output"):
+        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), cfg.doubtful_below)
+    return predictions
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    predictions = predict(cfg)
+    if any(p.digit is None for p in predictions):
+        sys.exit(1)  # the others were still classified, but say that not every file was
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:])
+    main()

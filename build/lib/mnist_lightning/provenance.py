@@ -1,0 +1,59 @@
+"""What a reader needs to trust a number: code version, library versions, hardware."""
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import hydra
+import pytorch_lightning as pl
+import torch
+
+from mnist_lightning.locations import PROJECT_ROOT
+
+
+def _git(*args: str) -> str | None:
+    try:
+        result = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or what `platform` knows elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_state() -> tuple[str | None, bool | None]:
+    if PROJECT_ROOT is None:  # an installed package: no clone of ours, and the current folder's repository is not
+        return None, None
+    status = _git("status", "--porcelain")  # untracked files count: a new module changes what runs
+    return _git("rev-parse", "HEAD"), None if status is None else bool(status)
+
+
+# Read once, when the process imports the project: the code it runs is what was on disk then, also for the
+# later jobs of a long multirun, while the tree may move on.
+GIT_COMMIT, GIT_DIRTY = _git_state()
+
+
+def provenance() -> dict[str, object]:
+    """Git commit and dirtiness (when this process started), library versions, and the CPU/GPU it runs on."""
+    return {
+        "git_commit": GIT_COMMIT,
+        "git_dirty": GIT_DIRTY,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": pl.__version__,
+        "hydra": hydra.__version__,
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }

@@ -1,0 +1,118 @@
+"""python -m mnist_lightning.report <folder>: one table and one plot for every run found under a folder."""
+
+import csv
+import re
+import sys
+from pathlib import Path
+
+from mnist_lightning.errors import UserError, exit_on_user_error
+from mnist_lightning.frontier import frontier_rows, frontier_table, plot_frontier
+from mnist_lightning.locations import PROJECT_ROOT
+from mnist_lightning.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
+
+SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
+
+
+def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
+    """Validation (or test) accuracy per epoch, one line per finished job, with the 99.40% bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen needed
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for job in jobs:
+        if job.curve:
+            epochs, accs = zip(*job.curve, strict=True)
+            ax.plot(epochs, [100 * a for a in accs], marker=".", label=" ".join(job.overrides) or job.folder.name)
+    ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
+    val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
+    ax.set(xlabel="epoch", ylabel=f"{'test' if val_is_test else 'validation'} accuracy (%)", title=title)
+    ax.set_ylim(98.5, 100)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def tables_markdown(jobs: list[Job], root: Path) -> str:
+    """The per-job table and the per-setting table, each under its heading."""
+    text = f"## Jobs\n\n{markdown_table(job_rows(jobs, root))}\n"
+    per_setting = setting_rows(jobs)
+    return text + (f"\n## {SETTINGS_TITLE}\n\n{markdown_table(per_setting)}\n" if per_setting else "")
+
+
+def report_tables(folder: Path) -> str:
+    """The two tables `report` prints for `folder`, without headings: what the docs include, verbatim."""
+    text = tables_markdown(find_jobs(folder), folder)
+    return "\n\n".join(block.strip() for block in re.split(r"(?m)^## .*$", text) if block.strip())
+
+
+def report(folder: Path) -> str:
+    """Write report.md, report.csv and curves.png into `folder`; return the markdown."""
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder: give a run or sweep folder under outputs/")
+    jobs = find_jobs(folder)
+    if not jobs:
+        raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")
+    text = f"# Report: {folder}\n\n{tables_markdown(jobs, folder)}"
+    (folder / "report.md").write_text(text)
+    write_csv(job_rows(jobs, folder), setting_rows(jobs), folder / "report.csv")
+    plot_curves(jobs, folder / "curves.png", title=str(folder.name))
+    return text
+
+
+def write_csv(per_job: list[dict[str, str]], per_setting: list[dict[str, str]], path: Path) -> None:
+
+    with path.open("w", newline="") as f:
+        for rows in (per_job, per_setting):
+            if rows:
+                columns = list(dict.fromkeys(key for row in rows for key in row))
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(rows)
+                f.write("\n")
+
+
+# A results table in the docs: `<!-- report: <folder> -->`, the folder's report tables, `<!-- end report -->`.
+DOC_TABLE = re.compile(r"(<!-- report: (?P<folder>\S+) -->\n)(?P<tables>.*?)(<!-- end report -->)", re.DOTALL)
+
+
+# The frontier table: `<!-- frontier -->`, frontier.frontier_table(), `<!-- end frontier -->`.
+FRONTIER_TABLE = re.compile(r"(<!-- frontier -->\n)(?P<table>.*?)(<!-- end frontier -->)", re.DOTALL)
+FRONTIER_PLOT = "docs/frontier.png"
+
+
+def fill_doc_tables(text: str, root: Path) -> str:
+    """`text` with every report block and frontier table refilled from the committed runs under `root`."""
+    text = DOC_TABLE.sub(lambda m: f"{m.group(1)}{report_tables(root / m['folder'])}\n{m.group(4)}", text)
+    return FRONTIER_TABLE.sub(lambda m: f"{m.group(1)}{frontier_table(root)}\n{m.group(3)}", text)
+
+
+def update_docs(root: Path) -> None:
+    """Refill the report blocks of README.md and docs/*.md and redraw the frontier plot: never typed by hand."""
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        if fill_doc_tables(text, root) != text:
+            doc.write_text(fill_doc_tables(text, root))
+            print(f"updated {doc}")
+    plot_frontier(frontier_rows(root), root / FRONTIER_PLOT)
+    print(f"drew {root / FRONTIER_PLOT}")
+
+
+@exit_on_user_error
+def main(argv: list[str]) -> None:
+    if argv == ["--docs"]:
+        if PROJECT_ROOT is None:
+            raise UserError("report --docs refills the project's own docs: run it in a clone of mnist-lightning")
+        return update_docs(PROJECT_ROOT)  # the project's README.md and docs/
+    if len(argv) != 1:
+        raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)")
+    print(report(Path(argv[0])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

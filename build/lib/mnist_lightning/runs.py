@@ -1,0 +1,138 @@
+"""Finished and unfinished runs under a folder, read from their metrics.json, and the tables made of them."""
+
+import json
+import math
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+TARGET_ACC = 0.994  # the project's bar: 99.40% test accuracy
+
+
+@dataclass
+class Job:
+    """One run folder: its overrides and, when it finished, its metrics.json."""
+
+    folder: Path
+    overrides: list[str]
+    metrics: dict | None
+    named_setting: str | None = None  # for copied metrics files, whose other overrides were not kept
+
+    @property
+    def setting(self) -> str:
+        """The overrides without the seed: jobs with the same setting are pooled across seeds."""
+        if self.named_setting:
+            return self.named_setting
+        return " ".join(o for o in self.overrides if not o.startswith("seed=")) or "(defaults)"
+
+    @property
+    def curve(self) -> list[tuple[int, float]]:
+        """(epoch, validation accuracy) per epoch; test accuracy when validation used the test set."""
+        return [(row["epoch"], row["val/acc"]) for row in (self.metrics or {}).get("history", [])]
+
+    def first_epoch_at(self, accuracy: float) -> int | None:
+        return next((epoch for epoch, acc in self.curve if acc >= accuracy), None)
+
+
+def find_jobs(folder: Path) -> list[Job]:
+    """Every Hydra run folder (one with .hydra/overrides.yaml) under `folder`, finished or not, and every
+    `<name>.metrics.json` copied out of its run (then only its seed is known of its overrides)."""
+    jobs = []
+
+    def natural(path: Path) -> list:  # job 10 after job 9, not after job 1
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
+
+    for overrides_file in sorted(folder.rglob(".hydra/overrides.yaml"), key=natural):
+        run = overrides_file.parents[1]
+        overrides = [o for o in yaml.safe_load(overrides_file.read_text()) or [] if not o.startswith("hydra")]
+        metrics_file = run / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+        jobs.append(Job(run, overrides, metrics))
+    for metrics_file in sorted(folder.rglob("*.metrics.json"), key=natural):
+        metrics = json.loads(metrics_file.read_text())
+        setting = f"{metrics_file.parent.name} (copied metrics: overrides other than the seed not kept)"
+        jobs.append(Job(metrics_file, [f"seed={metrics['seed']}"], metrics, setting))
+    return jobs
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.2f}"
+
+
+def commit_of(metrics: dict) -> str:
+    """The code a run was made with: its git commit, marked when the tree had changes."""
+    provenance = metrics.get("provenance") or {}
+    commit = (provenance.get("git_commit") or "?")[:7]
+    return f"{commit} (dirty)" if provenance.get("git_dirty") else commit
+
+
+def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
+    """One row per job; unfinished or failed jobs say so instead of disappearing."""
+    rows = []
+    for job in jobs:
+        m = job.metrics
+        row = {"job": str(job.folder.relative_to(root)) or ".", "overrides": " ".join(job.overrides) or "(defaults)"}
+        if m is None:
+            rows.append(row | {"status": "failed or running (no metrics.json)"})
+            continue
+        if m.get("status") == "over_budget":  # a search trial skipped before training
+            rows.append(row | {"status": "over budget, not trained", "params": f"{m['params']:,}"})
+            continue
+        if m.get("status", "ok") != "ok":  # e.g. diverged: metrics.json says where, and there is no test result
+            failure = m.get(m["status"]) or {}
+            where = f" at epoch {failure['epoch']}, step {failure['step']}" if "epoch" in failure else ""
+            rows.append(row | {"status": f"{m['status']}{where}"})
+            continue
+        first = job.first_epoch_at(TARGET_ACC)
+        # Held-out validation (data.val_size > 0): its final accuracy is what a search maximizes, so show it.
+        held_out = {} if m.get("val_is_test", True) else {"final val acc %": pct(m.get("val/acc"))}
+        rows.append(
+            row
+            | {"status": "done"}
+            | held_out
+            | {
+                "test acc %": pct(m["test/acc"]),
+                # With data.val_size=0 validation scored the test set: the "best" epoch was chosen on it, say so.
+                "best val acc % (epoch)": f"{pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']}"
+                + (", on test set)" if m.get("val_is_test") else ")"),
+                "first epoch >= 99.40%": str(first) if first else "-",
+                "params": f"{m['params']:,}",
+                "epochs": str(m["epochs"]),
+                "seconds": f"{m['train_seconds']:.0f}",
+                "s/epoch": f"{m['train_seconds'] / max(m['epochs'], 1):.1f}",
+                "commit": commit_of(m),
+            }
+        )
+    return rows
+
+
+def setting_rows(jobs: list[Job]) -> list[dict[str, str]]:
+    """Final test accuracy pooled over seeds, one row per distinct setting."""
+    by_setting: dict[str, list[float]] = {}
+    for job in jobs:
+        if job.metrics is not None and job.metrics.get("status", "ok") == "ok" and job.metrics["test/acc"] is not None:
+            by_setting.setdefault(job.setting, []).append(job.metrics["test/acc"])
+    rows = []
+    for setting, accs in by_setting.items():
+        std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
+        rows.append(
+            {
+                "setting": setting,
+                "n": str(len(accs)),
+                "mean test acc %": pct(statistics.mean(accs)),
+                "std": pct(std),
+                "min": pct(min(accs)),
+                "max": pct(max(accs)),
+            }
+        )
+    return rows
+
+
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""python -m mnist_lightning.serve ckpt_path=<ckpt or .onnx>: a local page to draw a digit and watch the network answer.
+
+Python's own http.server (ThreadingHTTPServer): one page and one endpoint on 127.0.0.1 need no framework.
+POST /predict takes an image (the canvas as PNG, or an uploaded photo) through predict's preprocessing.
+"""
+
+import errno
+import io
+import json
+import sys
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image, UnidentifiedImageError
+
+from mnist_lightning.checkpoints import load_module
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
+from mnist_lightning.locations import CONF_DIR
+from mnist_lightning.preprocess import to_mnist
+
+PAGE = Path(__file__).with_name("page") / "index.html"
+Classifier = Callable[[torch.Tensor], np.ndarray]  # (N, 1, 28, 28) normalized images -> (N, 10) probabilities
+
+
+def load_classifier(path: str, trust: bool = False) -> Classifier:
+    """A checkpoint through PyTorch, or an exported .onnx file through onnxruntime; a clear error for anything else."""
+    if not Path(path).is_file():
+        raise UserError(f"ckpt_path={path} is not a file: give a checkpoint (.ckpt) or an exported model (.onnx)")
+    if Path(path).suffix != ".onnx":
+        module = load_module(path, trust=trust).eval()
+        return lambda x: module(x).softmax(dim=1).detach().numpy()
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own exception types for a damaged or foreign file
+        raise UserError(f"{path} is not an ONNX model onnxruntime can run: {str(error).splitlines()[0]}") from error
+    if [i.name for i in session.get_inputs()] != ["pixels"]:
+        raise UserError(f"{path} is not a model made by mnist_lightning.export (no 'pixels' input)")
+
+    def classify(x: torch.Tensor) -> np.ndarray:
+        logits = session.run(["logits"], {"pixels": (x * MNIST_STD + MNIST_MEAN).numpy()})[0]
+        return torch.from_numpy(logits).softmax(dim=1).numpy()
+
+    return classify
+
+
+def answer(classify: Classifier, body: bytes) -> dict:
+    """The JSON answer for one image: digit, ten probabilities and the 28x28 image the network saw (0-255)."""
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            x = to_mnist(image)
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError("that file is not an image: upload a PNG or JPEG photo of one digit") from error
+    except Image.DecompressionBombError as error:
+        raise ValueError("that picture has too many pixels to open safely") from error
+    with torch.no_grad():
+        probabilities = classify(x.unsqueeze(0))[0]
+    seen = ((x[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1) * 255).round().int().flatten().tolist()
+    return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(), "seen": seen}
+
+
+def make_handler(classify: Classifier, max_upload_bytes: int) -> type[BaseHTTPRequestHandler]:
+    """The request handler: GET / is the page, POST /predict an answer; errors are JSON the page shows."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path not in ("/", "/index.html"):
+                return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+            self._send(HTTPStatus.OK, PAGE.read_bytes(), "text/html; charset=utf-8")
+
+        def do_POST(self) -> None:
+            if self.path != "/predict":
+                return self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= max_upload_bytes:
+                limit = f"{max_upload_bytes // 2**20} MiB"
+                return self._json(HTTPStatus.BAD_REQUEST, {"error": f"send one image of at most {limit}"})
+            try:
+                self._json(HTTPStatus.OK, answer(classify, self.rfile.read(length)))
+            except ValueError as error:  # not an image, no digit found: the page shows the message
+                self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+
+        def _json(self, status: HTTPStatus, payload: dict) -> None:
+            self._send(status, json.dumps(payload).encode(), "application/json")
+
+        def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # one short line per request, not Apache's
+            print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", file=sys.stderr)
+
+    return Handler
+
+
+def serve(cfg: DictConfig) -> None:
+    """Load the model, bind host:port (a clear error when it is taken), and answer until Ctrl-C."""
+    if OmegaConf.is_missing(cfg, "ckpt_path"):
+        raise UserError("give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
+    classify = load_classifier(str(cfg.ckpt_path), trust=cfg.trust_checkpoint)
+    handler = make_handler(classify, int(cfg.max_upload_mb * 2**20))
+    try:
+        server = ThreadingHTTPServer((cfg.host, cfg.port), handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            message = f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port={cfg.port + 1}"
+            raise UserError(message) from error
+        raise UserError(f"cannot listen on {cfg.host}:{cfg.port}: {error.strerror}") from error
+    print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{server.server_port} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.server_close()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="serve")
+@exit_on_user_error
+def main(cfg: DictConfig) -> None:
+    serve(cfg)
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:])
+    main()

@@ -1,0 +1,69 @@
+"""Checks of a run's settings before anything is built: types of overridden values, and ranges of the run's own."""
+
+from hydra import compose
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_lightning.errors import UserError
+
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _type_error(key: str, shipped: object, given: object) -> UserError | None:
+    """A UserError when `given` does not have the type of the shipped value (an int is a fine float)."""
+    if shipped is None or isinstance(shipped, str | list | dict) or OmegaConf.is_config(shipped):
+        return None  # no type to hold to: null defaults, and strings, which libraries parse themselves
+    if isinstance(shipped, bool):
+        ok = isinstance(given, bool)
+    elif isinstance(shipped, int):
+        ok = isinstance(given, int) and not isinstance(given, bool)
+    else:
+        ok = isinstance(given, int | float) and not isinstance(given, bool)
+    if ok:
+        return None
+    like = str(shipped).lower() if isinstance(shipped, bool) else repr(shipped)  # as written in the YAML
+    return UserError(f"{key} must be {TYPE_NAMES[type(shipped)]} (like {like}), got {given!r}")
+
+
+def check_override_types(cfg: DictConfig) -> None:
+    """Refuse a command-line value whose type differs from the value the shipped config has for that key.
+
+    The shipped config is composed again with only the config-group choices of this run (model=compact, ...),
+    so each value override is compared with the default it replaces: `seed=abc` or
+    `trainer.max_epochs=2.5` stop here in one line instead of deep inside a library.
+    """
+    if not HydraConfig.initialized() or not GlobalHydra.instance().is_initialized():
+        return  # composed by a test or a script, not from the command line
+    hydra_cfg = HydraConfig.get()
+    choices = hydra_cfg.runtime.choices
+    groups, values = [], []
+    for override in hydra_cfg.overrides.task:
+        key, _, value = override.partition("=")
+        bare = key.lstrip("+~")
+        if bare in choices:
+            groups.append(override)
+        elif not key.startswith(("+", "~", "trainer.", "hydra.")):
+            # Additions and deletions have no shipped value to compare with; the Trainer's arguments take
+            # several types (devices=1 or auto, deterministic=true or warn) and Lightning checks them itself.
+            values.append(bare)
+    shipped = compose(hydra_cfg.job.config_name, overrides=groups)
+    for key in values:
+        error = _type_error(key, OmegaConf.select(shipped, key, default=None), OmegaConf.select(cfg, key))
+        if error is not None:
+            raise error
+
+
+def check_run_settings(cfg: DictConfig) -> None:
+    """The run's own settings: overridden values of the right type, and at least one epoch."""
+    check_override_types(cfg)
+    max_epochs = cfg.trainer.get("max_epochs")
+    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
+        raise UserError(f"trainer.max_epochs must be an integer of at least 1, got {max_epochs!r}")
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
+        raise UserError(f"seed must be an integer, got {cfg.seed!r}")
+    threads = cfg.get("torch_threads")
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise UserError(f"torch_threads must be a positive integer or null, got {threads!r}")
+    if cfg.get("ckpt_path") is not None and not isinstance(cfg.ckpt_path, str):
+        raise UserError(f"ckpt_path must be a file path, got {cfg.ckpt_path!r}")

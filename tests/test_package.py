@@ -1,0 +1,120 @@
+"""The package outside its clone: a wheel that carries its configs and MNIST, run from another folder, with a
+user's own config folder; and the user cache where the bundled copy cannot be unpacked in place."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import mnist_lightning.data as data
+from mnist_lightning.data import MNIST_SHA256, default_data_dir, ensure_mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+USER_NET = '''
+from torch import nn
+
+
+class SmallMLP(nn.Module):
+    """A user's own network: flatten, one hidden layer."""
+
+    def __init__(self, hidden: int = 16) -> None:
+        super().__init__()
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+
+    def forward(self, x):
+        return self.layers(x)
+'''
+USER_MODEL_CONFIG = """
+dropout: 0.0
+max_params: 20000
+channels_last: false
+compile: false
+net:
+  _target_: user_nets.SmallMLP
+  hidden: 16
+"""
+
+
+def build_wheel(tmp_path: Path) -> Path:
+    """The wheel, built from a copy of the project's sources (a build in the clone would leave build/ there)."""
+    source = tmp_path / "source"
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name) if source.exists() else (
+            source.mkdir(),
+            shutil.copy(ROOT / name, source),
+        )
+    shutil.copytree(ROOT / "mnist_lightning", source / "mnist_lightning", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "conf", source / "conf")
+    shutil.copytree(ROOT / "data", source / "data", ignore=shutil.ignore_patterns("*-ubyte", "*.partial"))
+    # Without build isolation where this environment has a setuptools that can build it: no download needed.
+    has_setuptools = importlib.util.find_spec("setuptools") is not None
+    isolation = ["--no-build-isolation"] if has_setuptools and _setuptools_version() >= (77,) else []
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w", str(tmp_path / "dist"), str(source)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    return next((tmp_path / "dist").glob("mnist_lightning-*.whl"))
+
+
+def _setuptools_version() -> tuple[int, ...]:
+    import setuptools
+
+    return (int(setuptools.__version__.split(".")[0]),)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The wheel installed (its dependencies are this environment's) into a folder of its own."""
+    tmp_path = tmp_path_factory.mktemp("wheel")
+    site = tmp_path / "site"
+    command = [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(build_wheel(tmp_path))]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    return site
+
+
+def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m <args>` in `cwd` with the installed wheel first on the path, not the clone."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(cwd)}
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_wheel_trains_from_another_folder_and_writes_outputs_there(installed, tmp_path):
+    where = run_installed(installed, tmp_path, "-c", "import mnist_lightning; print(mnist_lightning.__file__)")
+    assert where.stdout.strip().startswith(str(installed)), where.stderr  # the wheel's copy, not the clone
+    result = run_installed(installed, tmp_path, "-m", "mnist_lightning.train", "trainer.fast_dev_run=true")
+    assert result.returncode == 0, result.stderr
+    (metrics_file,) = (tmp_path / "outputs").glob("*/*/metrics.json")
+    metrics = json.loads(metrics_file.read_text())
+    assert metrics["status"] == "ok" and metrics["params"] == 17_216 and metrics["test/images"] == 1000  # one eval batch
+    assert metrics["provenance"]["git_commit"] is None  # the current folder's repository is not the code's
+
+
+def test_a_users_own_config_folder_adds_a_network_defined_in_the_users_module(installed, tmp_path):
+    (tmp_path / "user_nets.py").write_text(USER_NET)
+    (tmp_path / "my_conf" / "model").mkdir(parents=True)
+    (tmp_path / "my_conf" / "model" / "mlp.yaml").write_text(USER_MODEL_CONFIG)
+    args = ["-m", "mnist_lightning.train", "--config-dir", "my_conf", "model=mlp", "trainer.fast_dev_run=true"]
+    result = run_installed(installed, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    (metrics_file,) = (tmp_path / "outputs").glob("*/*/metrics.json")
+    assert json.loads(metrics_file.read_text())["params"] == 784 * 16 + 16 + 16 * 10 + 10
+    unknown = run_installed(installed, tmp_path, "-m", "mnist_lightning.train", "--config-dir", "my_conf", "model=nope")
+    assert unknown.returncode == 2 and "choose one of compact, fast, micro, mlp, reference, tiny" in unknown.stderr
+
+
+def test_a_read_only_bundled_copy_is_unpacked_into_the_user_cache(tmp_path, monkeypatch):
+    bundled = tmp_path / "bundled"
+    (bundled / "MNIST" / "raw").mkdir(parents=True)
+    for gz in (data.BUNDLED_DATA_DIR / "MNIST" / "raw").glob("*.gz"):
+        shutil.copy(gz, bundled / "MNIST" / "raw")
+    monkeypatch.setattr(data, "BUNDLED_DATA_DIR", bundled)
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False)  # as for a user of a system-wide install
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_data_dir() == tmp_path / "cache" / "mnist-lightning"
+    raw = ensure_mnist(default_data_dir(), download=False)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(MNIST_SHA256)  # unpacked there, checksums checked
+    images, labels = data.load_normalized(default_data_dir(), train=False)
+    assert images.shape == (10_000, 1, 28, 28) and torch.bincount(labels).sum() == 10_000
