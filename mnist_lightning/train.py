@@ -104,7 +104,9 @@ def run_settings(cfg: DictConfig) -> dict[str, object]:
     settings: dict[str, object] = {"seed": cfg.seed, "data.val_size": cfg.data.val_size}  # 0: val is the test set
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")
-        settings[key] = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
+        parsed = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
+        # TensorBoard's HPARAMS take scalars only: a list of widths ("[6,10]"), null or a deletion stay text.
+        settings[key] = parsed if isinstance(parsed, (bool, int, float, str)) else (value or "deleted")
     return settings
 
 

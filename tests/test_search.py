@@ -62,3 +62,13 @@ def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_pat
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == max(trials[job]["val/acc"] for job in trained)
     assert report(sweep).count("over budget, not trained") == len(skipped)
+
+
+def test_a_run_with_a_list_of_widths_on_the_command_line_finishes_and_logs_it(tmp_path):
+    # TensorBoard's HPARAMS refuse lists: the run used to fail after training, with no metrics.json.
+    args = ["model=tiny", "model.net.block1=[6,10]", "model.net.transition=6", *FEW_STEPS, "hydra.run.dir=run"]
+    result = run_module("mnist_lightning.train", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["config"]["model"]["net"]["block1"] == [6, 10]
+    assert list((tmp_path / "run").glob("events.out.tfevents.*"))
