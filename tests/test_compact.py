@@ -10,7 +10,7 @@ from mnist_lightning.data import MNISTDataModule
 from mnist_lightning.nets import CompactNet
 from mnist_lightning.summary import count_params
 
-BUDGETS = [("compact", 8000), ("tiny", 6000), ("micro", 4000), ("reference", 20000)]
+BUDGETS = [("compact", 8000), ("tiny", 6000), ("micro", 4000), ("nano", 3000), ("reference", 20000)]
 
 
 @pytest.mark.parametrize(("model", "budget"), BUDGETS)
