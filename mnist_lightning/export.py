@@ -77,6 +77,17 @@ def export_onnx(model: PixelsToLogits, path: Path) -> None:
         )
 
 
+def strip_debug_metadata(path: Path) -> None:
+    """Drop the exporter's per-node notes (Python stack traces with this machine's paths, FX names): most of
+    the file's bytes, and nothing a runtime reads."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    onnx.save(model, str(path))
+
+
 def onnx_logits(path: Path, pixels: np.ndarray) -> np.ndarray:
     """Logits from onnxruntime's CPU provider, in batches of 1,000 images."""
     import onnxruntime
@@ -134,6 +145,7 @@ def export(cfg: DictConfig) -> Path:
     print(f"PyTorch: accuracy {100 * float((reference.argmax(1) == labels).mean()):.2f}% on the 10,000 test images")
     if cfg.format == "onnx":
         export_onnx(model, path)
+        strip_debug_metadata(path)
         logits = onnx_logits(path, pixels)
     else:
         program = torch.export.export(

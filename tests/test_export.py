@@ -22,6 +22,7 @@ def test_onnx_export_takes_pixels_any_batch_size_and_matches_pytorch(checkpoint,
     assert result.returncode == 0, result.stderr
     assert "same digit as PyTorch on 10,000/10,000 test images" in result.stdout
     assert (tmp_path / "model.int8.onnx").is_file() and "int8): accuracy" in result.stdout
+    assert b"mnist_lightning/" not in onnx_file.read_bytes()  # no stack traces naming this machine's paths
     # Raw pixels in [0, 1] go in (the normalization is inside the graph), for batches of any size.
     pixels, labels = mnist_test_pixels()
     model = PixelsToLogits(load_module(checkpoint).net)
