@@ -27,6 +27,17 @@ def test_the_docs_have_generated_tables_and_a_short_readme():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 250
 
 
+def test_the_frontier_table_and_plot_are_in_the_docs_and_cover_every_recipe_with_runs():
+    from mnist_lightning.frontier import RECIPES, frontier_rows
+
+    results = (ROOT / "docs" / "results.md").read_text()
+    assert results.count("<!-- frontier -->") == 1 and "(frontier.png)" in results
+    assert "docs/frontier.png" in (ROOT / "README.md").read_text() and (ROOT / "docs" / "frontier.png").is_file()
+    recipes = {row["recipe"] for row in frontier_rows(ROOT)}
+    assert recipes == {f"experiment={name}" for name, folder, _ in RECIPES if (ROOT / folder).is_dir()}
+    assert {"experiment=reference", "experiment=micro"} <= recipes
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_relative_link_resolves(doc):
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
