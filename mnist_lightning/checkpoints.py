@@ -66,12 +66,34 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
         )
 
 
+# What a checkpoint's stored configs may name as `_target_` without trust_checkpoint=true: the project's
+# networks and schedule, and torch's optimizers and schedulers. Any other callable (os.system, ...) would run
+# when the config is instantiated, however safely the file itself was unpickled.
+SAFE_TARGETS = ("mnist_lightning.nets.", "mnist_lightning.module.", "torch.optim.")
+
+
+def check_targets(config: object, path: str | Path) -> None:
+    """Refuse a stored config naming a `_target_` outside SAFE_TARGETS, in one line."""
+    if isinstance(config, dict):
+        target = config.get("_target_")
+        if target is not None and not str(target).startswith(SAFE_TARGETS):
+            raise UserError(
+                f"{path} names {target!r} to build, which is not one of this project's networks: opening it "
+                f"could run code; if the network is your own (e.g. from --config-dir), add trust_checkpoint=true"
+            )
+        for value in config.values():
+            check_targets(value, path)
+    elif isinstance(config, list):
+        for value in config:
+            check_targets(value, path)
+
+
 def load_module(ckpt_path: str | Path, trust: bool = False) -> MNISTLitModule:
     """The LightningModule saved in a checkpoint file."""
-    return module_from_checkpoint(read_checkpoint(ckpt_path, trust), ckpt_path)
+    return module_from_checkpoint(read_checkpoint(ckpt_path, trust), ckpt_path, trust)
 
 
-def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path) -> MNISTLitModule:
+def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path, trust: bool = False) -> MNISTLitModule:
     """The LightningModule saved in `checkpoint`, its network rebuilt from the config stored with it."""
     hparams = dict(checkpoint.get("hyper_parameters", {}))
     if not hparams.get("net_config"):
@@ -80,6 +102,8 @@ def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path) -> MNISTLitM
         if not run_config.is_file():
             raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
         hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    if not trust:
+        check_targets(hparams, ckpt_path)
     hparams["compile"] = False  # compiling pays off over many training steps, not one evaluation
     module = MNISTLitModule(net=instantiate(hparams["net_config"]), **hparams)
     check_same_network(checkpoint, module, ckpt_path)

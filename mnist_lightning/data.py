@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mnist_lightning.errors import UserError
 from mnist_lightning.loader import EpochSampler, TensorLoader
-from mnist_lightning.locations import BUNDLED_DATA_DIR
+from mnist_lightning.locations import BUNDLED_DATA_DIR, INSTALLED
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,11 @@ def _download(data_dir: Path) -> None:
 
 
 def default_data_dir() -> Path:
-    """The bundled copy's folder; where that is read-only (a system-wide install), a user cache folder instead,
-    which ensure_mnist fills from the bundled .gz files (the same checksums are checked)."""
+    """The bundled copy's folder in a clone; for an installed package (or a read-only copy) a user cache folder,
+    which ensure_mnist fills from the bundled .gz files with the same checksum checks. An install is not
+    written into: 55 MB unpacked in site-packages would outlive `pip uninstall`."""
     raw = BUNDLED_DATA_DIR / "MNIST" / "raw"
-    if all((raw / name).exists() for name in MNIST_SHA256) or os.access(raw, os.W_OK):
+    if not INSTALLED and (all((raw / name).exists() for name in MNIST_SHA256) or os.access(raw, os.W_OK)):
         return BUNDLED_DATA_DIR
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-lightning"
 

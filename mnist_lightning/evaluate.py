@@ -28,7 +28,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
-    module = module_from_checkpoint(checkpoint, cfg.ckpt_path)  # channels_last as trained: it is in its hparams
+    # channels_last as trained: it is in the checkpoint's hparams
+    module = module_from_checkpoint(checkpoint, cfg.ckpt_path, cfg.trust_checkpoint)
     precision = checkpoint.get("precision", cfg.trainer.precision)  # the run's own numerics, e.g. bf16-mixed
     diagnostics = TestDiagnostics()
     trainer = instantiate(

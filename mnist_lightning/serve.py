@@ -26,6 +26,10 @@ from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.preprocess import to_mnist
 
 PAGE = Path(__file__).with_name("page") / "index.html"
+MAX_PIXELS = 25_000_000  # a 25-megapixel photo; larger ones would take a gigabyte or more to prepare
+# Sent by the page with every request. A browser lets another site's script POST to 127.0.0.1 without asking,
+# but not with a header of its own: so a page elsewhere cannot make this server work for it.
+REQUEST_HEADER = "X-MNIST-Lightning"
 Classifier = Callable[[torch.Tensor], np.ndarray]  # (N, 1, 28, 28) normalized images -> (N, 10) probabilities
 
 
@@ -36,7 +40,10 @@ def load_classifier(path: str, trust: bool = False) -> Classifier:
     if Path(path).suffix != ".onnx":
         module = load_module(path, trust=trust).eval()
         return lambda x: module(x).softmax(dim=1).detach().numpy()
-    import onnxruntime
+    try:
+        import onnxruntime
+    except ModuleNotFoundError as error:
+        raise UserError('serving an .onnx file needs onnxruntime: pip install "mnist-lightning[export]"') from error
 
     try:
         session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -55,7 +62,9 @@ def load_classifier(path: str, trust: bool = False) -> Classifier:
 def answer(classify: Classifier, body: bytes) -> dict:
     """The JSON answer for one image: digit, ten probabilities and the 28x28 image the network saw (0-255)."""
     try:
-        with Image.open(io.BytesIO(body)) as image:
+        with Image.open(io.BytesIO(body)) as image:  # reads the header only: the size is known before decoding
+            if image.width * image.height > MAX_PIXELS:
+                raise ValueError(f"that picture has {image.width} x {image.height} pixels: send one of at most 25 MP")
             x = to_mnist(image)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError("that file is not an image: upload a PNG or JPEG photo of one digit") from error
@@ -67,22 +76,38 @@ def answer(classify: Classifier, body: bytes) -> dict:
     return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(), "seen": seen}
 
 
-def make_handler(classify: Classifier, max_upload_bytes: int) -> type[BaseHTTPRequestHandler]:
-    """The request handler: GET / is the page, POST /predict an answer; errors are JSON the page shows."""
+def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -> type[BaseHTTPRequestHandler]:
+    """The request handler: GET / is the page, POST /predict an answer; errors are JSON the page shows.
+
+    `hosts`: the Host headers answered. Another name (a site whose DNS now points to 127.0.0.1) is refused.
+    """
 
     class Handler(BaseHTTPRequestHandler):
+        def parse_request(self) -> bool:
+            if not super().parse_request():
+                return False
+            if self.headers.get("Host") not in hosts:
+                self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only to its own address")
+                return False
+            return True
+
         def do_GET(self) -> None:
             if self.path not in ("/", "/index.html"):
                 return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
-            self._send(HTTPStatus.OK, PAGE.read_bytes(), "text/html; charset=utf-8")
+            page = PAGE.read_text().replace("__MAX_UPLOAD_BYTES__", str(max_upload_bytes))
+            self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
 
         def do_POST(self) -> None:
             if self.path != "/predict":
                 return self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
-            length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= max_upload_bytes:
+            if self.headers.get(REQUEST_HEADER) != "1":  # not our page: perhaps another site's script
+                return self._json(HTTPStatus.FORBIDDEN, {"error": f"requests need the header {REQUEST_HEADER}: 1"})
+            length = self.headers.get("Content-Length", "")
+            if not length.isdigit() or not 0 < int(length) <= max_upload_bytes:
+                self.close_connection = True  # the body, if any, is not read
                 limit = f"{max_upload_bytes // 2**20} MiB"
                 return self._json(HTTPStatus.BAD_REQUEST, {"error": f"send one image of at most {limit}"})
+            length = int(length)
             try:
                 self._json(HTTPStatus.OK, answer(classify, self.rfile.read(length)))
             except ValueError as error:  # not an image, no digit found: the page shows the message
@@ -93,6 +118,8 @@ def make_handler(classify: Classifier, max_upload_bytes: int) -> type[BaseHTTPRe
 
         def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
             self.send_response(status)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -108,8 +135,11 @@ def serve(cfg: DictConfig) -> None:
     """Load the model, bind host:port (a clear error when it is taken), and answer until Ctrl-C."""
     if OmegaConf.is_missing(cfg, "ckpt_path"):
         raise UserError("give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
+    if not isinstance(cfg.port, int) or not 0 <= cfg.port <= 65535:
+        raise UserError(f"port must be a number from 0 to 65535, got {cfg.port!r}")
     classify = load_classifier(str(cfg.ckpt_path), trust=cfg.trust_checkpoint)
-    handler = make_handler(classify, int(cfg.max_upload_mb * 2**20))
+    hosts: set[str] = set()  # filled in once the port is known (port=0 takes a free one)
+    handler = make_handler(classify, int(cfg.max_upload_mb * 2**20), hosts)
     try:
         server = ThreadingHTTPServer((cfg.host, cfg.port), handler)
     except OSError as error:
@@ -117,6 +147,7 @@ def serve(cfg: DictConfig) -> None:
             message = f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port={cfg.port + 1}"
             raise UserError(message) from error
         raise UserError(f"cannot listen on {cfg.host}:{cfg.port}: {error.strerror}") from error
+    hosts.update(f"{name}:{server.server_port}" for name in (cfg.host, "127.0.0.1", "localhost"))
     print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

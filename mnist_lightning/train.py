@@ -152,6 +152,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         )
     if not cfg.get("test", True) and cfg.data.val_size == 0:
         raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
+    if not cfg.get("test", True) and cfg.get("optimized_metric", "test/acc") == "test/acc":
+        raise UserError("test=false leaves no test/acc to optimize: set optimized_metric=val/acc")
     torch.set_num_threads(torch_threads(cfg))
     started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)
@@ -213,7 +215,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         write_metrics(output_dir, metrics)
         if test:
             log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
-        else:
+        elif metrics["val/acc"] is not None:
             log.info(f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false); metrics in {output_dir}")
     return metrics
 

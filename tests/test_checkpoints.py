@@ -110,3 +110,18 @@ def test_a_checkpoint_of_an_earlier_version_opens_only_when_trusted(trained_swee
             "trainer.limit_test_batches=1", "logger=none", f"ckpt_path={old}", "trust_checkpoint=true"]  # fmt: skip
     metrics = train(compose_train_config(tmp_path / "resumed", more))
     assert metrics["status"] == "ok" and [row["epoch"] for row in metrics["history"]] == [1, 2]
+
+
+def test_a_checkpoint_naming_another_callable_to_build_is_refused_before_it_runs(trained_sweep, tmp_path):
+    # Plain data only, so the weights-only loader opens it; but its stored network config names os.mkdir.
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    target = tmp_path / "made_by_the_checkpoint"
+    checkpoint["hyper_parameters"]["net_config"] = {"_target_": "os.mkdir", "path": str(target)}
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save(checkpoint, crafted)
+    with pytest.raises(UserError, match="'os.mkdir' to build, which is not one of this project's networks"):
+        checkpoints.load_module(crafted)
+    assert not target.exists()
+    for module in ("mnist_lightning.evaluate", "mnist_lightning.export", "mnist_lightning.serve"):
+        assert_clear_error(run_module(module, f"ckpt_path={crafted}", cwd=tmp_path), "not one of this project")
+        assert not target.exists()

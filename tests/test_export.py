@@ -1,12 +1,16 @@
 """export: an ONNX (or ExportedProgram) file that gives PyTorch's answers, checked on every test image."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
 from conftest import assert_clear_error, run_module
+from PIL import Image
 
 from mnist_lightning.checkpoints import load_module
 from mnist_lightning.export import PixelsToLogits, check_parity, mnist_test_pixels
+from mnist_lightning.serve import answer, load_classifier
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="pip install -e '.[export]'")
 
@@ -34,6 +38,21 @@ def test_onnx_export_takes_pixels_any_batch_size_and_matches_pytorch(checkpoint,
         assert logits.shape == (batch, 10) and np.abs(logits - expected).max() < 1e-4
     accuracy = 100 * (model(torch.from_numpy(pixels)).argmax(1).numpy() == labels).mean()
     assert f"PyTorch: accuracy {accuracy:.2f}%" in result.stdout and accuracy > 90
+    # serve takes the .onnx file too: through predict's preprocessing, the same answers as the checkpoint.
+    from_onnx, from_ckpt = load_classifier(str(onnx_file)), load_classifier(str(checkpoint))
+    for image in pixels[:20]:
+        png = io.BytesIO()
+        Image.fromarray((image[0] * 255).astype(np.uint8)).save(png, format="PNG")
+        onnx_answer, ckpt_answer = answer(from_onnx, png.getvalue()), answer(from_ckpt, png.getvalue())
+        assert onnx_answer["digit"] == ckpt_answer["digit"] and onnx_answer["seen"] == ckpt_answer["seen"]
+        assert np.abs(np.subtract(onnx_answer["probabilities"], ckpt_answer["probabilities"])).max() < 1e-3
+
+
+def test_a_file_that_fails_the_parity_check_is_an_error_and_is_not_left_behind(checkpoint, tmp_path):
+    args = [f"ckpt_path={checkpoint}", "output=model.onnx", "int8=false", "atol=1e-12"]  # no float32 file passes
+    result = run_module("mnist_lightning.export", *args, cwd=tmp_path)
+    assert result.returncode == 1 and "error: parity check failed" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "model.onnx").exists()
 
 
 def test_pt2_export_is_an_exported_program_with_a_dynamic_batch(checkpoint, tmp_path):

@@ -6,10 +6,13 @@ import pytest
 import yaml
 from conftest import CONF_DIR, compose_train_config, run_module
 from hydra import compose, initialize_config_dir
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 
 import mnist_lightning.data
 from mnist_lightning.errors import UserError
 from mnist_lightning.report import report
+from mnist_lightning.summary import OverBudget
 from mnist_lightning.train import train
 
 FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
@@ -39,9 +42,11 @@ def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_image
     assert metrics["status"] == "ok" and metrics["train/images"] > 0
 
 
-def test_skipping_the_test_needs_held_out_validation(tmp_path):
+def test_skipping_the_test_needs_held_out_validation_and_another_metric(tmp_path):
     with pytest.raises(UserError, match="test=false with data.val_size=0"):
         train(compose_train_config(tmp_path, ["test=false", *FEW_STEPS]))
+    with pytest.raises(UserError, match="test=false leaves no test/acc to optimize"):
+        train(compose_train_config(tmp_path, ["test=false", "data.val_size=5000", *FEW_STEPS]))
 
 
 def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_path):
@@ -71,4 +76,16 @@ def test_a_run_with_a_list_of_widths_on_the_command_line_finishes_and_logs_it(tm
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["config"]["model"]["net"]["block1"] == [6, 10]
-    assert list((tmp_path / "run").glob("events.out.tfevents.*"))
+    events = EventAccumulator(str(tmp_path / "run"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+    assert hparams["model.net.block1"].string_value == "[6,10]" and hparams["model.net.transition"].number_value == 6
+
+
+def test_an_over_budget_network_stops_before_any_data_is_loaded(tmp_path, monkeypatch):
+    splits = []
+    monkeypatch.setattr(mnist_lightning.data, "load_normalized", lambda data_dir, train: splits.append(train))
+    with pytest.raises(OverBudget, match="3,934 parameters, over the budget model.max_params=3,000"):
+        train(compose_train_config(tmp_path, ["experiment=micro", "model.max_params=3000", *FEW_STEPS]))
+    assert splits == [] and not (tmp_path / "checkpoints").exists()

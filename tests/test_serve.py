@@ -53,9 +53,12 @@ def server(checkpoint, tmp_path_factory):
     process.wait(timeout=10)
 
 
-def post(url: str, body: bytes) -> tuple[int, dict]:
+def post(url: str, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
+    """POST /predict as the page does (with its header), or with `headers` instead."""
+    headers = {"X-MNIST-Lightning": "1"} if headers is None else headers
+    request = urllib.request.Request(f"{url}/predict", data=body, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(urllib.request.Request(f"{url}/predict", data=body, method="POST")) as response:
+        with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -93,6 +96,22 @@ def test_the_server_answers_images_and_survives_bad_uploads(server, known_digit)
     status, result = post(server, blank.getvalue())
     assert status == 400 and result["error"].startswith("no digit found")
     assert post(server, png)[1]["digit"] == label  # still serving after the errors
+
+
+def test_requests_from_elsewhere_and_oversized_pictures_are_refused(server, known_digit):
+    png, _ = known_digit
+    status, result = post(server, png, headers={})  # what another site's script could send without asking
+    assert status == 403 and "X-MNIST-Lightning" in result["error"]
+    rebound = {"X-MNIST-Lightning": "1", "Host": "attacker.example:80"}  # a DNS name pointed at 127.0.0.1
+    with pytest.raises(urllib.error.HTTPError, match="421"):
+        urllib.request.urlopen(urllib.request.Request(f"{server}/predict", data=png, headers=rebound))
+    huge = io.BytesIO()
+    Image.new("L", (6000, 5000), 255).save(huge, format="PNG")  # 40 KB of file, 30 megapixels
+    status, result = post(server, huge.getvalue())
+    assert status == 400 and "6000 x 5000 pixels" in result["error"]
+    status, result = post(server, b"x" * (10 * 2**20 + 1))
+    assert status == 400 and "at most 10 MiB" in result["error"]
+    assert post(server, png)[0] == 200
 
 
 def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, tmp_path):
