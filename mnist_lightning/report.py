@@ -25,7 +25,8 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
     for job in jobs:
         if job.curve:
             epochs, accs = zip(*job.curve, strict=True)
-            ax.plot(epochs, [100 * a for a in accs], marker=".", label=" ".join(job.overrides) or job.folder.name)
+            label = (" ".join(job.overrides) or job.folder.name)[:70]  # a search's overrides would push the plot out
+            ax.plot(epochs, [100 * a for a in accs], marker=".", label=label)
     ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
     val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
     ax.set(xlabel="epoch", ylabel=f"{'test' if val_is_test else 'validation'} accuracy (%)", title=title)
