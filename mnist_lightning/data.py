@@ -65,25 +65,31 @@ def _download(data_dir: Path) -> None:
         ) from error
 
 
+def user_cache_dir() -> Path:
+    """Where an installed package (or a read-only copy) unpacks the bundled MNIST: ~/.cache/mnist-lightning."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-lightning"
+
+
 def default_data_dir() -> Path:
-    """The bundled copy's folder in a clone; for an installed package (or a read-only copy) a user cache folder,
+    """The bundled copy's folder in a clone; for an installed package (or a read-only copy) the user cache,
     which ensure_mnist fills from the bundled .gz files with the same checksum checks. An install is not
     written into: 55 MB unpacked in site-packages would outlive `pip uninstall`."""
     raw = BUNDLED_DATA_DIR / "MNIST" / "raw"
     if not INSTALLED and (all((raw / name).exists() for name in MNIST_SHA256) or os.access(raw, os.W_OK)):
         return BUNDLED_DATA_DIR
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-lightning"
+    return user_cache_dir()
 
 
 def ensure_mnist(data_dir: str | Path, download: bool = True) -> Path:
     """Make sure the four IDX files are in data_dir/MNIST/raw and match their SHA-256; return that folder.
 
-    Missing files are unpacked from the .gz files in that folder, or else from the bundled copy's.
+    Missing files are unpacked from the .gz files in that folder; the user cache is filled from the bundled
+    copy's. A folder the user named (data.data_dir) is used as given.
     """
     raw = Path(data_dir) / "MNIST" / "raw"
-    bundled = BUNDLED_DATA_DIR / "MNIST" / "raw"
+    sources = [raw] + ([BUNDLED_DATA_DIR / "MNIST" / "raw"] if Path(data_dir) == user_cache_dir() else [])
     for name in MNIST_SHA256:
-        source = next((f for f in (raw / f"{name}.gz", bundled / f"{name}.gz") if f.exists()), None)
+        source = next((folder / f"{name}.gz" for folder in sources if (folder / f"{name}.gz").exists()), None)
         if not (raw / name).exists() and source is not None:
             raw.mkdir(parents=True, exist_ok=True)
             _gunzip(source, raw / name)
