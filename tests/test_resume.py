@@ -17,10 +17,11 @@ from mnist_lightning.train import build_trainer
 
 TRAIN = "mnist_lightning.train"
 # 4 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this lr and seed
-# validation accuracy falls at epoch 3 (checked below), so epoch 3's checkpoint is not the best one. One thread:
-# the numbers then do not depend on the machine's core count.
+# validation accuracy falls at an early epoch (epoch 2 on an Intel Xeon, epoch 3 on an AMD EPYC: the CPUs' float
+# arithmetic differs), and the run is interrupted right after that epoch, whose checkpoint is then not the best
+# one. One thread: the numbers then do not depend on the machine's core count.
 SHORT = ["trainer.max_epochs=4", "trainer.limit_train_batches=60", "data.val_size=2000", "data/augment=affine",
-         "optimizer.lr=0.05", "trainer.deterministic=true", "logger=none", "seed=7", "torch_threads=1"]  # fmt: skip
+         "optimizer.lr=0.05", "trainer.deterministic=true", "logger=none", "seed=1", "torch_threads=1"]  # fmt: skip
 
 
 def finished(run) -> dict:
@@ -47,21 +48,24 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     uninterrupted = finished(tmp_path / "a")
     same_numbers(uninterrupted, finished(tmp_path / "b"))
     accs = [row["val/acc"] for row in uninterrupted["history"]]
-    assert accs[2] < max(accs[:2])  # epoch 3 is not the best so far: its checkpoint is not a "best" one
+    falls = [epoch for epoch in (2, 3) if accs[epoch - 1] < max(accs[: epoch - 1])]
+    if not falls:
+        pytest.skip(f"validation never falls at epoch 2 or 3 on this CPU ({accs}): choose another seed in SHORT")
+    stop = falls[0]  # not the best epoch so far: its checkpoint is not a "best" one
 
-    # Ctrl-C (SIGINT) as soon as epoch 3's checkpoint is written, i.e. during epoch 4.
+    # Ctrl-C (SIGINT) as soon as that epoch's checkpoint is written, i.e. during the next epoch.
     run = tmp_path / "interrupted"
     last = run / "checkpoints" / "last.ckpt"
     command = [sys.executable, "-m", TRAIN, *SHORT, f"hydra.run.dir={run}"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while checkpoint_epoch(last) != 2 and process.poll() is None and time.monotonic() < deadline:
+    while checkpoint_epoch(last) != stop - 1 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and not (run / "metrics.json").exists()
-    assert checkpoint_epoch(last) == 2  # intact, and the latest finished epoch, not the best one (epoch 2)
+    assert checkpoint_epoch(last) == stop - 1  # intact, and the latest finished epoch, not the best one
     lines = [line for line in stderr.splitlines() if line.startswith("interrupted: ")]
     assert len(lines) == 1 and str(last) in lines[0], stderr
 
@@ -73,7 +77,7 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     resumed = finished(tmp_path / "resumed")
     same_numbers(uninterrupted, resumed)
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3, 4]
-    assert "Epoch 4: val" in result.stdout and "Epoch 3: val" not in result.stdout  # it trained epoch 4 only
+    assert f"Epoch {stop + 1}: val" in result.stdout and f"Epoch {stop}: val" not in result.stdout  # only the rest
     # The best checkpoint agrees with metrics.json across the resume (it may be in the first run's folder).
     best = resumed["epoch_of_val_acc_best"]
     assert resumed["checkpoints"]["best"].endswith(f"best-epoch{best - 1:02d}.ckpt")
