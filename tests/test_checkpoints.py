@@ -15,6 +15,7 @@ from mnist_lightning import checkpoints
 from mnist_lightning.checkpoints import read_checkpoint
 from mnist_lightning.errors import UserError
 from mnist_lightning.predict import predict
+from mnist_lightning.serve import load_classifier
 from mnist_lightning.train import train
 
 
@@ -122,6 +123,8 @@ def test_a_checkpoint_naming_another_callable_to_build_is_refused_before_it_runs
     with pytest.raises(UserError, match="'os.mkdir' to build, which is not one of this project's networks"):
         checkpoints.load_module(crafted)
     assert not target.exists()
-    for module in ("mnist_lightning.evaluate", "mnist_lightning.export", "mnist_lightning.serve"):
-        assert_clear_error(run_module(module, f"ckpt_path={crafted}", cwd=tmp_path), "not one of this project")
-        assert not target.exists()
+    assert_clear_error(run_module("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), "not one of")
+    # serve's loader too (export's is load_module, checked above)
+    with pytest.raises(UserError, match="not one of this project's networks"):
+        load_classifier(str(crafted))
+    assert not target.exists()

@@ -19,6 +19,7 @@ from conftest import assert_clear_error, run_module
 from PIL import Image
 
 from mnist_lightning.data import BUNDLED_DATA_DIR
+from mnist_lightning.errors import UserError
 from mnist_lightning.serve import answer, load_classifier
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -129,10 +130,12 @@ def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, t
         port = taken.getsockname()[1]
         result = run_module("mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}", cwd=tmp_path)
         assert_clear_error(result, f"port {port} is in use")
-    (tmp_path / "foreign.onnx").write_bytes(b"\x00" * 64)
-    assert_clear_error(run_module("mnist_lightning.serve", "ckpt_path=foreign.onnx", cwd=tmp_path), "not an ONNX model")
-    assert_clear_error(run_module("mnist_lightning.serve", "ckpt_path=nothing.ckpt", cwd=tmp_path), "is not a file")
     assert_clear_error(run_module("mnist_lightning.serve", cwd=tmp_path), "give the model to serve")
+    (tmp_path / "foreign.onnx").write_bytes(b"\x00" * 64)  # the rest in-process, where they are raised
+    with pytest.raises(UserError, match="not an ONNX model onnxruntime can run"):
+        load_classifier(str(tmp_path / "foreign.onnx"))
+    with pytest.raises(UserError, match="is not a file"):
+        load_classifier(str(tmp_path / "nothing.ckpt"))
 
 
 @pytest.mark.skipif(
