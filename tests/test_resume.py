@@ -17,11 +17,11 @@ from mnist_lightning.train import build_trainer
 
 TRAIN = "mnist_lightning.train"
 # 4 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this lr and seed
-# validation accuracy falls at an early epoch (epoch 2 on an Intel Xeon, epoch 3 on an AMD EPYC: the CPUs' float
-# arithmetic differs), and the run is interrupted right after that epoch, whose checkpoint is then not the best
-# one. One thread: the numbers then do not depend on the machine's core count.
+# validation accuracy falls at epoch 3 on the AMD EPYC machines this was written on (checked below), so epoch 3's
+# checkpoint is not the best one. CPUs differ in their float arithmetic: on an Intel Xeon it does not fall, and
+# the test says so and skips. One thread: the numbers then do not depend on the machine's core count.
 SHORT = ["trainer.max_epochs=4", "trainer.limit_train_batches=60", "data.val_size=2000", "data/augment=affine",
-         "optimizer.lr=0.05", "trainer.deterministic=true", "logger=none", "seed=1", "torch_threads=1"]  # fmt: skip
+         "optimizer.lr=0.05", "trainer.deterministic=true", "logger=none", "seed=7", "torch_threads=1"]  # fmt: skip
 
 
 def finished(run) -> dict:
@@ -48,10 +48,9 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     uninterrupted = finished(tmp_path / "a")
     same_numbers(uninterrupted, finished(tmp_path / "b"))
     accs = [row["val/acc"] for row in uninterrupted["history"]]
-    falls = [epoch for epoch in (2, 3) if accs[epoch - 1] < max(accs[: epoch - 1])]
-    if not falls:
-        pytest.skip(f"validation never falls at epoch 2 or 3 on this CPU ({accs}): choose another seed in SHORT")
-    stop = falls[0]  # not the best epoch so far: its checkpoint is not a "best" one
+    if not accs[2] < max(accs[:2]):  # epoch 3 must not be the best so far, or the test checks nothing of that
+        pytest.skip(f"validation does not fall at epoch 3 on this CPU ({accs}): choose a seed for this CPU in SHORT")
+    stop = 3
 
     # Ctrl-C (SIGINT) as soon as that epoch's checkpoint is written, i.e. during the next epoch.
     run = tmp_path / "interrupted"
