@@ -117,3 +117,12 @@ def test_a_read_only_bundled_copy_is_unpacked_into_the_user_cache(tmp_path, monk
     assert sorted(p.name for p in raw.iterdir()) == sorted(MNIST_SHA256)  # unpacked there, checksums checked
     images, labels = data.load_normalized(default_data_dir(), train=False)
     assert images.shape == (10_000, 1, 28, 28) and torch.bincount(labels).sum() == 10_000
+
+
+def test_every_config_folder_is_a_listed_package_so_the_wheel_carries_it():
+    import tomllib
+
+    packages = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = [p.relative_to(ROOT / "conf") for p in (ROOT / "conf").rglob("*") if p.is_dir() and "__" not in p.name]
+    missing = {"mnist_lightning.conf." + ".".join(f.parts) for f in folders} - packages
+    assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
