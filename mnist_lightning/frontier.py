@@ -1,4 +1,4 @@
-"""The parameter frontier: every model recipe's parameters against its final test accuracy over seeds, and a plot.
+"""The frontiers: parameters against final test accuracy over seeds (a table and a plot), and time to 99.4%.
 
 Made by `python -m mnist_lightning.report --docs` from the committed runs in outputs/results/, like every
 other results table in the docs.
@@ -12,7 +12,8 @@ from mnist_lightning.runs import TARGET_ACC, commit_of, find_jobs, markdown_tabl
 # One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
-    ("fast", "outputs/results/fast", "older code"),
+    ("fast_v1", "outputs/results/fast", "older code"),
+    ("fast", "outputs/results/v0.4.0/time/fast", "0.4.0"),
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
     ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
@@ -89,3 +90,43 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
 def frontier_table(root: Path) -> str:
     """The frontier as a markdown table: what the docs include between `<!-- frontier -->` markers."""
     return markdown_table(frontier_rows(root))
+
+
+# The time frontier: one sitting, recipes run back to back on one idle machine (machines differ too much to
+# compare across sittings). The first recipe is the baseline the others are timed against.
+TIME_SITTING = "outputs/results/v0.4.0/time"
+TIME_RECIPES = ["fast_v1", "fast"]
+
+
+def time_rows(root: Path) -> list[dict[str, str]]:
+    """Per recipe of the sitting: accuracy over seeds and seconds of Trainer.fit plus the final test."""
+    rows, baseline = [], None
+    for recipe in TIME_RECIPES:
+        runs = [j.metrics for j in find_jobs(root / TIME_SITTING / recipe) if j.metrics and j.metrics.get("test/acc")]
+        if not runs:
+            continue
+        accs = [m["test/acc"] for m in runs]
+        fit = statistics.mean(m["train_seconds"] for m in runs)
+        test = statistics.mean(m["test_seconds"] for m in runs)
+        baseline = baseline or fit + test
+        rows.append(
+            {
+                "recipe": f"experiment={recipe}",
+                "params": f"{runs[0]['params']:,}",
+                "seeds": str(len(accs)),
+                "mean test acc %": pct(statistics.mean(accs)),
+                "min": pct(min(accs)),
+                "fit s": f"{fit:.1f}",
+                "test s": f"{test:.1f}",
+                "fit + test s": f"{fit + test:.1f}",
+                f"vs {TIME_RECIPES[0]}": f"{(fit + test) / baseline:.2f}x",
+                "machine": f"{runs[0]['provenance']['cpu']}, {runs[0]['provenance']['torch_threads']} threads",
+                "code": ", ".join(sorted({commit_of(m) for m in runs})),
+            }
+        )
+    return rows
+
+
+def time_table(root: Path) -> str:
+    """The time frontier as a markdown table: what the docs include between `<!-- time -->` markers."""
+    return markdown_table(time_rows(root))

@@ -44,6 +44,7 @@ class MNISTLitModule(pl.LightningModule):
         net_config: dict | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         # Checkpoints hold only plain data, so torch's weights-only loader can open them: `net` is saved as
@@ -65,7 +66,9 @@ class MNISTLitModule(pl.LightningModule):
         """Loss and logits of one batch; updates the stage's epoch metrics."""
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
+        # Label smoothing shapes training only: validation and test losses stay the plain cross-entropy.
+        smoothing = self.hparams.label_smoothing if stage == "train" else 0.0
+        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
         metrics = self.metrics[f"{stage}_"]
         # Only state updates here (no .item(), no host sync); values are computed once per epoch.
         metrics["acc"].update(logits.detach(), labels)

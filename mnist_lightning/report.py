@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from mnist_lightning.errors import UserError, exit_on_user_error
-from mnist_lightning.frontier import frontier_rows, frontier_table, plot_frontier
+from mnist_lightning.frontier import frontier_rows, frontier_table, plot_frontier, time_table
 from mnist_lightning.locations import PROJECT_ROOT
 from mnist_lightning.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
 
@@ -85,12 +85,15 @@ DOC_TABLE = re.compile(r"(<!-- report: (?P<folder>\S+) -->\n)(?P<tables>.*?)(<!-
 # The frontier table: `<!-- frontier -->`, frontier.frontier_table(), `<!-- end frontier -->`.
 FRONTIER_TABLE = re.compile(r"(<!-- frontier -->\n)(?P<table>.*?)(<!-- end frontier -->)", re.DOTALL)
 FRONTIER_PLOT = "docs/frontier.png"
+# The time-to-99.4% table: `<!-- time -->`, frontier.time_table(), `<!-- end time -->`.
+TIME_TABLE = re.compile(r"(<!-- time -->\n)(?P<table>.*?)(<!-- end time -->)", re.DOTALL)
 
 
 def fill_doc_tables(text: str, root: Path) -> str:
-    """`text` with every report block and frontier table refilled from the committed runs under `root`."""
+    """`text` with every report block, frontier and time table refilled from the committed runs under `root`."""
     text = DOC_TABLE.sub(lambda m: f"{m.group(1)}{report_tables(root / m['folder'])}\n{m.group(4)}", text)
-    return FRONTIER_TABLE.sub(lambda m: f"{m.group(1)}{frontier_table(root)}\n{m.group(3)}", text)
+    text = FRONTIER_TABLE.sub(lambda m: f"{m.group(1)}{frontier_table(root)}\n{m.group(3)}", text)
+    return TIME_TABLE.sub(lambda m: f"{m.group(1)}{time_table(root)}\n{m.group(3)}", text)
 
 
 def update_docs(root: Path) -> None:

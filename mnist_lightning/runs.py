@@ -69,6 +69,15 @@ def commit_of(metrics: dict) -> str:
     return f"{commit} (dirty)" if provenance.get("git_dirty") else commit
 
 
+def best_val(m: dict) -> str:
+    """The best validation accuracy and its epoch; "-" for a run that never validated (trainer.limit_val_batches=0)."""
+    if m.get("val/acc_best") is None:
+        return "- (no validation)"
+    # With data.val_size=0 validation scored the test set: the "best" epoch was chosen on it, say so.
+    where = ", on test set" if m.get("val_is_test") else ""
+    return f"{pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']}{where})"
+
+
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     """One row per job; unfinished or failed jobs say so instead of disappearing."""
     rows = []
@@ -95,9 +104,7 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
             | held_out
             | {
                 "test acc %": pct(m["test/acc"]),
-                # With data.val_size=0 validation scored the test set: the "best" epoch was chosen on it, say so.
-                "best val acc % (epoch)": f"{pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']}"
-                + (", on test set)" if m.get("val_is_test") else ")"),
+                "best val acc % (epoch)": best_val(m),
                 "first epoch >= 99.40%": str(first) if first else "-",
                 "params": f"{m['params']:,}",
                 "epochs": str(m["epochs"]),

@@ -65,8 +65,15 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
         net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
         channels_last=cfg.model.get("channels_last", False),
         compile=cfg.model.get("compile", False),
+        label_smoothing=check_label_smoothing(cfg.model.get("label_smoothing", 0.0)),
     )
     return module, params
+
+
+def check_label_smoothing(value: float) -> float:
+    if not 0 <= value < 1:
+        raise UserError(f"model.label_smoothing must be in [0, 1), got {value}")
+    return value
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_test: bool) -> pl.Trainer:
@@ -182,6 +189,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
         # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
         test = trainer.test(module, datamodule=datamodule, verbose=False)[0] if cfg.get("test", True) else {}
+        test_seconds = time.perf_counter() - start - train_seconds
     except Diverged as diverged:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
@@ -206,6 +214,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         "torch_threads": torch.get_num_threads(),
         "epochs": trainer.current_epoch,
         "train_seconds": round(train_seconds, 2),
+        "test_seconds": round(test_seconds, 2) if test else None,  # the final test: time to accuracy is the sum
         "history": history.rows,
     }
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}

@@ -1,0 +1,75 @@
+"""experiment=fast: no validation pass between epochs, label smoothing in training only, and its time table."""
+
+import json
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from conftest import compose_train_config
+
+from mnist_lightning.errors import UserError
+from mnist_lightning.frontier import time_rows
+from mnist_lightning.module import MNISTLitModule
+from mnist_lightning.nets import CompactNet
+from mnist_lightning.runs import Job, job_rows
+from mnist_lightning.train import build_module, train
+
+
+class CountValidationBatches(pl.Callback):
+    def __init__(self) -> None:
+        self.batches = 0
+
+    def on_validation_batch_end(self, *args: object) -> None:
+        self.batches += 1
+
+
+def test_fast_never_validates_and_still_tests_every_image_once(tmp_path):
+    counter = CountValidationBatches()
+    overrides = ["experiment=fast", "trainer.limit_train_batches=3", "logger=none"]  # 3 epochs of 3 steps
+    metrics = train(compose_train_config(tmp_path, overrides), callbacks=[counter])
+    assert counter.batches == 0 and metrics["history"] == [] and metrics["val/acc"] is None
+    assert metrics["epochs"] == 3 and metrics["test/images"] == 10_000 and metrics["test_seconds"] > 0
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # written at each epoch's end, not after validation
+    [row] = job_rows([Job(tmp_path, ["experiment=fast"], metrics)], tmp_path)  # the report reads such a run
+    assert row["best val acc % (epoch)"] == "- (no validation)" and row["first epoch >= 99.40%"] == "-"
+
+
+def test_label_smoothing_shapes_the_training_loss_only(tmp_path):
+    cfg = compose_train_config(tmp_path, ["experiment=fast"])
+    module, _ = build_module(cfg, verbose=False)
+    assert cfg.model.label_smoothing == 0.1 and module.hparams.label_smoothing == 0.1
+    torch.manual_seed(0)
+    images, labels = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    module = MNISTLitModule(net=CompactNet(), optimizer={}, label_smoothing=0.1).eval()
+    logits = module(images)
+    smoothed, plain = F.cross_entropy(logits, labels, label_smoothing=0.1), F.cross_entropy(logits, labels)
+    assert not torch.isclose(smoothed, plain)
+    assert torch.isclose(module._shared_step((images, labels), "train")[0], smoothed)
+    assert torch.isclose(module._shared_step((images, labels), "val")[0], plain)
+    assert torch.isclose(module._shared_step((images, labels), "test")[0], plain)
+
+
+def test_label_smoothing_out_of_range_is_one_clear_error(tmp_path):
+    with pytest.raises(UserError, match=r"model.label_smoothing must be in \[0, 1\), got 1.0"):
+        build_module(compose_train_config(tmp_path, ["model.label_smoothing=1.0"]), verbose=False)
+
+
+def write_run(folder, acc, fit, test, cpu="Some CPU"):
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("[]\n")
+    provenance = {"git_commit": "abcdef0123", "git_dirty": False, "cpu": cpu, "torch_threads": 2}
+    metrics = {"test/acc": acc, "params": 100, "train_seconds": fit, "test_seconds": test, "provenance": provenance}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
+    sitting = tmp_path / "outputs" / "results" / "v0.4.0" / "time"
+    for seed, (acc, fit) in enumerate([(0.9950, 48.0), (0.9944, 50.0)], start=1):
+        write_run(sitting / "fast_v1" / f"seed{seed}", acc, fit, 1.0)
+    for seed, (acc, fit) in enumerate([(0.9941, 23.0), (0.9939, 25.0)], start=1):
+        write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0)
+    baseline, fast = time_rows(tmp_path)
+    assert baseline["fit + test s"] == "50.0" and baseline["vs fast_v1"] == "1.00x"
+    assert fast["fit + test s"] == "25.0" and fast["vs fast_v1"] == "0.50x"  # (24 + 1) / (49 + 1)
+    assert fast["mean test acc %"] == "99.40" and fast["min"] == "99.39" and fast["seeds"] == "2"
