@@ -12,7 +12,7 @@ from mnist_lightning.runs import TARGET_ACC, commit_of, find_jobs, markdown_tabl
 # One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
-    ("fast_v1", "outputs/results/fast", "older code"),
+    ("fast_v1", "outputs/results/v0.4.0/time/fast_v1", "0.4.0"),
     ("fast", "outputs/results/v0.4.0/time/fast", "0.4.0"),
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
