@@ -62,15 +62,25 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for i, row in enumerate(rows):
-        params, mean = int(row["params"].replace(",", "")), float(row["mean test acc %"])
+    rows = sorted(rows, key=lambda r: int(r["params"].replace(",", "")))
+    sizes = [int(row["params"].replace(",", "")) for row in rows]
+    for i, (row, params) in enumerate(zip(rows, sizes, strict=True)):
+        mean = float(row["mean test acc %"])
         low, high = mean - float(row["min"]), float(row["max"]) - mean
         ax.errorbar(params, mean, yerr=[[low], [high]], fmt="o", capsize=4, color="tab:blue")
+        # Labels alternate above and below, on the left where the next point is near. A recipe nearly the size
+        # of the one before it (fast, fast_v1) gets its label lower, with a line to its point; that one goes above.
+        close_to_previous = i > 0 and params < 1.1 * sizes[i - 1]
+        close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
+        crowded = not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params  # label would run into it
+        offset = -26 if close_to_previous else 4 if close_to_next or i % 2 == 0 else -12
         ax.annotate(
             f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds)",
             (params, mean),
-            xytext=(6, 4 if i % 2 == 0 else -12),  # alternate above and below: neighbours do not overlap
+            xytext=(-6 if crowded else 6, offset),
             textcoords="offset points",
+            ha="right" if crowded else "left",
+            arrowprops={"arrowstyle": "-", "linewidth": 0.5} if close_to_previous else None,
         )
     claims = [(p, a) for p, a, _ in PUBLIC_CLAIMS]
     ax.plot(*zip(*claims[:1], strict=True), "s", color="tab:orange", label=PUBLIC_CLAIMS[0][2])

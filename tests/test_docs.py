@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lightning.report import DOC_TABLE, fill_doc_tables
+from mnist_lightning.runs import find_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -36,6 +37,18 @@ def test_the_frontier_table_and_plot_are_in_the_docs_and_cover_every_recipe_with
     recipes = {row["recipe"] for row in frontier_rows(ROOT)}
     assert recipes == {f"experiment={name}" for name, folder, _ in RECIPES if (ROOT / folder).is_dir()}
     assert {"experiment=reference", "experiment=micro"} <= recipes
+
+
+def test_the_time_table_is_in_speed_md_and_covers_every_timed_recipe():
+    from mnist_lightning.frontier import TIME_RECIPES, TIME_SITTING, time_rows
+
+    speed = (ROOT / "docs" / "speed.md").read_text()
+    assert speed.count("<!-- time -->") == 1 and speed.count("<!-- end time -->") == 1
+    assert [row["recipe"] for row in time_rows(ROOT)] == [f"experiment={name}" for name in TIME_RECIPES]
+    for recipe in TIME_RECIPES:  # every timed run ran that recipe, with nothing but its seed changed
+        for job in find_jobs(ROOT / TIME_SITTING / recipe):
+            assert job.overrides == [f"experiment={recipe}", f"seed={job.metrics['seed']}"], job.folder
+            assert job.metrics["test/images"] == 10_000 and not job.metrics["provenance"]["git_dirty"]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
