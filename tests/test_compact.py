@@ -81,10 +81,10 @@ def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):
         assert isinstance(instantiate(cfg.data).augment, RandomAffine)
 
 
-@pytest.mark.parametrize("experiment", ["micro", "nano"])
-def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment):
+@pytest.mark.parametrize(("experiment", "budget", "batch"), [("micro", 4000, 128), ("nano", 3000, 128),
+                                                            ("fast", 20000, 256), ("fast_v1", 20000, 256)])  # fmt: skip
+def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment, budget, batch):
     from mnist_lightning.train import train
 
     metrics = train(compose_train_config(tmp_path, [f"experiment={experiment}", "trainer.fast_dev_run=true"]))
-    budget = {"micro": 4000, "nano": 3000}[experiment]
-    assert metrics["status"] == "ok" and metrics["params"] <= budget and metrics["train/images"] == 128
+    assert metrics["status"] == "ok" and metrics["params"] <= budget and metrics["train/images"] == batch
