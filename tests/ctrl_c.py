@@ -1,0 +1,20 @@
+"""A test-only callback that presses Ctrl-C in its own run at a chosen epoch: a deterministic interruption.
+
+Sending SIGINT from the test process raced with short epochs (the run could finish another epoch before the
+signal landed). Here the run signals itself at the first step of epoch `epoch` (from 0), so the latest
+finished epoch is always `epoch - 1`. A resumed run (one started from a checkpoint) is left alone.
+"""
+
+import os
+import signal
+
+import pytorch_lightning as pl
+
+
+class CtrlCAt(pl.Callback):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        if trainer.ckpt_path is None and trainer.current_epoch == self.epoch and batch_idx == 0:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends
