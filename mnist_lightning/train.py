@@ -71,8 +71,8 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
 
 
 def check_label_smoothing(value: float) -> float:
-    if not 0 <= value < 1:
-        raise UserError(f"model.label_smoothing must be in [0, 1), got {value}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise UserError(f"model.label_smoothing must be a number in [0, 1), got {value!r}")
     return value
 
 
@@ -80,6 +80,8 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
     """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
     callbacks_cfg = dict(cfg.get("callbacks") or {})
     if val_is_test:  # validation scores the test set: a "best" checkpoint would be a model chosen on it
+        callbacks_cfg.pop("best_checkpoint", None)
+    if cfg.trainer.get("limit_val_batches") == 0:  # no validation at all (experiment=fast): nothing to be best at
         callbacks_cfg.pop("best_checkpoint", None)
     callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
@@ -161,6 +163,13 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
     if not cfg.get("test", True) and cfg.get("optimized_metric", "test/acc") == "test/acc":
         raise UserError("test=false leaves no test/acc to optimize: set optimized_metric=val/acc")
+    if cfg.trainer.get("limit_val_batches") == 0 and (
+        not cfg.get("test", True) or cfg.get("optimized_metric", "test/acc") != "test/acc"
+    ):
+        raise UserError(
+            "trainer.limit_val_batches=0 validates nothing, so there is no val/acc to report or optimize: "
+            "set trainer.limit_val_batches=null (experiment=fast turns validation off)"
+        )
     torch.set_num_threads(torch_threads(cfg))
     started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)

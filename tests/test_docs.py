@@ -45,10 +45,28 @@ def test_the_time_table_is_in_speed_md_and_covers_every_timed_recipe():
     speed = (ROOT / "docs" / "speed.md").read_text()
     assert speed.count("<!-- time -->") == 1 and speed.count("<!-- end time -->") == 1
     assert [row["recipe"] for row in time_rows(ROOT)] == [f"experiment={name}" for name in TIME_RECIPES]
+    sitting = set()
     for recipe in TIME_RECIPES:  # every timed run ran that recipe, with nothing but its seed changed
-        for job in find_jobs(ROOT / TIME_SITTING / recipe):
+        jobs = find_jobs(ROOT / TIME_SITTING / recipe)
+        assert sorted(job.metrics["seed"] for job in jobs) == [1, 2, 3]
+        for job in jobs:
             assert job.overrides == [f"experiment={recipe}", f"seed={job.metrics['seed']}"], job.folder
             assert job.metrics["test/images"] == 10_000 and not job.metrics["provenance"]["git_dirty"]
+            provenance = job.metrics["provenance"]
+            sitting.add((provenance["git_commit"], provenance["cpu"], provenance["torch_threads"]))
+    assert len(sitting) == 1  # one commit, one machine, one thread count: a comparison within one sitting
+    # What speed.md, the README and the changelog say of the sitting is what its table says.
+    fast = time_rows(ROOT)[-1]
+    headline = f"reaches {fast['mean test acc %']}% mean (no seed below {fast['min']}%) in {fast['vs fast_v1']}"
+    assert headline in speed.replace("\n", " ")
+    # ... and the bar speed.md says it clears: mean >= 99.40%, no seed below 99.35%, at most 0.6x of fast_v1.
+    assert (
+        float(fast["mean test acc %"]) >= 99.40
+        and float(fast["min"]) >= 99.35
+        and float(fast["vs fast_v1"][:-1]) <= 0.6
+    )
+    assert f"{fast['mean test acc %']}% mean in {fast['fit + test s']} s" in (ROOT / "CHANGELOG.md").read_text()
+    assert f"about {round(float(fast['fit + test s']))} s" in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

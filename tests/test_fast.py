@@ -29,8 +29,10 @@ def test_fast_never_validates_and_still_tests_every_image_once(tmp_path):
     overrides = ["experiment=fast", "trainer.limit_train_batches=3", "logger=none"]  # 3 epochs of 3 steps
     metrics = train(compose_train_config(tmp_path, overrides), callbacks=[counter])
     assert counter.batches == 0 and metrics["history"] == [] and metrics["val/acc"] is None
-    assert metrics["epochs"] == 3 and metrics["test/images"] == 10_000 and metrics["test_seconds"] > 0
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # written at each epoch's end, not after validation
+    assert metrics["epochs"] == 3 and metrics["test/images"] == 10_000
+    assert 0 < metrics["test_seconds"] < metrics["train_seconds"]  # the test alone, not fit and test together
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)  # saved at each epoch's end
+    assert (last["epoch"], last["global_step"]) == (2, 9) and metrics["checkpoints"]["best"] is None
     [row] = job_rows([Job(tmp_path, ["experiment=fast"], metrics)], tmp_path)  # the report reads such a run
     assert row["best val acc % (epoch)"] == "- (no validation)" and row["first epoch >= 99.40%"] == "-"
 
@@ -50,9 +52,29 @@ def test_label_smoothing_shapes_the_training_loss_only(tmp_path):
     assert torch.isclose(module._shared_step((images, labels), "test")[0], plain)
 
 
-def test_label_smoothing_out_of_range_is_one_clear_error(tmp_path):
-    with pytest.raises(UserError, match=r"model.label_smoothing must be in \[0, 1\), got 1.0"):
-        build_module(compose_train_config(tmp_path, ["model.label_smoothing=1.0"]), verbose=False)
+@pytest.mark.parametrize("value", ["1.0", "-0.1", "null"])
+def test_label_smoothing_out_of_range_is_one_clear_error(tmp_path, value):
+    with pytest.raises(UserError, match=r"model.label_smoothing must be a number in \[0, 1\), got "):
+        build_module(compose_train_config(tmp_path, [f"model.label_smoothing={value}"]), verbose=False)
+
+
+@pytest.mark.parametrize("overrides", [["test=false", "optimized_metric=val/acc"], ["optimized_metric=val/acc_best"]])
+def test_selecting_on_validation_that_never_runs_is_one_clear_error(tmp_path, overrides):
+    cfg = compose_train_config(tmp_path, ["experiment=fast", "data.val_size=5000", *overrides])
+    with pytest.raises(UserError, match="trainer.limit_val_batches=0 validates nothing"):
+        train(cfg)
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_a_checkpoint_from_before_label_smoothing_still_opens(tmp_path):
+    from mnist_lightning.checkpoints import load_module
+
+    overrides = ["experiment=fast", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "logger=none"]
+    train(compose_train_config(tmp_path, [*overrides, "trainer.limit_test_batches=1"]))
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    del checkpoint["hyper_parameters"]["label_smoothing"]  # as 0.3.0 wrote it
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    assert load_module(tmp_path / "old.ckpt").hparams.label_smoothing == 0.0
 
 
 def write_run(folder, acc, fit, test, cpu="Some CPU"):
@@ -73,3 +95,12 @@ def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
     assert baseline["fit + test s"] == "50.0" and baseline["vs fast_v1"] == "1.00x"
     assert fast["fit + test s"] == "25.0" and fast["vs fast_v1"] == "0.50x"  # (24 + 1) / (49 + 1)
     assert fast["mean test acc %"] == "99.40" and fast["min"] == "99.39" and fast["seeds"] == "2"
+    assert fast["machine"] == "Some CPU, 2 threads"
+
+
+def test_the_time_table_names_every_machine_and_needs_its_baseline(tmp_path):
+    sitting = tmp_path / "outputs" / "results" / "v0.4.0" / "time"
+    write_run(sitting / "fast" / "seed1", 0.9941, 23.0, 1.0, cpu="CPU A")
+    write_run(sitting / "fast" / "seed2", 0.9941, 23.0, 1.0, cpu="CPU B")
+    [fast] = time_rows(tmp_path)  # no fast_v1 runs: no ratio rather than a ratio to itself
+    assert fast["vs fast_v1"] == "- (no baseline runs)" and fast["machine"] == "CPU A, 2 threads / CPU B, 2 threads"
