@@ -159,10 +159,6 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             f"optimized_metric={cfg.optimized_metric} with data.val_size=0 would select on the test set: "
             "hold out validation images, e.g. data.val_size=5000"
         )
-    if not cfg.get("test", True) and cfg.data.val_size == 0:
-        raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
-    if not cfg.get("test", True) and cfg.get("optimized_metric", "test/acc") == "test/acc":
-        raise UserError("test=false leaves no test/acc to optimize: set optimized_metric=val/acc")
     if cfg.trainer.get("limit_val_batches") == 0 and (
         not cfg.get("test", True) or cfg.get("optimized_metric", "test/acc") != "test/acc"
     ):
@@ -170,6 +166,10 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             "trainer.limit_val_batches=0 validates nothing, so there is no val/acc to report or optimize: "
             "set trainer.limit_val_batches=null (experiment=fast turns validation off)"
         )
+    if not cfg.get("test", True) and cfg.data.val_size == 0:
+        raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
+    if not cfg.get("test", True) and cfg.get("optimized_metric", "test/acc") == "test/acc":
+        raise UserError("test=false leaves no test/acc to optimize: set optimized_metric=val/acc")
     torch.set_num_threads(torch_threads(cfg))
     started_from = provenance()  # now, not after training: the tree may change while a long run trains
     pl.seed_everything(cfg.seed, workers=True)

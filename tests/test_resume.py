@@ -2,8 +2,10 @@
 uninterrupted run does, also from a checkpoint of an epoch that was not the best."""
 
 import json
+import os
 import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -51,7 +53,8 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     stop = falls[0]  # from 1: the latest finished epoch at the interruption, and not the best one so far
 
     # Ctrl-C (SIGINT) at the first step after that epoch, sent by the run itself (tests/ctrl_c.py), so no race.
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))  # this run and the resumed one import ctrl_c
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    monkeypatch.setenv("PYTHONPATH", path)  # this run and the resumed one import ctrl_c
     run = tmp_path / "interrupted"
     last = run / "checkpoints" / "last.ckpt"
     ctrl_c = ["+callbacks.ctrl_c._target_=ctrl_c.CtrlCAt", f"+callbacks.ctrl_c.epoch={stop}"]
@@ -76,6 +79,25 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     best = resumed["epoch_of_val_acc_best"]
     assert resumed["checkpoints"]["best"].endswith(f"best-epoch{best - 1:02d}.ckpt")
     assert best == uninterrupted["epoch_of_val_acc_best"]
+
+
+def test_the_best_score_survives_a_resume_into_a_new_folder(tmp_path):
+    # Lightning restores only the best path when the folder changed; then any first epoch after a resume would
+    # become "best". The end-to-end test above cannot always see that (there the best may come later anyway).
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from mnist_lightning.checkpoints import BestCheckpoint
+
+    before = ModelCheckpoint(dirpath=tmp_path / "first", monitor="val/acc", mode="max")
+    before.best_model_score, before.best_model_path = torch.tensor(0.99), str(tmp_path / "first" / "best.ckpt")
+    before.best_k_models = {before.best_model_path: before.best_model_score}
+    before.kth_best_model_path = before.best_model_path
+    after = BestCheckpoint(dirpath=tmp_path / "resumed", monitor="val/acc", mode="max")
+    after.load_state_dict(before.state_dict())
+    assert after.best_model_score == 0.99 and after.best_model_path == before.best_model_path
+    one_process = SimpleNamespace(strategy=SimpleNamespace(reduce_boolean_decision=lambda decision: decision))
+    assert not after.check_monitor_top_k(one_process, current=torch.tensor(0.98))  # 98% is not a new best
+    assert after.check_monitor_top_k(one_process, current=torch.tensor(0.995))
 
 
 def test_the_trainer_saves_through_the_atomic_writer(tmp_path):
