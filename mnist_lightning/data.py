@@ -147,6 +147,11 @@ class MNISTDataModule(pl.LightningDataModule):
         self.val_size, self.seed, self.download = val_size, seed, download
         self.device = torch.device(device) if device else None  # None: the Trainer's device
         # Training batches only, e.g. augment.RandomAffine. data/augment=none composes to {}: no augmentation.
+        if augment and not callable(augment):  # settings left without a _target_ to build them with
+            raise UserError(
+                f"data.augment holds settings but nothing to build ({dict(augment)}): choose data/augment=affine "
+                "or affine_light, then set data.augment.degrees and data.augment.translate"
+            )
         self.augment = augment or None
         self.train_set: tuple[Tensor, Tensor] | None = None
         self.val_set: tuple[Tensor, Tensor] | None = None

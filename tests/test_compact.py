@@ -76,9 +76,20 @@ def test_augmented_batches_keep_their_labels_and_are_seeded_per_epoch():
 
 def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):
     assert instantiate(compose_train_config(tmp_path).data).augment is None
-    for experiment in ("compact", "tiny"):
+    for experiment in ("compact", "tiny", "micro", "nano"):
         cfg = compose_train_config(tmp_path, [f"experiment={experiment}"])
-        assert isinstance(instantiate(cfg.data).augment, RandomAffine)
+        augment = instantiate(cfg.data).augment
+        assert isinstance(augment, RandomAffine) and (augment.degrees, augment.translate) == (8.0, 0.08)
+        # ... and data/augment=none turns it off in each of them (it once left the degrees behind and crashed)
+        cfg = compose_train_config(tmp_path, [f"experiment={experiment}", "data/augment=none"])
+        assert instantiate(cfg.data).augment is None
+
+
+def test_augmentation_settings_without_a_target_are_one_clear_error():
+    from mnist_lightning.errors import UserError
+
+    with pytest.raises(UserError, match="data.augment holds settings but nothing to build"):
+        MNISTDataModule(augment={"degrees": 8.0})
 
 
 @pytest.mark.parametrize(("experiment", "budget", "batch"), [("micro", 4000, 128), ("nano", 3000, 128),
