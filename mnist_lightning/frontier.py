@@ -17,7 +17,7 @@ RECIPES = [
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
     ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
-    ("nano", "outputs/results/v0.3.0/nano", "0.3.0"),
+    ("nano", "outputs/results/v0.4.0/nano", "0.4.0"),
 ]
 # Public claims of 99.4% on MNIST that issue #13 found: (parameters, accuracy %, label). Each is the best
 # epoch of a single run on the test set, not a final-epoch mean over seeds as ours are.
