@@ -92,7 +92,7 @@ def test_augmentation_settings_without_a_target_are_one_clear_error():
         MNISTDataModule(augment={"degrees": 8.0})
 
 
-@pytest.mark.parametrize(("experiment", "budget", "batch"), [("micro", 4000, 128), ("nano", 3000, 128),
+@pytest.mark.parametrize(("experiment", "budget", "batch"), [("micro", 4000, 128), ("nano", 3000, 64),
                                                             ("fast", 20000, 256), ("fast_v1", 20000, 256)])  # fmt: skip
 def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment, budget, batch):
     from mnist_lightning.train import train
