@@ -82,18 +82,16 @@ def write_csv(per_job: list[dict[str, str]], per_setting: list[dict[str, str]], 
 DOC_TABLE = re.compile(r"(<!-- report: (?P<folder>\S+) -->\n)(?P<tables>.*?)(<!-- end report -->)", re.DOTALL)
 
 
-# The frontier table: `<!-- frontier -->`, frontier.frontier_table(), `<!-- end frontier -->`.
-FRONTIER_TABLE = re.compile(r"(<!-- frontier -->\n)(?P<table>.*?)(<!-- end frontier -->)", re.DOTALL)
+# The project-wide tables: `<!-- NAME -->`, the table NAMED_TABLES[NAME] makes, `<!-- end NAME -->`.
+NAMED_TABLES = {"frontier": frontier_table, "time": time_table}  # parameter frontier, time to 99.4%
+NAMED_TABLE = re.compile(r"(<!-- (?P<name>frontier|time) -->\n)(?P<table>.*?)(<!-- end (?P=name) -->)", re.DOTALL)
 FRONTIER_PLOT = "docs/frontier.png"
-# The time-to-99.4% table: `<!-- time -->`, frontier.time_table(), `<!-- end time -->`.
-TIME_TABLE = re.compile(r"(<!-- time -->\n)(?P<table>.*?)(<!-- end time -->)", re.DOTALL)
 
 
 def fill_doc_tables(text: str, root: Path) -> str:
     """`text` with every report block, frontier and time table refilled from the committed runs under `root`."""
     text = DOC_TABLE.sub(lambda m: f"{m.group(1)}{report_tables(root / m['folder'])}\n{m.group(4)}", text)
-    text = FRONTIER_TABLE.sub(lambda m: f"{m.group(1)}{frontier_table(root)}\n{m.group(3)}", text)
-    return TIME_TABLE.sub(lambda m: f"{m.group(1)}{time_table(root)}\n{m.group(3)}", text)
+    return NAMED_TABLE.sub(lambda m: f"{m.group(1)}{NAMED_TABLES[m['name']](root)}\n{m.group(4)}", text)
 
 
 def update_docs(root: Path) -> None:

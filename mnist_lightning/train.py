@@ -71,17 +71,23 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
 
 
 def check_label_smoothing(value: float) -> float:
+    """`model.label_smoothing`, refused with one line unless it is a number in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
         raise UserError(f"model.label_smoothing must be a number in [0, 1), got {value!r}")
     return value
 
 
+def validates_nothing(cfg: DictConfig) -> bool:
+    """trainer.limit_val_batches=0: no validation pass at all, so no val/acc (experiment=fast)."""
+    return cfg.trainer.get("limit_val_batches") == 0
+
+
 def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_test: bool) -> pl.Trainer:
     """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
     callbacks_cfg = dict(cfg.get("callbacks") or {})
-    if val_is_test:  # validation scores the test set: a "best" checkpoint would be a model chosen on it
-        callbacks_cfg.pop("best_checkpoint", None)
-    if cfg.trainer.get("limit_val_batches") == 0:  # no validation at all (experiment=fast): nothing to be best at
+    # No "best" checkpoint when validation scores the test set (it would be a model chosen on it), or when
+    # nothing is validated at all (experiment=fast).
+    if val_is_test or validates_nothing(cfg):
         callbacks_cfg.pop("best_checkpoint", None)
     callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
@@ -159,9 +165,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             f"optimized_metric={cfg.optimized_metric} with data.val_size=0 would select on the test set: "
             "hold out validation images, e.g. data.val_size=5000"
         )
-    if cfg.trainer.get("limit_val_batches") == 0 and (
-        not cfg.get("test", True) or cfg.get("optimized_metric", "test/acc") != "test/acc"
-    ):
+    if validates_nothing(cfg) and (not cfg.get("test", True) or cfg.get("optimized_metric", "test/acc") != "test/acc"):
         raise UserError(
             "trainer.limit_val_batches=0 validates nothing, so there is no val/acc to report or optimize: "
             "set trainer.limit_val_batches=null (experiment=fast turns validation off)"
