@@ -33,8 +33,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD, default_data_dir, ensure_mnist, load_normalized
-from mnist_lightning.errors import check_group_choices, exit_on_user_error
+from mnist_lightning.data import MNIST_MEAN, MNIST_STD, TRAIN_SIZE, default_data_dir, ensure_mnist, load_normalized
+from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
 from mnist_lightning.locations import CONF_DIR
 from mnist_lightning.provenance import provenance
 from mnist_lightning.train import build_module, build_trainer
@@ -179,6 +179,13 @@ def summarize(values: list[float]) -> dict[str, float]:
 
 def bench(cfg: DictConfig) -> dict:
     """Run the interleaved measurements, print the tables, return everything that was measured."""
+    for batch_size in cfg.batch_sizes:  # the project's loop times steps inside one epoch
+        steps_per_epoch = (TRAIN_SIZE - cfg.data.val_size) // batch_size
+        if cfg.warmup_steps + cfg.steps > steps_per_epoch:
+            raise UserError(
+                f"warmup_steps + steps = {cfg.warmup_steps + cfg.steps} is more than the {steps_per_epoch} steps "
+                f"of one epoch at batch size {batch_size}: lower steps or the batch size"
+            )
     torch.set_num_threads(cfg.torch_threads or torch.get_num_threads())
     pl.seed_everything(cfg.seed)
     data_dir = Path(cfg.data.data_dir) if cfg.data.data_dir else default_data_dir()

@@ -111,6 +111,7 @@ def test_missing_files_without_download_name_the_folder(tmp_path):
 
 def test_tensors_live_on_the_requested_device_and_batches_stay_there():
     dm = MNISTDataModule(device="cpu")
+    dm.prepare_data()  # unpacks the bundled .gz files in a fresh clone, as Lightning does before setup
     dm.setup()
     images, labels = next(iter(dm.train_dataloader()))
     assert dm.train_set[0].device.type == images.device.type == labels.device.type == "cpu"
@@ -120,6 +121,7 @@ def test_tensors_live_on_the_requested_device_and_batches_stay_there():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_a_gpu_the_whole_dataset_and_every_batch_are_on_the_gpu():
     dm = MNISTDataModule(device="cuda")
+    dm.prepare_data()  # a fresh clone (the first GPU sitting) has only the .gz files: setup alone failed there
     dm.setup()
     assert dm.train_set[0].is_cuda and dm.test_set[1].is_cuda
     images, labels = next(iter(dm.train_dataloader()))
