@@ -80,6 +80,7 @@ def project_loop(cfg: DictConfig, batch_size: int) -> tuple[float, float]:
     with open_dict(cfg):
         for name in ("last_checkpoint", "best_checkpoint"):  # they save after the timed steps: not timed here
             cfg.callbacks.pop(name, None)
+        cfg.trainer.enable_checkpointing = False  # else Lightning adds its own and writes epoch=0-step=N-vK.ckpt
     cfg.data.batch_size = batch_size
     cfg.trainer.max_epochs = 1
     cfg.trainer.limit_train_batches = cfg.warmup_steps + cfg.steps

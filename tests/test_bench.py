@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_module
+from conftest import assert_clear_error, run_module
 
 
 def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
@@ -18,3 +18,10 @@ def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
     assert stats["ratio_project_notebook"] == stats["project"]["median"] / stats["notebook"]["median"]
     assert bench["settings"]["model"]["net"]["_target_"] == "mnist_lightning.nets.CompactNet"
     assert bench["machine"]["cpu_count"] >= 1 and bench["device"] == "cpu"
+
+
+def test_more_timed_steps_than_an_epoch_holds_is_one_clear_line(tmp_path):
+    # batch 256 has 234 full steps per epoch: the project's loop would never reach its last timed step.
+    result = run_module("mnist_lightning.bench", "batch_sizes=[28,256]", "warmup_steps=30", "steps=300",
+                        f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
+    assert_clear_error(result, r"warmup_steps \+ steps = 330 is more than the 234 steps of one epoch at batch size 256")
