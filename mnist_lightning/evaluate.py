@@ -1,16 +1,13 @@
 """python -m mnist_lightning.evaluate ckpt_path=<path>: test a checkpoint on the 10,000 test images."""
 
-import sys
-
-import hydra
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from mnist_lightning.checkpoints import module_from_checkpoint, read_checkpoint
-from mnist_lightning.diagnostics import TestDiagnostics
-from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
-from mnist_lightning.locations import CONF_DIR
+from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.errors import require
+from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
+from mnist_lightning.run.diagnostics import TestDiagnostics
 
 
 def format_confusion(confusion: torch.Tensor) -> str:
@@ -23,8 +20,7 @@ def format_confusion(confusion: torch.Tensor) -> str:
 
 def evaluate(cfg: DictConfig) -> dict:
     """Test the checkpoint; return accuracy, per-class accuracy and the confusion matrix."""
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
-        raise UserError("give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
+    require(cfg, "ckpt_path", "give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
     checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
@@ -49,12 +45,10 @@ def evaluate(cfg: DictConfig) -> dict:
     }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate")
-@exit_on_user_error
+@command("evaluate")
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:])
-    main()
+    run_command(main)

@@ -5,18 +5,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from mnist_lightning.checkpoints import load_module
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD
-from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
-from mnist_lightning.locations import CONF_DIR
-from mnist_lightning.preprocess import to_mnist
+from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.errors import UserError, require
+from mnist_lightning.data.mnist import denormalize
+from mnist_lightning.inference.photo import to_mnist
+from mnist_lightning.run.checkpoints import load_module
 
 
 @dataclass
@@ -64,7 +63,7 @@ def prepare(file: Path) -> torch.Tensor:
 
 def save_as_seen(x: torch.Tensor, path: Path) -> None:
     """The 28x28 image the network saw, as a PNG (white digit on black, like MNIST)."""
-    pixels = ((x[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    pixels = (denormalize(x[0]).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
     Image.fromarray(pixels).save(path)
 
 
@@ -92,10 +91,7 @@ def check_options(cfg: DictConfig) -> None:
 def predict(cfg: DictConfig) -> list[Prediction]:
     """Classify every file in batches; print a line per file (unreadable ones on stderr) and write the extras."""
     for key in ("ckpt_path", "inputs"):
-        if OmegaConf.is_missing(cfg, key):
-            raise UserError(
-                f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>"
-            )
+        require(cfg, key, f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>")
     check_options(cfg)
     files = input_files(cfg.inputs)
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
@@ -137,8 +133,7 @@ def predict(cfg: DictConfig) -> list[Prediction]:
     return predictions
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
-@exit_on_user_error
+@command("predict")
 def main(cfg: DictConfig) -> None:
     predictions = predict(cfg)
     if any(p.digit is None for p in predictions):
@@ -146,5 +141,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:])
-    main()
+    run_command(main)

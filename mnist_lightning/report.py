@@ -5,10 +5,10 @@ import re
 import sys
 from pathlib import Path
 
-from mnist_lightning.errors import UserError, exit_on_user_error
-from mnist_lightning.frontier import frontier_rows, frontier_table, plot_frontier, time_table
-from mnist_lightning.locations import PROJECT_ROOT
-from mnist_lightning.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
+from mnist_lightning.base.errors import UserError, exit_on_user_error
+from mnist_lightning.base.locations import PROJECT_ROOT
+from mnist_lightning.results.frontier import frontier_rows, frontier_table, plot_frontier, time_table
+from mnist_lightning.results.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
 
 SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
 
@@ -106,7 +106,9 @@ def update_docs(root: Path) -> None:
 
 
 @exit_on_user_error
-def main(argv: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`python -m mnist_lightning.report <folder>` (no Hydra: a folder is all it takes); argv defaults to sys.argv."""
+    argv = sys.argv[1:] if argv is None else argv
     if argv == ["--docs"]:
         if PROJECT_ROOT is None:
             raise UserError("report --docs refills the project's own docs: run it in a clone of mnist-lightning")
@@ -117,4 +119,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -5,136 +5,18 @@ POST /predict takes an image (the canvas as PNG, or an uploaded photo) through p
 """
 
 import errno
-import io
-import json
-import sys
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import ThreadingHTTPServer
 
-import hydra
-import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
-from PIL import Image, UnidentifiedImageError
+from omegaconf import DictConfig
 
-from mnist_lightning.checkpoints import load_module
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD
-from mnist_lightning.errors import UserError, check_group_choices, exit_on_user_error
-from mnist_lightning.locations import CONF_DIR
-from mnist_lightning.preprocess import to_mnist
-
-PAGE = Path(__file__).with_name("page") / "index.html"
-MAX_PIXELS = 25_000_000  # a 25-megapixel photo; larger ones would take a gigabyte or more to prepare
-# Sent by the page with every request. A browser lets another site's script POST to 127.0.0.1 without asking,
-# but not with a header of its own: so a page elsewhere cannot make this server work for it.
-REQUEST_HEADER = "X-MNIST-Lightning"
-Classifier = Callable[[torch.Tensor], np.ndarray]  # (N, 1, 28, 28) normalized images -> (N, 10) probabilities
-
-
-def load_classifier(path: str, trust: bool = False) -> Classifier:
-    """A checkpoint through PyTorch, or an exported .onnx file through onnxruntime; a clear error for anything else."""
-    if not Path(path).is_file():
-        raise UserError(f"ckpt_path={path} is not a file: give a checkpoint (.ckpt) or an exported model (.onnx)")
-    if Path(path).suffix != ".onnx":
-        module = load_module(path, trust=trust).eval()
-        return lambda x: module(x).softmax(dim=1).detach().numpy()
-    try:
-        import onnxruntime
-    except ModuleNotFoundError as error:
-        raise UserError('serving an .onnx file needs onnxruntime: pip install "mnist-lightning[export]"') from error
-
-    try:
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own exception types for a damaged or foreign file
-        raise UserError(f"{path} is not an ONNX model onnxruntime can run: {str(error).splitlines()[0]}") from error
-    if [i.name for i in session.get_inputs()] != ["pixels"]:
-        raise UserError(f"{path} is not a model made by mnist_lightning.export (no 'pixels' input)")
-
-    def classify(x: torch.Tensor) -> np.ndarray:
-        logits = session.run(["logits"], {"pixels": (x * MNIST_STD + MNIST_MEAN).numpy()})[0]
-        return torch.from_numpy(logits).softmax(dim=1).numpy()
-
-    return classify
-
-
-def answer(classify: Classifier, body: bytes) -> dict:
-    """The JSON answer for one image: digit, ten probabilities and the 28x28 image the network saw (0-255)."""
-    try:
-        with Image.open(io.BytesIO(body)) as image:  # reads the header only: the size is known before decoding
-            if image.width * image.height > MAX_PIXELS:
-                raise ValueError(f"that picture has {image.width} x {image.height} pixels: send one of at most 25 MP")
-            x = to_mnist(image)
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError("that file is not an image: upload a PNG or JPEG photo of one digit") from error
-    except Image.DecompressionBombError as error:
-        raise ValueError("that picture has too many pixels to open safely") from error
-    with torch.no_grad():
-        probabilities = classify(x.unsqueeze(0))[0]
-    seen = ((x[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1) * 255).round().int().flatten().tolist()
-    return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(), "seen": seen}
-
-
-def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -> type[BaseHTTPRequestHandler]:
-    """The request handler: GET / is the page, POST /predict an answer; errors are JSON the page shows.
-
-    `hosts`: the Host headers answered. Another name (a site whose DNS now points to 127.0.0.1) is refused.
-    """
-
-    class Handler(BaseHTTPRequestHandler):
-        def parse_request(self) -> bool:
-            if not super().parse_request():
-                return False
-            if self.headers.get("Host") not in hosts:
-                self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only to its own address")
-                return False
-            return True
-
-        def do_GET(self) -> None:
-            if self.path not in ("/", "/index.html"):
-                return self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
-            page = PAGE.read_text().replace("__MAX_UPLOAD_BYTES__", str(max_upload_bytes))
-            self._send(HTTPStatus.OK, page.encode(), "text/html; charset=utf-8")
-
-        def do_POST(self) -> None:
-            if self.path != "/predict":
-                return self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
-            if self.headers.get(REQUEST_HEADER) != "1":  # not our page: perhaps another site's script
-                return self._json(HTTPStatus.FORBIDDEN, {"error": f"requests need the header {REQUEST_HEADER}: 1"})
-            length = self.headers.get("Content-Length", "")
-            if not length.isdigit() or not 0 < int(length) <= max_upload_bytes:
-                self.close_connection = True  # the body, if any, is not read
-                limit = f"{max_upload_bytes // 2**20} MiB"
-                return self._json(HTTPStatus.BAD_REQUEST, {"error": f"send one image of at most {limit}"})
-            length = int(length)
-            try:
-                self._json(HTTPStatus.OK, answer(classify, self.rfile.read(length)))
-            except ValueError as error:  # not an image, no digit found: the page shows the message
-                self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
-
-        def _json(self, status: HTTPStatus, payload: dict) -> None:
-            self._send(status, json.dumps(payload).encode(), "application/json")
-
-        def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # one short line per request, not Apache's
-            print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", file=sys.stderr)
-
-    return Handler
+from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.errors import UserError, require
+from mnist_lightning.inference.server import load_classifier, make_handler
 
 
 def serve(cfg: DictConfig) -> None:
     """Load the model, bind host:port (a clear error when it is taken), and answer until Ctrl-C."""
-    if OmegaConf.is_missing(cfg, "ckpt_path"):
-        raise UserError("give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
+    require(cfg, "ckpt_path", "give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
     if not isinstance(cfg.port, int) or not 0 <= cfg.port <= 65535:
         raise UserError(f"port must be a number from 0 to 65535, got {cfg.port!r}")
     classify = load_classifier(str(cfg.ckpt_path), trust=cfg.trust_checkpoint)
@@ -157,12 +39,10 @@ def serve(cfg: DictConfig) -> None:
         server.server_close()
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="serve")
-@exit_on_user_error
+@command("serve")
 def main(cfg: DictConfig) -> None:
     serve(cfg)
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:])
-    main()
+    run_command(main)

@@ -1,12 +1,20 @@
 """Shared helpers: compose the project's real configs, and run its command-line entry points."""
 
+import contextlib
+import importlib
+import io
+import logging
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -25,6 +33,37 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 300) -> subp
     )
 
 
+def run_here(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` run in this process: the same entry point, Hydra and error handling as
+    run_module, without the 5-10 s of a new Python importing torch and Lightning. Output captured as text.
+
+    For the commands' one-line errors and short runs; what needs a process of its own (signals, DDP, a wheel, a
+    server) keeps run_module.
+    """
+    from mnist_lightning.base.command import run_command
+
+    main = importlib.import_module(module).main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    argv, cwd_before, root_handlers = sys.argv, Path.cwd(), logging.getLogger().handlers[:]
+    threads = torch.get_num_threads()
+    sys.argv = [f"{module}.py", *args]
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            run_command(main)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        sys.argv = argv
+        os.chdir(cwd_before)
+        GlobalHydra.instance().clear()  # Hydra's state of this run must not leak into the next test
+        HydraConfig.instance().cfg = None
+        logging.getLogger().handlers[:] = root_handlers  # Hydra's handlers write into this run's folder
+        torch.set_num_threads(threads)
+    return subprocess.CompletedProcess([module, *args], code, stdout.getvalue(), stderr.getvalue())
+
+
 @pytest.fixture
 def tiny_run_args() -> list[str]:
     """Overrides for a CLI run of a few steps that still logs, checkpoints and tests on all 10,000 images."""
@@ -37,7 +76,7 @@ def trained_sweep(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("trained_sweep")
     sweep = root / "sweep"
     args = ["-m", "seed=1,2", "model.dropout=0.05", "trainer.max_epochs=1", "trainer.limit_train_batches=300"]
-    result = run_module("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=root, timeout=600)
+    result = run_here("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=root)
     assert result.returncode == 0, result.stderr
     return sweep
 

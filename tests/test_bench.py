@@ -2,12 +2,12 @@
 
 import json
 
-from conftest import assert_clear_error, run_module
+from conftest import assert_clear_error, run_here
 
 
 def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
     args = ["repeats=1", "steps=3", "warmup_steps=1", "eval_repeats=1", "batch_sizes=[28]", "model=compact"]
-    result = run_module("mnist_lightning.bench", *args, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    result = run_here("mnist_lightning.bench", *args, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "project/notebook" in result.stdout and "machine:" in result.stdout
     bench = json.loads((tmp_path / "bench.json").read_text())
@@ -16,12 +16,12 @@ def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
         assert len(stats["all"][loop]) == 1 and stats[loop]["median"] > 0
         assert bench["eval"][loop]["median"] > 0
     assert stats["ratio_project_notebook"] == stats["project"]["median"] / stats["notebook"]["median"]
-    assert bench["settings"]["model"]["net"]["_target_"] == "mnist_lightning.nets.CompactNet"
+    assert bench["settings"]["model"]["net"]["_target_"] == "mnist_lightning.model.nets.CompactNet"
     assert bench["machine"]["cpu_count"] >= 1 and bench["device"] == "cpu"
 
 
 def test_more_timed_steps_than_an_epoch_holds_is_one_clear_line(tmp_path):
     # batch 256 has 234 full steps per epoch: the project's loop would never reach its last timed step.
-    result = run_module("mnist_lightning.bench", "batch_sizes=[28,256]", "warmup_steps=30", "steps=300",
+    result = run_here("mnist_lightning.bench", "batch_sizes=[28,256]", "warmup_steps=30", "steps=300",
                         f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
     assert_clear_error(result, r"warmup_steps \+ steps = 330 is more than the 234 steps of one epoch at batch size 256")

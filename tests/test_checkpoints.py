@@ -8,20 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR, assert_clear_error, compose_train_config, run_module
+from conftest import CONF_DIR, assert_clear_error, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
 
-from mnist_lightning import checkpoints
-from mnist_lightning.checkpoints import read_checkpoint
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.inference.server import load_classifier
 from mnist_lightning.predict import predict
-from mnist_lightning.serve import load_classifier
+from mnist_lightning.run import checkpoints
+from mnist_lightning.run.checkpoints import read_checkpoint
 from mnist_lightning.train import train
 
 
 def evaluate_accuracy(ckpt: Path, cwd: Path, *args: str) -> str:
     """The accuracy line `evaluate` prints for `ckpt`."""
-    result = run_module("mnist_lightning.evaluate", f"ckpt_path={ckpt}", *args, cwd=cwd)
+    result = run_here("mnist_lightning.evaluate", f"ckpt_path={ckpt}", *args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return next(line for line in result.stdout.splitlines() if line.startswith("test accuracy: "))
 
@@ -37,7 +37,7 @@ def test_last_ckpt_is_the_last_epoch_when_validation_stops_improving(tmp_path):
     # A learning rate near zero: validation accuracy stops improving early, so the best epoch is not the last.
     args = ["trainer.max_epochs=4", "trainer.limit_train_batches=10", "data.val_size=2000", "optimizer.lr=1e-6",
             "logger=none", f"hydra.run.dir={run}"]  # fmt: skip
-    result = run_module("mnist_lightning.train", *args, cwd=tmp_path)
+    result = run_here("mnist_lightning.train", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((run / "metrics.json").read_text())
     best_epoch = metrics["epoch_of_val_acc_best"]
@@ -69,7 +69,7 @@ def test_a_crafted_checkpoint_is_refused_by_evaluate_predict_and_resume(trained_
     torch.save(checkpoint, crafted)
     refused = "crafted.ckpt was not opened: it holds Python objects .*open.*trust_checkpoint=true"
 
-    assert_clear_error(run_module("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), refused)
+    assert_clear_error(run_here("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), refused)
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("predict", overrides=[f"ckpt_path={crafted}", f"inputs={tmp_path}"])
     with pytest.raises(UserError, match=refused):
@@ -123,8 +123,23 @@ def test_a_checkpoint_naming_another_callable_to_build_is_refused_before_it_runs
     with pytest.raises(UserError, match="'os.mkdir' to build, which is not one of this project's networks"):
         checkpoints.load_module(crafted)
     assert not target.exists()
-    assert_clear_error(run_module("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), "not one of")
+    assert_clear_error(run_here("mnist_lightning.evaluate", f"ckpt_path={crafted}", cwd=tmp_path), "not one of")
     # serve's loader too (export's is load_module, checked above)
     with pytest.raises(UserError, match="not one of this project's networks"):
         load_classifier(str(crafted))
     assert not target.exists()
+
+
+def test_a_checkpoint_of_the_flat_layout_before_0_5_opens_with_its_stored_targets(trained_sweep, tmp_path):
+    # Versions before 0.5.0 kept the networks in mnist_lightning/nets.py and the seed's schedule in module.py.
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    assert hparams["net_config"]["_target_"] == "mnist_lightning.model.nets.ReferenceNet"
+    hparams["net_config"]["_target_"] = "mnist_lightning.nets.ReferenceNet"
+    hparams["scheduler"]["_target_"] = "mnist_lightning.module.exponential_lambda"
+    flat = tmp_path / "flat_layout.ckpt"
+    torch.save(checkpoint, flat)
+    module = checkpoints.load_module(flat)  # without the mapping: refused as "not one of this project's networks"
+    assert type(module.net).__name__ == "ReferenceNet"
+    assert module.hparams.scheduler["_target_"] == "mnist_lightning.model.lit_module.exponential_lambda"
+    assert evaluate_accuracy(flat, tmp_path) == run_accuracy(trained_sweep / "0")

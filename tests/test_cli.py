@@ -5,17 +5,17 @@ import re
 import shutil
 
 import pytest
-from conftest import assert_clear_error, run_module
+from conftest import assert_clear_error, run_here
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_lightning.data import BUNDLED_DATA_DIR
-from mnist_lightning.errors import check_group_choices
+from mnist_lightning.base.errors import check_group_choices
+from mnist_lightning.base.locations import BUNDLED_DATA_DIR
 
 TRAIN = "mnist_lightning.train"
 
 
 def test_fast_dev_run_writes_metrics_json(tmp_path):
-    result = run_module(TRAIN, "trainer.fast_dev_run=true", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, "trainer.fast_dev_run=true", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     for key in ("test/acc", "test/loss", "val/acc_best", "epoch_of_val_acc_best", "params", "epochs", "train_seconds"):
@@ -30,7 +30,7 @@ def test_fast_dev_run_writes_metrics_json(tmp_path):
 
 def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp_path, tiny_run_args):
     run = tmp_path / "run"
-    result = run_module(TRAIN, *tiny_run_args, f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_here(TRAIN, *tiny_run_args, f"hydra.run.dir={run}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert re.search(r"Epoch 1: test loss \d+\.\d{4}, accuracy \d+/1000 \(\d+\.\d{2}%\)", result.stdout)
     assert re.search(r"Test loss \d+\.\d{4}, accuracy \d+/10000 \(\d+\.\d{2}%\)", result.stdout)
@@ -52,12 +52,12 @@ def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp
 
 def test_multirun_gives_each_job_its_own_folder(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_module(TRAIN, "-m", "seed=1,2", "trainer.fast_dev_run=true", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_here(TRAIN, "-m", "seed=1,2", "trainer.fast_dev_run=true", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     seeds = [json.loads((sweep / job / "metrics.json").read_text())["seed"] for job in ("0", "1")]
     assert seeds == [1, 2]
 
-    report = run_module("mnist_lightning.report", str(sweep), cwd=tmp_path)
+    report = run_here("mnist_lightning.report", str(sweep), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     # Hydra's sweeper may write the boolean back as True; the report shows overrides as Hydra recorded them.
     assert re.search(r"\| 0 \| seed=1 trainer.fast_dev_run=(true|True) \| done \|", report.stdout)
@@ -67,7 +67,7 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path):
 
 
 def test_no_mnist_and_no_network_names_the_folder(tmp_path):
-    result = run_module(TRAIN, f"data.data_dir={tmp_path}/empty", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, f"data.data_dir={tmp_path}/empty", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert_clear_error(result, re.escape(f"MNIST is not in {tmp_path}/empty/MNIST/raw") + ".*put the four MNIST files")
 
 
@@ -79,28 +79,28 @@ def test_damaged_bundled_file_is_refused(tmp_path):
     damaged = bytearray((raw / "train-labels-idx1-ubyte.gz").read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     (raw / "train-labels-idx1-ubyte.gz").write_bytes(bytes(damaged))
-    result = run_module(TRAIN, f"data.data_dir={tmp_path}/data", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, f"data.data_dir={tmp_path}/data", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert_clear_error(result, "train-labels-idx1-ubyte.*(damaged|SHA-256)")
 
 
 def test_network_over_budget_is_refused(tmp_path):
-    result = run_module(TRAIN, "model.max_params=10000", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, "model.max_params=10000", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert_clear_error(result, r"17,216 parameters, over the budget model.max_params=10,000")
 
 
 def test_batch_size_zero_is_refused(tmp_path):
-    result = run_module(TRAIN, "data.batch_size=0", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, "data.batch_size=0", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert_clear_error(result, "data.batch_size must be a positive integer, got 0")
 
 
 def test_unknown_config_option_is_refused(tmp_path):
-    result = run_module(TRAIN, "model=nope", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
+    result = run_here(TRAIN, "model=nope", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     models = "compact, fast, fast_v1, micro, nano, reference, tiny"
     assert_clear_error(result, f"there is no model 'nope': choose one of {models}")
     assert result.stderr.strip().count("\n") == 0  # one line, not Hydra's page of search paths
-    sweep = run_module(TRAIN, "-m", "optimizer=adam,adamw", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
+    sweep = run_here(TRAIN, "-m", "optimizer=adam,adamw", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
     assert_clear_error(sweep, "there is no optimizer 'adamw': choose one of adam")
-    evaluate = run_module("mnist_lightning.evaluate", "ckpt_path=x.ckpt", "trainer=nope", cwd=tmp_path)
+    evaluate = run_here("mnist_lightning.evaluate", "ckpt_path=x.ckpt", "trainer=nope", cwd=tmp_path)
     assert_clear_error(evaluate, "there is no trainer 'nope': choose one of cpu, ddp, ddp_cpu, default, gpu")
 
 

@@ -5,10 +5,10 @@ import torch
 from conftest import compose_train_config
 from hydra.utils import instantiate
 
-from mnist_lightning.augment import BLACK, RandomAffine
-from mnist_lightning.data import MNISTDataModule
-from mnist_lightning.nets import CompactNet
-from mnist_lightning.summary import count_params
+from mnist_lightning.data.augment import BLACK, RandomAffine
+from mnist_lightning.data.datamodule import MNISTDataModule
+from mnist_lightning.model.budget import count_params
+from mnist_lightning.model.nets import CompactNet
 
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
@@ -33,7 +33,7 @@ def test_separable_convolutions_are_depthwise_then_pointwise_and_cost_fewer_weig
 
 
 def test_too_many_convolutions_for_28_pixels_is_one_clear_error():
-    from mnist_lightning.errors import UserError
+    from mnist_lightning.base.errors import UserError
 
     with pytest.raises(UserError, match="too many 3x3 convolutions"):
         CompactNet(block1=(8,) * 12)
@@ -86,7 +86,7 @@ def test_augmentation_is_off_by_default_and_on_in_the_compact_recipes(tmp_path):
 
 
 def test_augmentation_settings_without_a_target_are_one_clear_error():
-    from mnist_lightning.errors import UserError
+    from mnist_lightning.base.errors import UserError
 
     with pytest.raises(UserError, match="data.augment holds settings but nothing to build"):
         MNISTDataModule(augment={"degrees": 8.0})

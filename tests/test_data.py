@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lightning.data import BUNDLED_DATA_DIR, MNISTDataModule, ensure_mnist
-from mnist_lightning.errors import UserError
-from mnist_lightning.loader import EpochSampler, TensorLoader
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.locations import BUNDLED_DATA_DIR
+from mnist_lightning.data import MNISTDataModule
+from mnist_lightning.data.loader import EpochSampler, TensorLoader
+from mnist_lightning.data.mnist import ensure_mnist
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,12 @@ import json
 import os
 from types import SimpleNamespace
 
+import pytest
 import torch
 from conftest import run_module
 
-from mnist_lightning.data import MNISTDataModule
-from mnist_lightning.loader import EpochSampler
+from mnist_lightning.data.datamodule import MNISTDataModule
+from mnist_lightning.data.loader import EpochSampler
 
 
 def test_ranks_get_disjoint_shares_that_cover_the_epoch():
@@ -39,6 +40,7 @@ def test_the_datamodule_gives_each_rank_its_own_share():
     assert torch.equal(torch.cat(shares).bincount(), dm.train_set[1].bincount())  # together: the whole split
 
 
+@pytest.mark.system
 def test_two_cpu_processes_train_and_test_with_metrics_written_once(tmp_path):
     run = tmp_path / "run"
     # 50,000 images held out for validation leave 10,000 to train on: a whole epoch in a few seconds. The default

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lightning.report import DOC_TABLE, fill_doc_tables
-from mnist_lightning.runs import find_jobs
+from mnist_lightning.results.runs import find_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -29,7 +29,7 @@ def test_the_docs_have_generated_tables_and_a_short_readme():
 
 
 def test_the_frontier_table_and_plot_are_in_the_docs_and_cover_every_recipe_with_runs():
-    from mnist_lightning.frontier import RECIPES, frontier_rows
+    from mnist_lightning.results.frontier import RECIPES, frontier_rows
 
     results = (ROOT / "docs" / "results.md").read_text()
     assert results.count("<!-- frontier -->") == 1 and "(frontier.png)" in results
@@ -40,7 +40,7 @@ def test_the_frontier_table_and_plot_are_in_the_docs_and_cover_every_recipe_with
 
 
 def test_the_time_table_is_in_speed_md_and_covers_every_timed_recipe():
-    from mnist_lightning.frontier import TIME_RECIPES, TIME_SITTING, time_rows
+    from mnist_lightning.results.frontier import TIME_RECIPES, TIME_SITTING, time_rows
 
     speed = (ROOT / "docs" / "speed.md").read_text()
     assert speed.count("<!-- time -->") == 1 and speed.count("<!-- end time -->") == 1

@@ -10,8 +10,8 @@ import torch
 from conftest import compose_train_config
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from mnist_lightning.callbacks import EpochHistory
-from mnist_lightning.loader import AUGMENT, ORDER, EpochSampler, epoch_seed
+from mnist_lightning.data.loader import AUGMENT, ORDER, EpochSampler, epoch_seed
+from mnist_lightning.run.callbacks import EpochHistory
 from mnist_lightning.train import train
 
 STEPS = 5  # per epoch

@@ -5,15 +5,15 @@ import re
 
 import numpy as np
 import torchvision
-from conftest import run_module
+from conftest import run_here
 from PIL import Image
 
-from mnist_lightning.data import BUNDLED_DATA_DIR
+from mnist_lightning.base.locations import BUNDLED_DATA_DIR
 
 
 def test_evaluate_matches_the_training_runs_test_accuracy(trained_sweep, tmp_path):
     run = trained_sweep / "0"
-    result = run_module("mnist_lightning.evaluate", f"ckpt_path={run}/checkpoints/last.ckpt", cwd=tmp_path)
+    result = run_here("mnist_lightning.evaluate", f"ckpt_path={run}/checkpoints/last.ckpt", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     test_acc = json.loads((run / "metrics.json").read_text())["test/acc"]
     assert f"test accuracy: {100 * test_acc:.2f}%" in result.stdout
@@ -22,6 +22,8 @@ def test_evaluate_matches_the_training_runs_test_accuracy(trained_sweep, tmp_pat
     counts = np.array(confusion, dtype=int)
     assert counts.shape == (10, 10) and counts.sum() == 10_000
     assert counts.trace() == round(test_acc * 10_000)  # exactly the run's accuracy, image for image
+    true_counts = np.bincount(torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False).targets.numpy())
+    assert counts.sum(axis=1).tolist() == true_counts.tolist()  # rows are the true digits, columns the predicted
     assert not list(tmp_path.iterdir())  # evaluate prints; it leaves no run folder behind
 
 
@@ -44,7 +46,7 @@ def test_predict_reads_digits_in_both_polarities_and_skips_non_images(trained_sw
     labels = write_test_digits(images)
     (images / "notes.txt").write_text("not an image")
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
-    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={images}", cwd=tmp_path)
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={images}", cwd=tmp_path)
     assert result.returncode == 1  # one file could not be classified; the others were
     assert f"{images / 'notes.txt'}: skipped, not an image" in result.stderr
     predicted = {}
@@ -59,7 +61,7 @@ def test_predict_reads_digits_in_both_polarities_and_skips_non_images(trained_sw
 
 def test_predict_on_a_folder_without_files_is_a_clear_error(trained_sweep, tmp_path):
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
-    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={tmp_path}", cwd=tmp_path)
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={tmp_path}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip()

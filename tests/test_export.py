@@ -5,14 +5,15 @@ import io
 import numpy as np
 import pytest
 import torch
-from conftest import assert_clear_error, run_module
+from conftest import assert_clear_error, run_here
 from omegaconf import OmegaConf
 from PIL import Image
 
-from mnist_lightning.checkpoints import load_module
-from mnist_lightning.errors import UserError
-from mnist_lightning.export import PixelsToLogits, check_parity, export, mnist_test_pixels
-from mnist_lightning.serve import answer, load_classifier
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.export import export
+from mnist_lightning.inference.onnx import PixelsToLogits, check_parity, mnist_test_pixels
+from mnist_lightning.inference.server import answer, load_classifier
+from mnist_lightning.run.checkpoints import load_module
 
 onnxruntime = pytest.importorskip("onnxruntime", reason="pip install -e '.[export]'")
 
@@ -24,7 +25,7 @@ def checkpoint(trained_sweep):
 
 def test_onnx_export_takes_pixels_any_batch_size_and_matches_pytorch(checkpoint, tmp_path):
     onnx_file = tmp_path / "model.onnx"
-    result = run_module("mnist_lightning.export", f"ckpt_path={checkpoint}", f"output={onnx_file}", cwd=tmp_path)
+    result = run_here("mnist_lightning.export", f"ckpt_path={checkpoint}", f"output={onnx_file}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "same digit as PyTorch on 10,000/10,000 test images" in result.stdout
     assert (tmp_path / "model.int8.onnx").is_file() and "int8): accuracy" in result.stdout
@@ -52,14 +53,14 @@ def test_onnx_export_takes_pixels_any_batch_size_and_matches_pytorch(checkpoint,
 
 def test_a_file_that_fails_the_parity_check_is_an_error_and_is_not_left_behind(checkpoint, tmp_path):
     args = [f"ckpt_path={checkpoint}", "output=model.onnx", "int8=false", "atol=1e-12"]  # no float32 file passes
-    result = run_module("mnist_lightning.export", *args, cwd=tmp_path)
+    result = run_here("mnist_lightning.export", *args, cwd=tmp_path)
     assert result.returncode == 1 and "error: parity check failed" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "model.onnx").exists()
 
 
 def test_pt2_export_is_an_exported_program_with_a_dynamic_batch(checkpoint, tmp_path):
     args = [f"ckpt_path={checkpoint}", "format=pt2", f"output={tmp_path / 'm.pt2'}"]
-    result = run_module("mnist_lightning.export", *args, cwd=tmp_path)
+    result = run_here("mnist_lightning.export", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     program = torch.export.load(tmp_path / "m.pt2").module()
     assert program(torch.rand(3, 1, 28, 28)).shape == (3, 10)
@@ -78,7 +79,7 @@ def test_parity_check_fails_on_a_different_digit_or_a_large_difference():
 
 def test_export_errors_are_one_clear_line(tmp_path):
     # The command line once (the one-line wrapper); the other refusals in-process, where they are raised.
-    assert_clear_error(run_module("mnist_lightning.export", cwd=tmp_path), "give the checkpoint to export")
+    assert_clear_error(run_here("mnist_lightning.export", cwd=tmp_path), "give the checkpoint to export")
     (tmp_path / "README.md").write_text("not a checkpoint")
     cases = [("missing.ckpt", "onnx", "missing.ckpt does not exist"), (str(tmp_path / "README.md"), "onnx",
              "not a checkpoint"), ("x.ckpt", "tflite", "format must be one of onnx, pt2")]  # fmt: skip

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import assert_clear_error, run_module
+from conftest import assert_clear_error, run_here
 
 from mnist_lightning.report import report
 
@@ -17,7 +17,7 @@ FEW_STEPS = ["trainer.max_epochs=2", "trainer.limit_train_batches=30", "trainer.
 def test_a_diverged_run_stops_in_its_first_epoch_and_says_so(tmp_path):
     run = tmp_path / "run"
     long_epoch = ["trainer.max_epochs=2", "trainer.limit_train_batches=400", "logger=none"]
-    result = run_module(TRAIN, DIVERGES, *long_epoch, f"hydra.run.dir={run}", cwd=tmp_path)
+    result = run_here(TRAIN, DIVERGES, *long_epoch, f"hydra.run.dir={run}", cwd=tmp_path)
     assert_clear_error(result, r"training diverged at epoch 1, step \d+ \(loss nan\): lower optimizer.lr", code=1)
     # It stopped inside epoch 1 (of 400 steps, a few seconds), before validating, checkpointing or testing it.
     assert "Epoch 1:" not in result.stdout and "Test loss" not in result.stdout
@@ -30,7 +30,7 @@ def test_a_diverged_run_stops_in_its_first_epoch_and_says_so(tmp_path):
 def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "optimizer.lr=1e30,0.003", *FEW_STEPS, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}"]
-    result = run_module(TRAIN, *args, cwd=tmp_path)
+    result = run_here(TRAIN, *args, cwd=tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert "error: training diverged at epoch 1" in result.stderr
     statuses = [json.loads((sweep / job / "metrics.json").read_text())["status"] for job in ("0", "1")]
@@ -52,18 +52,18 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
     ],
 )
 def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_folder(tmp_path, override, message):
-    result = run_module(TRAIN, *override.split(), cwd=tmp_path)  # into outputs/ under tmp_path, as a user's run goes
+    result = run_here(TRAIN, *override.split(), cwd=tmp_path)  # into outputs/ under tmp_path, as a user's run goes
     assert_clear_error(result, message)
     assert not list(tmp_path.rglob(".hydra")) and not list(tmp_path.rglob("*.log"))
 
 
 def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
-    assert_clear_error(run_module(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")
+    assert_clear_error(run_here(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")
     assert (mine / ".hydra").is_dir()
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.
     ok = ["trainer.devices=auto", "trainer.deterministic=warn", "scheduler=onecycle", "scheduler.div_factor=10",
           "trainer.fast_dev_run=true", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
-    result = run_module(TRAIN, *ok, cwd=tmp_path)
+    result = run_here(TRAIN, *ok, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

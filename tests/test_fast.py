@@ -9,12 +9,13 @@ import torch
 import torch.nn.functional as F
 from conftest import compose_train_config
 
-from mnist_lightning.errors import UserError
-from mnist_lightning.frontier import time_rows
-from mnist_lightning.module import MNISTLitModule
-from mnist_lightning.nets import CompactNet
-from mnist_lightning.runs import Job, job_rows
-from mnist_lightning.train import build_module, train
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.lit_module import MNISTLitModule
+from mnist_lightning.model.nets import CompactNet
+from mnist_lightning.results.frontier import time_rows
+from mnist_lightning.results.runs import Job, job_rows
+from mnist_lightning.run.build import build_module
+from mnist_lightning.train import train
 
 
 class CountValidationBatches(pl.Callback):
@@ -84,7 +85,7 @@ def test_selecting_on_validation_that_never_runs_is_one_clear_error(tmp_path, ov
 
 
 def test_a_checkpoint_from_before_label_smoothing_still_opens(tmp_path):
-    from mnist_lightning.checkpoints import load_module
+    from mnist_lightning.run.checkpoints import load_module
 
     overrides = ["experiment=fast", "trainer.max_epochs=1", "trainer.limit_train_batches=2", "logger=none"]
     train(compose_train_config(tmp_path, [*overrides, "trainer.limit_test_batches=1"]))

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONF_DIR, compose_train_config, run_module
+from conftest import CONF_DIR, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
 
-from mnist_lightning import data
-from mnist_lightning.errors import UserError, find_user_error
+from mnist_lightning.base.errors import UserError, find_user_error
+from mnist_lightning.data import mnist as data
 from mnist_lightning.evaluate import evaluate
 from mnist_lightning.train import train
 
@@ -85,7 +85,7 @@ def test_predict_on_a_folder_without_images(trained_sweep, tmp_path):
     folder.mkdir()
     (folder / "readme.txt").write_text("no digits here")
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"  # a good checkpoint: only the folder is wrong
-    result = run_module("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={folder}", cwd=tmp_path)
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={folder}", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: inputs={folder} holds no images that could be read: put PNG or JPEG digits there"

@@ -2,8 +2,8 @@
 
 import torch
 
-from mnist_lightning.nets import ReferenceNet
-from mnist_lightning.summary import count_params, format_layer_table, layer_table
+from mnist_lightning.model.budget import count_params, format_layer_table, layer_table
+from mnist_lightning.model.nets import ReferenceNet
 
 # (layer, output shape, parameters) from the seed's torchsummary table.
 SEED_TABLE = [

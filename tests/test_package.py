@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import mnist_lightning.data as data
-from mnist_lightning.data import MNIST_SHA256, default_data_dir, ensure_mnist
+import mnist_lightning.data.mnist as data
+from mnist_lightning.data.mnist import MNIST_SHA256, default_data_dir, ensure_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 USER_NET = '''
@@ -79,6 +79,7 @@ def run_installed(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.system
 def test_the_wheel_trains_from_another_folder_and_writes_outputs_there(installed, tmp_path):
     where = run_installed(installed, tmp_path, "-c", "import mnist_lightning; print(mnist_lightning.__file__)")
     assert where.stdout.strip().startswith(str(installed)), where.stderr  # the wheel's copy, not the clone
@@ -90,6 +91,7 @@ def test_the_wheel_trains_from_another_folder_and_writes_outputs_there(installed
     assert metrics["provenance"]["git_commit"] is None  # the current folder's repository is not the code's
 
 
+@pytest.mark.system
 def test_a_users_own_config_folder_adds_a_network_defined_in_the_users_module(installed, tmp_path):
     (tmp_path / "user_nets.py").write_text(USER_NET)
     (tmp_path / "my_conf" / "model").mkdir(parents=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 from mnist_lightning.report import report
 
 

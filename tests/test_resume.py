@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import compose_train_config, run_module
+from conftest import compose_train_config, run_here, run_module
 
-from mnist_lightning.checkpoints import AtomicCheckpointIO
-from mnist_lightning.train import build_trainer
+from mnist_lightning.run.build import build_trainer
+from mnist_lightning.run.checkpoints import AtomicCheckpointIO
 
 TRAIN = "mnist_lightning.train"
 # 6 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this high lr
@@ -40,9 +40,10 @@ def checkpoint_epoch(path) -> int | None:
         return None
 
 
+@pytest.mark.system
 def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_resumes_to_them(tmp_path, monkeypatch):
-    for run in ("a", "b"):
-        result = run_module(TRAIN, *SHORT, f"hydra.run.dir={tmp_path}/{run}", cwd=tmp_path)
+    for run in ("a", "b"):  # in this process: only the interrupted run and its resumption need their own
+        result = run_here(TRAIN, *SHORT, f"hydra.run.dir={tmp_path}/{run}", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     uninterrupted = finished(tmp_path / "a")
     same_numbers(uninterrupted, finished(tmp_path / "b"))
@@ -86,7 +87,7 @@ def test_the_best_score_survives_a_resume_into_a_new_folder(tmp_path):
     # become "best". The end-to-end test above cannot always see that (there the best may come later anyway).
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from mnist_lightning.checkpoints import BestCheckpoint
+    from mnist_lightning.run.checkpoints import BestCheckpoint
 
     before = ModelCheckpoint(dirpath=tmp_path / "first", monitor="val/acc", mode="max")
     before.best_model_score, before.best_model_path = torch.tensor(0.99), str(tmp_path / "first" / "best.ckpt")

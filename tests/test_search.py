@@ -4,15 +4,15 @@ import json
 
 import pytest
 import yaml
-from conftest import CONF_DIR, compose_train_config, run_module
+from conftest import CONF_DIR, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-import mnist_lightning.data
-from mnist_lightning.errors import UserError
+import mnist_lightning.data.datamodule
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.report import report
-from mnist_lightning.summary import OverBudget
 from mnist_lightning.train import train
 
 FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
@@ -29,13 +29,13 @@ def test_the_search_space_is_the_compact_widths_scored_on_held_out_images():
 
 def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_images(tmp_path, monkeypatch):
     splits = []
-    load = mnist_lightning.data.load_normalized
+    load = mnist_lightning.data.datamodule.load_normalized
 
     def recording_load(data_dir, train):
         splits.append("train" if train else "test")
         return load(data_dir, train)
 
-    monkeypatch.setattr(mnist_lightning.data, "load_normalized", recording_load)
+    monkeypatch.setattr(mnist_lightning.data.datamodule, "load_normalized", recording_load)
     metrics = train(compose_train_config(tmp_path, ["experiment=micro", "hparams_search=optuna_widths", *FEW_STEPS]))
     assert splits == ["train"]
     assert metrics["test/acc"] is None and metrics["test/images"] is None and 0 < metrics["val/acc"] <= 1
@@ -53,7 +53,7 @@ def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_pat
     sweep = tmp_path / "search"
     # With the search's fixed sampler seed, these 4 trials give widths both under and over the 4,000 budget.
     args = ["experiment=micro", "hparams_search=optuna_widths", "hydra.sweeper.n_trials=4", "logger=none", *FEW_STEPS]
-    result = run_module("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_here("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     trials = {job: json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1", "2", "3")}
     skipped = [job for job, m in trials.items() if m["status"] == "over_budget"]
@@ -72,7 +72,7 @@ def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_pat
 def test_a_run_with_a_list_of_widths_on_the_command_line_finishes_and_logs_it(tmp_path):
     # TensorBoard's HPARAMS refuse lists: the run used to fail after training, with no metrics.json.
     args = ["model=tiny", "model.net.block1=[6,10]", "model.net.transition=6", *FEW_STEPS, "hydra.run.dir=run"]
-    result = run_module("mnist_lightning.train", *args, cwd=tmp_path)
+    result = run_here("mnist_lightning.train", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["config"]["model"]["net"]["block1"] == [6, 10]
@@ -85,7 +85,9 @@ def test_a_run_with_a_list_of_widths_on_the_command_line_finishes_and_logs_it(tm
 
 def test_an_over_budget_network_stops_before_any_data_is_loaded(tmp_path, monkeypatch):
     splits = []
-    monkeypatch.setattr(mnist_lightning.data, "load_normalized", lambda data_dir, train: splits.append(train))
+    monkeypatch.setattr(
+        mnist_lightning.data.datamodule, "load_normalized", lambda data_dir, train: splits.append(train)
+    )
     with pytest.raises(OverBudget, match="3,934 parameters, over the budget model.max_params=3,000"):
         train(compose_train_config(tmp_path, ["experiment=micro", "model.max_params=3000", *FEW_STEPS]))
     assert splits == [] and not (tmp_path / "checkpoints").exists()

@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
-from conftest import assert_clear_error, run_module
+from conftest import assert_clear_error, run_here
 from PIL import Image
 
-from mnist_lightning.data import BUNDLED_DATA_DIR
-from mnist_lightning.errors import UserError
-from mnist_lightning.serve import answer, load_classifier
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.locations import BUNDLED_DATA_DIR
+from mnist_lightning.inference.server import answer, load_classifier
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -86,6 +86,7 @@ def known_digit(checkpoint) -> tuple[bytes, int]:
     raise AssertionError("the model reads none of the first 100 test digits right")
 
 
+@pytest.mark.system
 def test_the_server_answers_images_and_survives_bad_uploads(server, known_digit):
     png, label = known_digit
     status, result = post(server, png)
@@ -100,6 +101,7 @@ def test_the_server_answers_images_and_survives_bad_uploads(server, known_digit)
     assert post(server, png)[1]["digit"] == label  # still serving after the errors
 
 
+@pytest.mark.system
 def test_requests_from_elsewhere_and_oversized_pictures_are_refused(server, known_digit):
     png, _ = known_digit
     status, result = post(server, png, headers={})  # what another site's script could send without asking
@@ -128,9 +130,9 @@ def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, t
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_module("mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}", cwd=tmp_path)
+        result = run_here("mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}", cwd=tmp_path)
         assert_clear_error(result, f"port {port} is in use")
-    assert_clear_error(run_module("mnist_lightning.serve", cwd=tmp_path), "give the model to serve")
+    assert_clear_error(run_here("mnist_lightning.serve", cwd=tmp_path), "give the model to serve")
     (tmp_path / "foreign.onnx").write_bytes(b"\x00" * 64)  # the rest in-process, where they are raised
     with pytest.raises(UserError, match="not an ONNX model onnxruntime can run"):
         load_classifier(str(tmp_path / "foreign.onnx"))
@@ -138,6 +140,7 @@ def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, t
         load_classifier(str(tmp_path / "nothing.ckpt"))
 
 
+@pytest.mark.system
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="no Chromium here: apt-get install chromium chromium-driver"
 )

@@ -9,7 +9,7 @@ from conftest import CONF_DIR, compose_train_config
 from hydra import compose, initialize_config_dir
 
 from mnist_lightning.evaluate import evaluate
-from mnist_lightning.nets import Dropout, ReferenceNet
+from mnist_lightning.model.nets import Dropout, ReferenceNet
 from mnist_lightning.train import train
 
 FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "logger=none"]
@@ -46,12 +46,15 @@ class ConvOutputDtypes(pl.Callback):
 
 def test_bf16_mixed_trains_in_bf16_and_evaluate_reproduces_it(tmp_path):
     watch = ConvOutputDtypes()
-    metrics = train(compose_train_config(tmp_path, [*FEW_STEPS, "trainer.precision=bf16-mixed"]), callbacks=[watch])
+    # bf16 is slow on a CPU without bf16 instructions: train, validate and test on one batch of 1,000 images each.
+    one_batch = "trainer.limit_test_batches=1"
+    overrides = [*FEW_STEPS, "trainer.precision=bf16-mixed", one_batch]
+    metrics = train(compose_train_config(tmp_path, overrides), callbacks=[watch])
     assert watch.dtypes[:3] == [torch.bfloat16] * 3  # the convolutions ran in bf16 (float32 without the switch)
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
     assert torch.load(ckpt, weights_only=True)["precision"] == "bf16-mixed"
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("evaluate", overrides=[f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path}"])
+        cfg = compose("evaluate", overrides=[f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path}", one_batch])
     assert cfg.trainer.precision == "32-true"  # evaluate's own default ...
     result = evaluate(cfg)
     assert (

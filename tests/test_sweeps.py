@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import CONF_DIR, compose_train_config, run_module
+from conftest import CONF_DIR, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
-from mnist_lightning.train import torch_threads
+from mnist_lightning.run.build import torch_threads
 
 TRAIN = "mnist_lightning.train"
 
@@ -30,7 +30,7 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tmp_path):
     sweep = tmp_path / "optuna"
     args = ["hparams_search=optuna", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1",
             "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "logger=none"]  # fmt: skip
-    result = run_module(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     trials = [json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1")]
@@ -40,12 +40,13 @@ def test_optuna_sweep_runs_trials_and_reports_the_best(tmp_path):
     assert set(best["best_params"]) == {"optimizer.lr", "scheduler.gamma", "model.dropout", "data.batch_size"}
 
 
+@pytest.mark.system
 def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     # joblib's workers limit their own threads too, so this run alone would not see the project's logic
     # break: the next test checks that logic directly.
     sweep = tmp_path / "joblib"
     args = ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.fast_dev_run=true"]
-    result = run_module(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     threads = [json.loads((sweep / job / "metrics.json").read_text())["torch_threads"] for job in ("0", "1")]
     assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 2
@@ -61,6 +62,7 @@ def test_threads_are_the_cores_shared_among_parallel_processes(tmp_path, monkeyp
     assert torch_threads(cfg) == (16 // processes if processes else 1)  # n_jobs=-1: one job per core
 
 
+@pytest.mark.system
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     command = [sys.executable, "-m", TRAIN, "trainer.fast_dev_run=true", "logger=none"]
     runs = [

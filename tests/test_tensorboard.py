@@ -46,6 +46,7 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
+@pytest.mark.system
 def test_a_real_tensorboard_server_serves_the_sweep(trained_sweep):
     port = free_port()
     server = subprocess.Popen(

@@ -1,20 +1,14 @@
-"""A short real training through train(cfg) with the project's composed configs."""
+"""A short real training through the command line, with the project's composed configs: the shared sweep's job 0."""
 
 import json
 
-from conftest import compose_train_config
 
-from mnist_lightning.train import train
-
-
-def test_a_few_hundred_steps_exceed_95_percent(tmp_path):
-    cfg = compose_train_config(
-        tmp_path, ["trainer.max_epochs=1", "trainer.limit_train_batches=300", "logger=none", "seed=1"]
-    )
-    metrics = train(cfg)
-    # Scored on all 10,000 test images after 300 steps of batch 28 (8,400 images).
-    assert metrics["test/acc"] > 0.95
-    written = json.loads((tmp_path / "metrics.json").read_text())
-    assert written["test/acc"] == metrics["test/acc"] and written["params"] == 17_216
-    assert written["epochs"] == 1 and written["history"][0]["epoch"] == 1
-    assert (tmp_path / "checkpoints" / "last.ckpt").exists()
+def test_a_few_hundred_steps_exceed_95_percent(trained_sweep):
+    run = trained_sweep / "0"  # seed 1: 300 steps of batch 28 (8,400 images), one epoch (conftest.py)
+    written = json.loads((run / "metrics.json").read_text())
+    # Scored on all 10,000 test images.
+    assert written["status"] == "ok" and written["test/acc"] > 0.95 and written["test/images"] == 10_000
+    assert written["params"] == 17_216 and written["train/images"] == 300 * 28
+    assert written["epochs"] == 1 and [row["epoch"] for row in written["history"]] == [1]
+    assert written["history"][0]["val/acc"] == written["val/acc"]  # validation scored the test set after epoch 1
+    assert (run / "checkpoints" / "last.ckpt").exists()

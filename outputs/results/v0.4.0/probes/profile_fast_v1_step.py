@@ -7,9 +7,8 @@ python outputs/results/v0.4.0/probes/profile_fast_v1_step.py > outputs/results/v
 
 import torch
 import torch.nn.functional as F
-from torch.profiler import ProfilerActivity, profile
-
 from mnist_lightning.nets import CompactNet
+from torch.profiler import ProfilerActivity, profile
 
 torch.set_num_threads(2)
 net = CompactNet(block1=[16], transition=12, block2=[24, 24, 24, 24]).to(memory_format=torch.channels_last)

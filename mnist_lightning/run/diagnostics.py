@@ -12,8 +12,9 @@ from matplotlib.figure import Figure
 from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams as hparams_summary
+from torchmetrics.classification import MulticlassConfusionMatrix
 
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD
+from mnist_lightning.data.mnist import denormalize
 
 
 class TestDiagnostics(pl.Callback):
@@ -23,9 +24,12 @@ class TestDiagnostics(pl.Callback):
         self.num_classes, self.max_misclassified = num_classes, max_misclassified
         self.confusion = torch.zeros(num_classes, num_classes, dtype=torch.long)  # rows: true, columns: predicted
         self.misclassified: list[tuple[Tensor, int, int]] = []  # (image (1, 28, 28), true, predicted)
+        # torchmetrics gathers every DDP process's counts in compute(); validate_args off: no host sync per batch.
+        self._counts = MulticlassConfusionMatrix(num_classes, validate_args=False)
 
     def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.confusion = torch.zeros(self.num_classes, self.num_classes, dtype=torch.long, device=pl_module.device)
+        self._counts = self._counts.to(pl_module.device)
+        self._counts.reset()
         self.misclassified = []
 
     def on_test_batch_end(
@@ -33,15 +37,13 @@ class TestDiagnostics(pl.Callback):
     ) -> None:
         images, labels = batch
         preds = outputs.argmax(dim=1)  # test_step returns the logits
-        self.confusion += torch.bincount(labels * self.num_classes + preds, minlength=self.num_classes**2).view(
-            self.num_classes, self.num_classes
-        )
+        self._counts.update(preds, labels)
         if len(self.misclassified) < self.max_misclassified:  # test only, so the host sync here costs little
             wrong = (preds != labels).nonzero().flatten()[: self.max_misclassified - len(self.misclassified)]
             self.misclassified += [(images[i].cpu(), int(labels[i]), int(preds[i])) for i in wrong]
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.confusion = trainer.strategy.reduce(self.confusion, reduce_op="sum").cpu()  # all ranks' images
+        self.confusion = self._counts.compute().cpu()  # all ranks' images
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 step = trainer.global_step
@@ -76,7 +78,7 @@ def misclassified_figure(samples: list[tuple[Tensor, int, int]]) -> Figure:
     for ax in axes.flat:
         ax.axis("off")
     for ax, (image, true, pred) in zip(axes.flat, samples, strict=False):
-        ax.imshow((image[0] * MNIST_STD + MNIST_MEAN).numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(denormalize(image[0]).numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{true} -> {pred}", fontsize=9)
     fig.suptitle("misclassified test digits (true -> predicted)", fontsize=10)
     fig.tight_layout()
@@ -96,7 +98,7 @@ def log_hparams(trainer: pl.Trainer, hparams: dict[str, object], metrics: dict[s
             for name, value in metrics.items():
                 if name not in trainer.callback_metrics:
                     logger.experiment.add_scalar(name, value, trainer.global_step)
-            writer = logger.experiment._get_file_writer()
+            writer = logger.experiment.file_writer  # public attribute, made when the SummaryWriter is
             for summary in hparams_summary(hparams, metrics):
                 writer.add_summary(summary)
             logger.experiment.flush()

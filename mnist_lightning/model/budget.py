@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 
 @dataclass

@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 from torch import Tensor
 
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD
+from mnist_lightning.data.mnist import normalize
 
 DIGIT_BOX, FRAME = 20, 28  # MNIST: each digit fitted into 20x20, centred by its centre of mass in 28x28
 SPECK_AREA = 0.15  # ink blobs smaller than this share of the largest one are specks, not strokes
@@ -137,4 +137,4 @@ def to_mnist(image: Image.Image) -> Tensor:
     top = int(np.clip(round(FRAME / 2 - 0.5 - centre_y), 0, FRAME - digit.shape[0]))
     left = int(np.clip(round(FRAME / 2 - 0.5 - centre_x), 0, FRAME - digit.shape[1]))
     frame[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
-    return (torch.from_numpy(frame).unsqueeze(0) - MNIST_MEAN) / MNIST_STD
+    return normalize(torch.from_numpy(frame).unsqueeze(0))

@@ -2,7 +2,7 @@
 
 import pytorch_lightning as pl
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 
 class RankFailed(UserError):

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 _MASK_LEVELS = 2**15  # the CPU dropout mask compares 15 random bits per element
 

@@ -1,11 +1,11 @@
-"""Checks of a run's settings before anything is built: types of overridden values, and ranges of the run's own."""
+"""All checks of a training run's config, in one step before anything is built: types, ranges, and combinations."""
 
 from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
@@ -67,3 +67,33 @@ def check_run_settings(cfg: DictConfig) -> None:
         raise UserError(f"torch_threads must be a positive integer or null, got {threads!r}")
     if cfg.get("ckpt_path") is not None and not isinstance(cfg.ckpt_path, str):
         raise UserError(f"ckpt_path must be a file path, got {cfg.ckpt_path!r}")
+
+
+OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
+
+
+def validates_nothing(cfg: DictConfig) -> bool:
+    """trainer.limit_val_batches=0: no validation pass at all, so no val/acc (experiment=fast)."""
+    return cfg.trainer.get("limit_val_batches") == 0
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Refuse, in one line each, settings that cannot run or would select on the test set."""
+    check_run_settings(cfg)
+    metric, test = cfg.get("optimized_metric", "test/acc"), cfg.get("test", True)
+    if metric not in OPTIMIZABLE_METRICS:
+        raise UserError(f"optimized_metric must be one of {', '.join(OPTIMIZABLE_METRICS)}, got {metric!r}")
+    if metric.startswith("val/") and cfg.data.val_size == 0:
+        raise UserError(
+            f"optimized_metric={metric} with data.val_size=0 would select on the test set: "
+            "hold out validation images, e.g. data.val_size=5000"
+        )
+    if validates_nothing(cfg) and (not test or metric != "test/acc"):
+        raise UserError(
+            "trainer.limit_val_batches=0 validates nothing, so there is no val/acc to report or optimize: "
+            "set trainer.limit_val_batches=null (experiment=fast turns validation off)"
+        )
+    if not test and cfg.data.val_size == 0:
+        raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
+    if not test and metric == "test/acc":
+        raise UserError("test=false leaves no test/acc to optimize: set optimized_metric=val/acc")

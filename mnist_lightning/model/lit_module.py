@@ -11,7 +11,7 @@ from torch.optim import Optimizer
 from torchmetrics import MeanMetric, MetricCollection, SumMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 log = logging.getLogger(__name__)
 STAGES = ("train", "val", "test")
@@ -98,6 +98,8 @@ class MNISTLitModule(pl.LightningModule):
         self.log(f"{stage}/images", values["count"], logger=False)
         return values
 
+    # The lr is logged here rather than by Lightning's LearningRateMonitor, which names an optimizer without a
+    # scheduler "lr-Adam" instead of train/lr and logs a per-step lr only every log_every_n_steps.
     def on_train_epoch_start(self) -> None:
         if self.hparams.scheduler_interval == "epoch":  # one lr per epoch
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])

@@ -7,7 +7,7 @@ other results table in the docs.
 import statistics
 from pathlib import Path
 
-from mnist_lightning.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pct
+from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pooled
 
 # One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
 RECIPES = [
@@ -43,10 +43,7 @@ def frontier_rows(root: Path) -> list[dict[str, str]]:
                 "recipe": f"experiment={recipe}",
                 "params": f"{runs[0]['params']:,}",
                 "seeds": str(len(accs)),
-                "mean test acc %": pct(statistics.mean(accs)),
-                "std": pct(statistics.stdev(accs)) if len(accs) > 1 else "-",
-                "min": pct(min(accs)),
-                "max": pct(max(accs)),
+                **pooled(accs),
                 "code": f"{code} ({', '.join(sorted({commit_of(m) for m in runs}))})",
                 "runs": folder,
             }
@@ -134,8 +131,7 @@ def time_rows(root: Path) -> list[dict[str, str]]:
                 "params": f"{runs[0]['params']:,}",
                 # A run that failed or was never tested is not averaged away silently: "2 of 3".
                 "seeds": str(len(accs)) if len(accs) == len(jobs) else f"{len(accs)} of {len(jobs)}",
-                "mean test acc %": pct(statistics.mean(accs)),
-                "min": pct(min(accs)),
+                **{key: value for key, value in pooled(accs).items() if key in ("mean test acc %", "min")},
                 "fit s": f"{fit:.1f}",
                 "test s": f"{test:.1f}",
                 "fit + test s": f"{fit + test:.1f}",

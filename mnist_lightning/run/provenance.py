@@ -9,7 +9,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 
-from mnist_lightning.locations import PROJECT_ROOT
+from mnist_lightning.base.locations import PROJECT_ROOT
 
 
 def _git(*args: str) -> str | None:

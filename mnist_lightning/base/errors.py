@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 
-from mnist_lightning.locations import CONF_DIR
+from mnist_lightning.base.locations import CONF_DIR
 
 
 class UserError(Exception):
@@ -25,6 +26,12 @@ class Interrupted(UserError):
 
     exit_code = 130  # 128 + SIGINT, what a shell reports for a process stopped by Ctrl-C
     prefix = "interrupted"
+
+
+def require(cfg: Any, key: str, message: str) -> None:
+    """The one check that a command was given a value it cannot run without (`ckpt_path=...`, `inputs=...`)."""
+    if OmegaConf.is_missing(cfg, key):
+        raise UserError(message)
 
 
 def find_user_error(error: BaseException) -> UserError | None:

@@ -7,7 +7,7 @@ them), so the entry points run from any folder.
 
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # mnist_lightning/, this file being in base/
 INSTALLED = (PACKAGE_DIR / "conf").is_dir()  # a wheel's layout; a clone has conf/ beside the package
 CONF_DIR = PACKAGE_DIR / "conf" if INSTALLED else PACKAGE_DIR.parent / "conf"
 BUNDLED_DATA_DIR = PACKAGE_DIR / "bundled" if INSTALLED else PACKAGE_DIR.parent / "data"

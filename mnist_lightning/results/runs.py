@@ -122,20 +122,17 @@ def setting_rows(jobs: list[Job]) -> list[dict[str, str]]:
     for job in jobs:
         if job.metrics is not None and job.metrics.get("status", "ok") == "ok" and job.metrics["test/acc"] is not None:
             by_setting.setdefault(job.setting, []).append(job.metrics["test/acc"])
-    rows = []
-    for setting, accs in by_setting.items():
-        std = statistics.stdev(accs) if len(accs) > 1 else float("nan")
-        rows.append(
-            {
-                "setting": setting,
-                "n": str(len(accs)),
-                "mean test acc %": pct(statistics.mean(accs)),
-                "std": pct(std),
-                "min": pct(min(accs)),
-                "max": pct(max(accs)),
-            }
-        )
-    return rows
+    return [{"setting": setting, "n": str(len(accs)), **pooled(accs)} for setting, accs in by_setting.items()]
+
+
+def pooled(accs: list[float]) -> dict[str, str]:
+    """Final test accuracies of several seeds pooled: mean, sample std ("-" for one seed), min and max, in %."""
+    return {
+        "mean test acc %": pct(statistics.mean(accs)),
+        "std": pct(statistics.stdev(accs)) if len(accs) > 1 else "-",
+        "min": pct(min(accs)),
+        "max": pct(max(accs)),
+    }
 
 
 def markdown_table(rows: list[dict[str, str]]) -> str:

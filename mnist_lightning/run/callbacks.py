@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
 
 
 class EpochHistory(pl.Callback):

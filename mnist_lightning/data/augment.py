@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mnist_lightning.data import MNIST_MEAN, MNIST_STD
-from mnist_lightning.errors import UserError
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.data.mnist import normalize
 
-BLACK = -MNIST_MEAN / MNIST_STD  # a black pixel after normalization
+BLACK = normalize(torch.tensor(0.0)).item()  # a black pixel after normalization
 
 
 class RandomAffine:

@@ -10,8 +10,8 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
-from mnist_lightning.errors import UserError
-from mnist_lightning.module import MNISTLitModule
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.lit_module import MNISTLitModule
 
 TRUST_HINT = (
     "if it is a checkpoint you made yourself with an earlier version of this project, add trust_checkpoint=true"
@@ -69,7 +69,28 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 # What a checkpoint's stored configs may name as `_target_` without trust_checkpoint=true: the project's
 # networks and schedule, and torch's optimizers and schedulers. Any other callable (os.system, ...) would run
 # when the config is instantiated, however safely the file itself was unpickled.
-SAFE_TARGETS = ("mnist_lightning.nets.", "mnist_lightning.module.", "torch.optim.")
+SAFE_TARGETS = ("mnist_lightning.model.nets.", "mnist_lightning.model.lit_module.", "torch.optim.")
+
+
+# Where the `_target_` paths stored by checkpoints of versions before 0.5.0 live now: they keep opening.
+MOVED_TARGETS = {
+    "mnist_lightning.nets.": "mnist_lightning.model.nets.",
+    "mnist_lightning.module.": "mnist_lightning.model.lit_module.",
+}
+
+
+def current_targets(config: object) -> object:
+    """`config` with every `_target_` of an earlier version's layout replaced by where that object lives now."""
+    if isinstance(config, dict):
+        moved = {key: current_targets(value) for key, value in config.items()}
+        target = moved.get("_target_")
+        for old, new in MOVED_TARGETS.items():
+            if isinstance(target, str) and target.startswith(old):
+                moved["_target_"] = new + target[len(old) :]
+        return moved
+    if isinstance(config, list):
+        return [current_targets(value) for value in config]
+    return config
 
 
 def check_targets(config: object, path: str | Path) -> None:
@@ -102,6 +123,7 @@ def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path, trust: bool 
         if not run_config.is_file():
             raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
         hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
+    hparams = current_targets(hparams)
     if not trust:
         check_targets(hparams, ckpt_path)
     hparams["compile"] = False  # compiling pays off over many training steps, not one evaluation

@@ -1,0 +1,27 @@
+"""The wrapper every Hydra command shares: its entry point, one-line user errors, and the group check before Hydra."""
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import hydra
+
+from mnist_lightning.base.errors import check_group_choices, exit_on_user_error
+from mnist_lightning.base.locations import CONF_DIR
+
+
+def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`@command("train")`: Hydra's main composing conf/<config_name>.yaml, with UserErrors ending in one line."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(
+            exit_on_user_error(fn)
+        )
+
+    return decorate
+
+
+def run_command(main: Callable[[], Any]) -> None:
+    """Start a command from `python -m`: unknown config groups are refused in one line before Hydra starts."""
+    check_group_choices(sys.argv[1:])
+    main()

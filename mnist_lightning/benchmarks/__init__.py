@@ -1,0 +1,1 @@
+"""Measurement code of the bench and photos commands: the timed training loops and the photo conditions."""

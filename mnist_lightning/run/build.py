@@ -1,0 +1,89 @@
+"""Build a run's objects from its config: the network in its LightningModule, and the Trainer with its callbacks."""
+
+import logging
+import os
+
+import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
+
+from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
+from mnist_lightning.model.lit_module import MNISTLitModule
+from mnist_lightning.run.checks import validates_nothing
+
+log = logging.getLogger(__name__)
+
+
+def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True) -> tuple[MNISTLitModule, int]:
+    """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
+    net = instantiate(cfg.model.net)
+    params = check_param_budget(net, cfg.model.max_params)
+    if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
+        log.info(format_layer_table(layer_table(net), params))
+    optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    # scheduler=none composes to an empty node, which is falsy: test for None, not truth.
+    scheduler_node = cfg.get("scheduler")
+    scheduler_cfg = OmegaConf.to_container(scheduler_node, resolve=True) if scheduler_node is not None else {}
+    interval = scheduler_cfg.pop("interval", "epoch")  # ours, not the scheduler's: when Lightning steps it
+    if interval not in ("epoch", "step"):
+        raise UserError(f"scheduler.interval must be epoch or step, got {interval!r}")
+    try:  # a trial build, so a bad lr or gamma stops the run now rather than after data loading
+        trial = instantiate(optimizer_cfg)(params=net.parameters())
+        if scheduler_cfg:
+            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
+    except ValueError as error:
+        raise UserError(f"the optimizer refused its settings: {error} (see optimizer.* in the config)") from error
+    module = MNISTLitModule(
+        net=net,
+        optimizer=optimizer_cfg,
+        scheduler=scheduler_cfg or None,
+        scheduler_interval=interval,
+        val_is_test=val_is_test,
+        net_config=OmegaConf.to_container(cfg.model.net, resolve=True),
+        channels_last=cfg.model.get("channels_last", False),
+        compile=cfg.model.get("compile", False),
+        label_smoothing=check_label_smoothing(cfg.model.get("label_smoothing", 0.0)),
+    )
+    return module, params
+
+
+def check_label_smoothing(value: float) -> float:
+    """`model.label_smoothing`, refused with one line unless it is a number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise UserError(f"model.label_smoothing must be a number in [0, 1), got {value!r}")
+    return value
+
+
+def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_test: bool) -> pl.Trainer:
+    """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
+    callbacks_cfg = dict(cfg.get("callbacks") or {})
+    # No "best" checkpoint when validation scores the test set (it would be a model chosen on it), or when
+    # nothing is validated at all (experiment=fast).
+    if val_is_test or validates_nothing(cfg):
+        callbacks_cfg.pop("best_checkpoint", None)
+    callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def torch_threads(cfg: DictConfig) -> int:
+    """`torch_threads` if set; else the cores shared among the processes running at once, so none oversubscribe.
+
+    Those processes are the parallel jobs of hydra/launcher=joblib times the DDP processes on the CPU.
+    """
+    if cfg.get("torch_threads"):
+        return cfg.torch_threads
+    processes = 1
+    n_jobs = HydraConfig.get().launcher.get("n_jobs") if HydraConfig.initialized() else None
+    if n_jobs is not None:
+        processes *= (os.cpu_count() or 1) if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
+    trainer = cfg.get("trainer") or {}
+    if trainer.get("accelerator") == "cpu" and "ddp" in str(trainer.get("strategy", "")):
+        processes *= int(trainer.get("devices", 1))
+    if processes == 1:
+        return torch.get_num_threads()
+    return max(1, (os.cpu_count() or 1) // processes)

@@ -1,0 +1,78 @@
+"""What a run records: metrics.json, the settings that tell a sweep's jobs apart, and how to resume a stopped one."""
+
+import json
+import logging
+import shlex
+from pathlib import Path
+
+import pytorch_lightning as pl
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from mnist_lightning.run.callbacks import EpochHistory
+
+log = logging.getLogger(__name__)
+
+
+def run_settings(cfg: DictConfig) -> dict[str, object]:
+    """The seed and the command-line overrides of this run: what tells the jobs of a sweep apart."""
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    settings: dict[str, object] = {"seed": cfg.seed, "data.val_size": cfg.data.val_size}  # 0: val is the test set
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        parsed = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
+        # TensorBoard's HPARAMS take scalars only: a list of widths ("[6,10]"), null or a deletion stay text.
+        settings[key] = parsed if isinstance(parsed, (bool, int, float, str)) else (value or "deleted")
+    return settings
+
+
+def as_float(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
+
+
+def interrupted_message(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> str:
+    """Where a run stopped by Ctrl-C stands, and the command line that resumes it: same overrides, new ckpt_path."""
+    where = "in the final test" if trainer.state.fn == "test" else f"in epoch {trainer.current_epoch + 1}"
+    last = output_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():  # no epoch finished in this folder: a resumed run can start again from its ckpt_path
+        if not cfg.get("ckpt_path"):
+            return f"{where}, before any epoch finished: nothing to resume"
+        last = Path(cfg.ckpt_path)
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    kept = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
+    command = shlex.join(["python", "-m", "mnist_lightning.train", *kept, f"ckpt_path={last.resolve()}"])
+    return f"{where}; the last finished epoch is in {last}; resume with: {command}"
+
+
+def write_metrics(output_dir: Path, metrics: dict) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def final_metrics(trainer: pl.Trainer, history: EpochHistory, output_dir: Path, test: dict) -> dict:
+    """The results of a finished run as metrics.json has them (without the timings and the record's header)."""
+    best = history.best()
+    best_ckpt = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), None)
+    return {
+        "test/acc": test.get("test/acc"),
+        "test/loss": test.get("test/loss"),
+        "val/acc": history.rows[-1]["val/acc"] if history.rows else None,
+        "val/acc_best": best["val/acc"] if best else None,  # on the test set when val_is_test
+        "epoch_of_val_acc_best": best["epoch"] if best else None,
+        "checkpoints": {"last": str(output_dir / "checkpoints" / "last.ckpt"), "best": best_ckpt or None},
+        "test/images": as_float(trainer.callback_metrics.get("test/images")) if test else None,
+        "epochs": trainer.current_epoch,
+        "history": history.rows,
+    }
+
+
+def log_result(metrics: dict, output_dir: Path) -> None:
+    """The run's last line: its test accuracy (or held-out accuracy with test=false) and where metrics.json is."""
+    if metrics["test/acc"] is not None:
+        log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
+    elif metrics["val/acc"] is not None:
+        log.info(f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false); metrics in {output_dir}")
