@@ -38,13 +38,15 @@ def run_here(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     run_module, without the 5-10 s of a new Python importing torch and Lightning. Output captured as text.
 
     For the commands' one-line errors and short runs; what needs a process of its own (signals, DDP, a wheel, a
-    server) keeps run_module.
+    server) keeps run_module. Not captured here: Python warnings (pytest records them) and the random state,
+    which each train() seeds itself.
     """
     from mnist_lightning.base.command import run_command
 
     main = importlib.import_module(module).main
     stdout, stderr = io.StringIO(), io.StringIO()
-    argv, cwd_before, root_handlers = sys.argv, Path.cwd(), logging.getLogger().handlers[:]
+    root = logging.getLogger()
+    argv, cwd_before, root_handlers, root_level = sys.argv, Path.cwd(), root.handlers[:], root.level
     threads = torch.get_num_threads()
     sys.argv = [f"{module}.py", *args]
     code = 0
@@ -59,7 +61,10 @@ def run_here(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         os.chdir(cwd_before)
         GlobalHydra.instance().clear()  # Hydra's state of this run must not leak into the next test
         HydraConfig.instance().cfg = None
-        logging.getLogger().handlers[:] = root_handlers  # Hydra's handlers write into this run's folder
+        for handler in set(root.handlers) - set(root_handlers):  # Hydra's, writing into this run's folder
+            handler.close()
+        root.handlers[:] = root_handlers
+        root.setLevel(root_level)
         torch.set_num_threads(threads)
     return subprocess.CompletedProcess([module, *args], code, stdout.getvalue(), stderr.getvalue())
 

@@ -3,6 +3,8 @@ and a file holding Python objects is refused before anything in it runs."""
 
 import functools
 import json
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +145,27 @@ def test_a_checkpoint_of_the_flat_layout_before_0_5_opens_with_its_stored_target
     assert type(module.net).__name__ == "ReferenceNet"
     assert module.hparams.scheduler["_target_"] == "mnist_lightning.model.lit_module.exponential_lambda"
     assert evaluate_accuracy(flat, tmp_path) == run_accuracy(trained_sweep / "0")
+
+
+def test_a_trusted_checkpoint_that_pickled_the_flat_layouts_schedule_still_opens(trained_sweep, tmp_path, monkeypatch):
+    # 0.1 pickled functools.partial(mnist_lightning.module.exponential_lambda); that module is model/lit_module.py now.
+    from mnist_lightning.model import lit_module
+
+    flat_module = types.ModuleType("mnist_lightning.module")
+
+    def exponential_lambda(optimizer, gamma=0.85):
+        return lit_module.exponential_lambda(optimizer, gamma)
+
+    exponential_lambda.__module__, exponential_lambda.__qualname__ = flat_module.__name__, "exponential_lambda"
+    flat_module.exponential_lambda = exponential_lambda
+    monkeypatch.setitem(sys.modules, flat_module.__name__, flat_module)  # only while pickling, as 0.1 had it
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["hyper_parameters"]["scheduler"] = functools.partial(exponential_lambda, gamma=0.85)
+    old = tmp_path / "flat_0.1.ckpt"
+    torch.save(checkpoint, old)
+    monkeypatch.delitem(sys.modules, flat_module.__name__)
+
+    with pytest.raises(UserError, match="holds Python objects"):
+        read_checkpoint(old)
+    scheduler = read_checkpoint(old, trust=True)["hyper_parameters"]["scheduler"]
+    assert scheduler.func is lit_module.exponential_lambda and scheduler.keywords == {"gamma": 0.85}

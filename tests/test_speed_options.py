@@ -46,7 +46,7 @@ class ConvOutputDtypes(pl.Callback):
 
 def test_bf16_mixed_trains_in_bf16_and_evaluate_reproduces_it(tmp_path):
     watch = ConvOutputDtypes()
-    # bf16 is slow on a CPU without bf16 instructions: train, validate and test on one batch of 1,000 images each.
+    # bf16 is slow on a CPU without bf16 instructions: 3 training steps, then validate and test one batch of 1,000.
     one_batch = "trainer.limit_test_batches=1"
     overrides = [*FEW_STEPS, "trainer.precision=bf16-mixed", one_batch]
     metrics = train(compose_train_config(tmp_path, overrides), callbacks=[watch])

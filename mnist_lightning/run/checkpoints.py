@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import types
 from pathlib import Path
 
 import torch
@@ -42,7 +43,9 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     if found:
         raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
+        # A trusted file may pickle objects by their module of before 0.5.0 (0.1 stored functools.partial objects).
+        extra = {} if not trust else {"pickle_module": MovedModulesPickle}
+        checkpoint = torch.load(path, map_location="cpu", weights_only=not trust, **extra)
     except pickle.UnpicklingError as error:
         if "Unsupported global" in str(error):  # the weights-only loader met an object it does not build
             raise UserError(f"{refused}, and opening it could run code; {TRUST_HINT}") from error
@@ -91,6 +94,22 @@ def current_targets(config: object) -> object:
     if isinstance(config, list):
         return [current_targets(value) for value in config]
     return config
+
+
+class _MovedModulesUnpickler(pickle.Unpickler):
+    """Unpickles objects of the flat layout before 0.5.0 (mnist_lightning.module, .nets) from where they live now."""
+
+    def find_class(self, module: str, name: str) -> object:
+        for old, new in MOVED_TARGETS.items():
+            if f"{module}." == old:
+                module = new.rstrip(".")
+        return super().find_class(module, name)
+
+
+# What torch.load takes as `pickle_module`: the standard pickle module with the unpickler above.
+MovedModulesPickle = types.SimpleNamespace(
+    Unpickler=_MovedModulesUnpickler, load=pickle.load, __name__="pickle", UnpicklingError=pickle.UnpicklingError
+)
 
 
 def check_targets(config: object, path: str | Path) -> None:

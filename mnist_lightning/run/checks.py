@@ -1,4 +1,6 @@
-"""All checks of a training run's config, in one step before anything is built: types, ranges, and combinations."""
+"""A training run's config checks, in one step before anything is built: override types, ranges, combinations.
+
+A single object's values are checked where it is built (the DataModule, the networks, the parameter budget)."""
 
 from hydra import compose
 from hydra.core.global_hydra import GlobalHydra

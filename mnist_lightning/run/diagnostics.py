@@ -98,7 +98,9 @@ def log_hparams(trainer: pl.Trainer, hparams: dict[str, object], metrics: dict[s
             for name, value in metrics.items():
                 if name not in trainer.callback_metrics:
                     logger.experiment.add_scalar(name, value, trainer.global_step)
-            writer = logger.experiment.file_writer  # public attribute, made when the SummaryWriter is
+            # Private, kept on purpose: Lightning closes the writer after testing, which sets the public
+            # `file_writer` to None; `_get_file_writer()` reopens it (the only way without logging the metrics twice).
+            writer = logger.experiment._get_file_writer()
             for summary in hparams_summary(hparams, metrics):
                 writer.add_summary(summary)
             logger.experiment.flush()

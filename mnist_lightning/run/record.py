@@ -31,9 +31,6 @@ def as_float(value: object) -> float | None:
     return None if value is None else float(value)
 
 
-OPTIMIZABLE_METRICS = ("test/acc", "val/acc", "val/acc_best")
-
-
 def interrupted_message(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> str:
     """Where a run stopped by Ctrl-C stands, and the command line that resumes it: same overrides, new ckpt_path."""
     where = "in the final test" if trainer.state.fn == "test" else f"in epoch {trainer.current_epoch + 1}"
