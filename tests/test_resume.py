@@ -42,11 +42,11 @@ def checkpoint_epoch(path) -> int | None:
 
 @pytest.mark.system
 def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_resumes_to_them(tmp_path, monkeypatch):
-    for run in ("a", "b"):  # in this process: only the interrupted run and its resumption need their own
-        result = run_here(TRAIN, *SHORT, f"hydra.run.dir={tmp_path}/{run}", cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
+    # In this process: only the interrupted run and its resumption need their own. Same seed, same numbers: the
+    # interrupted run trains its first epochs again in another process, and the resumed one must end exactly here.
+    result = run_here(TRAIN, *SHORT, f"hydra.run.dir={tmp_path}/a", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
     uninterrupted = finished(tmp_path / "a")
-    same_numbers(uninterrupted, finished(tmp_path / "b"))
     accs = [row["val/acc"] for row in uninterrupted["history"]]
     falls = [epoch for epoch in range(2, len(accs)) if accs[epoch - 1] < max(accs[: epoch - 1])]
     if not falls:  # then no checkpoint but the best could be resumed from, and that case is not tested
