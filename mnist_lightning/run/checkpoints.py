@@ -75,10 +75,10 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 SAFE_TARGETS = ("mnist_lightning.model.nets.", "mnist_lightning.model.lit_module.", "torch.optim.")
 
 
-# Where the `_target_` paths stored by checkpoints of versions before 0.5.0 live now: they keep opening.
-MOVED_TARGETS = {
-    "mnist_lightning.nets.": "mnist_lightning.model.nets.",
-    "mnist_lightning.module.": "mnist_lightning.model.lit_module.",
+# Where the modules of the flat layout before 0.5.0 live now: checkpoints naming them keep opening.
+MOVED_MODULES = {
+    "mnist_lightning.nets": "mnist_lightning.model.nets",
+    "mnist_lightning.module": "mnist_lightning.model.lit_module",
 }
 
 
@@ -86,10 +86,9 @@ def current_targets(config: object) -> object:
     """`config` with every `_target_` of an earlier version's layout replaced by where that object lives now."""
     if isinstance(config, dict):
         moved = {key: current_targets(value) for key, value in config.items()}
-        target = moved.get("_target_")
-        for old, new in MOVED_TARGETS.items():
-            if isinstance(target, str) and target.startswith(old):
-                moved["_target_"] = new + target[len(old) :]
+        if isinstance(moved.get("_target_"), str):
+            module, _, name = moved["_target_"].rpartition(".")
+            moved["_target_"] = f"{MOVED_MODULES.get(module, module)}.{name}"
         return moved
     if isinstance(config, list):
         return [current_targets(value) for value in config]
@@ -97,13 +96,10 @@ def current_targets(config: object) -> object:
 
 
 class _MovedModulesUnpickler(pickle.Unpickler):
-    """Unpickles objects of the flat layout before 0.5.0 (mnist_lightning.module, .nets) from where they live now."""
+    """Unpickles objects of the flat layout before 0.5.0 (0.1 pickled functools.partial objects) where they live now."""
 
     def find_class(self, module: str, name: str) -> object:
-        for old, new in MOVED_TARGETS.items():
-            if f"{module}." == old:
-                module = new.rstrip(".")
-        return super().find_class(module, name)
+        return super().find_class(MOVED_MODULES.get(module, module), name)
 
 
 # What torch.load takes as `pickle_module`: the standard pickle module with the unpickler above.
