@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import require
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
+from mnist_lightning.run.checks import check_hardware
 from mnist_lightning.run.diagnostics import TestDiagnostics
 
 
@@ -23,6 +24,7 @@ def evaluate(cfg: DictConfig) -> dict:
     require(cfg, "ckpt_path", "give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
     if cfg.get("torch_threads"):
         torch.set_num_threads(cfg.torch_threads)
+    check_hardware(cfg.trainer)
     checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
     # channels_last as trained: it is in the checkpoint's hparams
     module = module_from_checkpoint(checkpoint, cfg.ckpt_path, cfg.trust_checkpoint)

@@ -22,6 +22,7 @@ from mnist_lightning.inference.onnx import (
     onnx_logits,
     quantize_int8,
     strip_debug_metadata,
+    torch_logits,
 )
 from mnist_lightning.run.checkpoints import load_module
 
@@ -40,8 +41,7 @@ def export(cfg: DictConfig) -> Path:
     path = Path(cfg.output or Path(cfg.ckpt_path).with_suffix(f".{cfg.format}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels, labels = mnist_test_pixels()
-    with torch.no_grad():
-        reference = model(torch.from_numpy(pixels)).numpy()
+    reference = torch_logits(model, pixels)
     print(f"PyTorch: accuracy {100 * float((reference.argmax(1) == labels).mean()):.2f}% on the 10,000 test images")
     if cfg.format == "onnx":
         export_onnx(model, path)
@@ -52,8 +52,7 @@ def export(cfg: DictConfig) -> Path:
             model, (torch.rand(2, 1, 28, 28),), dynamic_shapes=({0: torch.export.Dim("batch")},)
         )
         torch.export.save(program, path)
-        with torch.no_grad():
-            logits = torch.export.load(path).module()(torch.from_numpy(pixels)).numpy()
+        logits = torch_logits(torch.export.load(path).module(), pixels)
     try:
         print(check_parity(f"{path} ({path.stat().st_size / 1024:.1f} KiB)", logits, reference, labels, cfg.atol))
     except RuntimeError:

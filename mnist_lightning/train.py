@@ -18,7 +18,7 @@ from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import Interrupted
 from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
-from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory
+from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.diagnostics import log_hparams
@@ -63,6 +63,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=not cfg.trust_checkpoint)
         train_seconds = time.perf_counter() - start
         train_images = as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
+        learned_nothing = LearnedNothing.judge(as_float(trainer.callback_metrics.get("train/acc")), trainer.global_step)
         # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
         # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
         test = trainer.test(module, datamodule=datamodule, verbose=False)[0] if cfg.get("test", True) else {}
@@ -80,12 +81,16 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     metrics = record | final_metrics(trainer, history, output_dir, test)
     metrics |= {"train/images": train_images, "torch_threads": torch.get_num_threads()}
     metrics |= {"train_seconds": round(train_seconds, 2), "test_seconds": round(test_seconds, 2) if test else None}
+    if learned_nothing:  # recorded with its numbers, but not as a result (report leaves it out of the means)
+        metrics |= {"status": "chance_level", "chance_level": {"train/acc": learned_nothing.train_acc}}
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
     log_hparams(trainer, run_settings(cfg), final)
     if trainer.is_global_zero:
         wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)
         log_result(metrics, output_dir)
+    if learned_nothing:
+        raise learned_nothing
     return metrics
 
 
@@ -121,12 +126,12 @@ def main(cfg: DictConfig) -> float | None:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
         return skip_over_budget(cfg, over)
-    except Diverged as diverged:
+    except (Diverged, LearnedNothing) as failed:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
-        # In a sweep the other jobs go on: this one is marked diverged in its metrics.json (and the report),
-        # and a sweeper such as Optuna is told the worst accuracy there is.
-        print(f"error: {diverged}", file=sys.stderr)
+        # In a sweep the other jobs go on: this one is marked diverged (or chance_level) in its metrics.json and
+        # the report, and a sweeper such as Optuna is told the worst accuracy there is.
+        print(f"error: {failed}", file=sys.stderr)
         return 0.0
 
 

@@ -17,4 +17,8 @@ class CtrlCAt(pl.Callback):
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
         if trainer.ckpt_path is None and trainer.current_epoch == self.epoch and batch_idx == 0:
+            # A shell starts background jobs (`pytest ... &`) with SIGINT ignored, and children inherit that; a
+            # terminal's Ctrl-C reaches a process that does not ignore it, so restore Python's handler first.
+            if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends

@@ -32,7 +32,7 @@ def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp
     run = tmp_path / "run"
     result = run_here(TRAIN, *tiny_run_args, f"hydra.run.dir={run}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert re.search(r"Epoch 1: test loss \d+\.\d{4}, accuracy \d+/1000 \(\d+\.\d{2}%\)", result.stdout)
+    assert re.search(r"Epoch 1: test loss \d+\.\d{4}, accuracy \d+/500 \(\d+\.\d{2}%\)", result.stdout)
     assert re.search(r"Test loss \d+\.\d{4}, accuracy \d+/10000 \(\d+\.\d{2}%\)", result.stdout)
     log = (run / "train.log").read_text()  # what the terminal showed, minus the progress bar
     for line in ("Total params: 17,216", "Epoch 1: test loss", "Test loss", "metrics in"):

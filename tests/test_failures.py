@@ -11,7 +11,8 @@ from mnist_lightning.report import report
 
 TRAIN = "mnist_lightning.train"
 DIVERGES = "optimizer.lr=1e30"  # the first step sends the weights to inf: the loss is NaN from step 2 on
-FEW_STEPS = ["trainer.max_epochs=2", "trainer.limit_train_batches=30", "trainer.limit_val_batches=1", "logger=none"]
+FEW_STEPS = ["trainer.max_epochs=2", "trainer.limit_train_batches=30", "trainer.limit_val_batches=1", "logger=none",
+             "trainer.limit_test_batches=1"]  # fmt: skip
 
 
 def test_a_diverged_run_stops_in_its_first_epoch_and_says_so(tmp_path):

@@ -29,7 +29,8 @@ def test_optuna_search_space_and_objective_come_from_config(tmp_path):
 def test_optuna_sweep_runs_trials_and_reports_the_best(tmp_path):
     sweep = tmp_path / "optuna"
     args = ["hparams_search=optuna", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1",
-            "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "logger=none"]  # fmt: skip
+            "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+            "logger=none"]  # fmt: skip
     result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())

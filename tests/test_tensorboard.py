@@ -27,7 +27,7 @@ def test_event_files_hold_scalars_hparams_and_images(trained_sweep):
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
     hparams = {name: value.number_value for name, value in start.session_start_info.hparams.items()}
-    assert hparams["seed"] == 2 and hparams["model.dropout"] == 0.05 and hparams["trainer.limit_train_batches"] == 300
+    assert hparams["seed"] == 1 and hparams["model.dropout"] == 0.05 and hparams["trainer.limit_train_batches"] == 30
     assert hparams["data.val_size"] == 0  # says that validation scored the test set
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     assert {m.name.tag for m in experiment.metric_infos} == {"test/acc", "test/loss", "val/acc_best"}

@@ -8,20 +8,24 @@ import hydra
 
 from mnist_lightning.base.errors import check_group_choices, exit_on_user_error
 from mnist_lightning.base.locations import CONF_DIR
+from mnist_lightning.base.option_names import check_option_names
 
 
 def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`@command("train")`: Hydra's main composing conf/<config_name>.yaml, with UserErrors ending in one line."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(
-            exit_on_user_error(fn)
-        )
+        hydra_main = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
+        main = hydra_main(exit_on_user_error(fn))
+        main.config_name = config_name  # for run_command's check of the option names
+        return main
 
     return decorate
 
 
 def run_command(main: Callable[[], Any]) -> None:
-    """Start a command from `python -m`: unknown config groups are refused in one line before Hydra starts."""
+    """Start a command from `python -m`: unknown config groups and option names are refused in one line each
+    before Hydra starts."""
     check_group_choices(sys.argv[1:])
+    check_option_names(main.config_name, sys.argv[1:])
     main()

@@ -1,5 +1,6 @@
 """User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
 
+import contextlib
 import functools
 import os
 import shutil
@@ -85,6 +86,8 @@ def remove_unused_run_folder() -> None:
     hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
     if folder.is_dir() and {p.name for p in folder.iterdir()} <= hydra_files:
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # and its outputs/<date>/ folder when nothing else is in it
+            folder.parent.rmdir()
 
 
 def project_groups(conf_dir: Path = CONF_DIR) -> list[str]:

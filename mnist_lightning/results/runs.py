@@ -90,10 +90,12 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
         if m.get("status") == "over_budget":  # a search trial skipped before training
             rows.append(row | {"status": "over budget, not trained", "params": f"{m['params']:,}"})
             continue
-        if m.get("status", "ok") != "ok":  # e.g. diverged: metrics.json says where, and there is no test result
+        if m.get("status", "ok") != "ok":  # diverged or chance_level: metrics.json says where, or how far
             failure = m.get(m["status"]) or {}
             where = f" at epoch {failure['epoch']}, step {failure['step']}" if "epoch" in failure else ""
-            rows.append(row | {"status": f"{m['status']}{where}"})
+            if "train/acc" in failure:
+                where = f" (train acc {100 * failure['train/acc']:.1f}%)"
+            rows.append(row | {"status": f"{m['status'].replace('_', ' ')}{where}"})
             continue
         first = job.first_epoch_at(TARGET_ACC)
         # Held-out validation (data.val_size > 0): its final accuracy is what a search maximizes, so show it.

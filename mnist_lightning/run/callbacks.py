@@ -105,6 +105,30 @@ class Diverged(UserError):
         self.epoch, self.step, self.loss = epoch, step, loss
 
 
+class LearnedNothing(UserError):
+    """A finished run whose training accuracy is still at chance level: it ran, but its result means nothing."""
+
+    exit_code = 1
+    MIN_STEPS = 100  # a smoke test of a few steps (fast_dev_run, the tests) is not judged
+    # 10 digits: 10% is chance, and a run whose weights blew up lands at 10-25%; a run that learns at all is past
+    # 80% after 100 steps of batch 28. 30% tells the two apart with room on both sides.
+    CHANCE_LEVEL = 0.3
+
+    def __init__(self, train_acc: float, steps: int) -> None:
+        super().__init__(
+            f"training accuracy is {100 * train_acc:.1f}% after {steps} steps, near chance level (10%): the run "
+            "learned nothing (optimizer.lr too high or too low?); metrics.json has status chance_level"
+        )
+        self.train_acc, self.steps = train_acc, steps
+
+    @classmethod
+    def judge(cls, train_acc: float | None, steps: int) -> "LearnedNothing | None":
+        """The error for a run that learned nothing, else None."""
+        if train_acc is None or steps < cls.MIN_STEPS or train_acc >= cls.CHANCE_LEVEL:
+            return None
+        return cls(train_acc, steps)
+
+
 class DivergenceGuard(pl.Callback):
     """Raises `Diverged` in the epoch where the training loss first is NaN or inf.
 

@@ -2,6 +2,7 @@
 
 A single object's values are checked where it is built (the DataModule, the networks, the parameter budget)."""
 
+import torch
 from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -56,8 +57,27 @@ def check_override_types(cfg: DictConfig) -> None:
             raise error
 
 
+def check_hardware(trainer_cfg: DictConfig) -> None:
+    """trainer=gpu or trainer=ddp on a machine without the GPUs: one line, before anything is built or printed
+    (Lightning would say "No supported gpu backend found!" through Hydra's instantiation error)."""
+    if trainer_cfg.get("accelerator") not in ("gpu", "cuda"):
+        return
+    devices = trainer_cfg.get("devices", "auto")
+    needed = devices if isinstance(devices, int) and devices > 0 else (len(devices) if isinstance(devices, list) else 1)
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if found == 0 and trainer_cfg.get("accelerator") == "gpu" and torch.backends.mps.is_available():
+        found = 1  # Apple's GPU: Lightning's "gpu" runs on it
+    if found < needed:
+        have = "no GPU" if found == 0 else f"{found} GPU{'s' if found > 1 else ''}"
+        raise UserError(
+            f"trainer.accelerator={trainer_cfg.accelerator} needs {needed} GPU{'s' if needed > 1 else ''} and this "
+            f"machine has {have} that torch can use: use trainer=cpu (the default) or trainer=ddp_cpu"
+        )
+
+
 def check_run_settings(cfg: DictConfig) -> None:
-    """The run's own settings: overridden values of the right type, and at least one epoch."""
+    """The run's own settings: the hardware it asks for, overridden values of the right type, at least one epoch."""
+    check_hardware(cfg.trainer)
     check_override_types(cfg)
     max_epochs = cfg.trainer.get("max_epochs")
     if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:

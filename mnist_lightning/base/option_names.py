@@ -1,0 +1,118 @@
+"""Misspelled option names, refused in one line before Hydra starts: `trainer.max_epoch=1` -> "did you mean
+trainer.max_epochs?". Hydra's own answer is three lines that advise `+trainer.max_epoch=1`, which then fails
+deep inside the Trainer; `+trainer.<name>` is checked against the Trainer's arguments here for that reason.
+"""
+
+import difflib
+import inspect
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+
+from mnist_lightning.base.errors import project_groups, user_config_dirs
+from mnist_lightning.base.locations import CONF_DIR
+
+FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun")
+
+
+def command_line_overrides(argv: list[str]) -> list[str] | None:
+    """The `key=value`, `+key=value` and `~key` words of `argv`; None when it names another config
+    (--config-name / --config-path), which this check does not compose."""
+    if any(arg.startswith(("--config-name", "-cn", "--config-path", "-cp")) for arg in argv):
+        return None
+    words, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in FLAGS_WITH_A_VALUE:
+            skip = arg in ("--config-dir", "-cd", "--experimental-rerun")  # the others take an optional word
+        elif not arg.startswith("-") and ("=" in arg or arg.startswith("~")):
+            words.append(arg)
+    return words
+
+
+def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
+    """Every dotted key of `cfg`, inner nodes included (`trainer`, `trainer.max_epochs`, ...)."""
+    keys = set()
+    for key, value in cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else []:
+        name = f"{prefix}{key}"
+        keys.add(name)
+        if isinstance(value, DictConfig):
+            keys |= all_keys(value, f"{name}.")
+    return keys
+
+
+def composed_keys(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> set[str]:
+    """The keys of `config_name` composed with the first choice of every group, and again with each other
+    choice of a swept group (`model=fast,reference` may add keys only one of them has)."""
+    first = {group: options[0] for group, options in group_choices.items()}
+    variants = [first] + [first | {group: option} for group, options in group_choices.items() for option in options[1:]]
+    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    keys: set[str] = set()
+    for choices in variants:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name, overrides=[*extra, *(f"{g}={o}" for g, o in choices.items())])
+        keys |= all_keys(cfg)
+    return keys
+
+
+def trainer_arguments() -> set[str]:
+    import pytorch_lightning as pl
+
+    return set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+
+
+def suggestion(name: str, candidates: set[str]) -> str:
+    public = sorted(c for c in candidates if not any(part.startswith("_") for part in c.split(".")))  # not _target_
+    close = difflib.get_close_matches(name, public, n=2, cutoff=0.75)
+    return f": did you mean {' or '.join(close)}?" if close else ""
+
+
+def unknown_option(config_name: str, argv: list[str]) -> str | None:
+    """The one-line message for the first override that names no option of the composed config, else None."""
+    words = command_line_overrides(argv)
+    if not words:
+        return None
+    try:
+        overrides = OverridesParser.create().parse_overrides(words)
+    except HydraException:
+        return None  # a syntax error: Hydra's own message says where
+    groups = set(project_groups())
+    group_choices, values = {}, []
+    for override in overrides:
+        key = override.key_or_group
+        if key.startswith("hydra") or override.is_force_add():
+            continue  # Hydra checks its own settings; ++key=value adds or replaces by design
+        if key in groups and not override.is_delete():
+            options = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+            group_choices[key] = [str(o) for o in options]
+        elif not override.is_add() or key.startswith("trainer."):
+            values.append((override, key))
+    if not values:
+        return None
+    searchpath = [f"file://{Path(d).resolve()}" for d in user_config_dirs(argv)]
+    try:
+        keys = composed_keys(config_name, group_choices, searchpath)
+    except Exception:  # noqa: BLE001 - a composition that fails for another reason: Hydra reports it next
+        return None
+    for override, key in values:
+        if override.is_add():  # +trainer.<name>: anything the Trainer does not take fails when it is built
+            argument = key.removeprefix("trainer.")
+            if "." not in argument and argument not in trainer_arguments():
+                known = {f"trainer.{a}" for a in trainer_arguments()} | {k for k in keys if k.startswith("trainer.")}
+                return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
+        elif key not in keys:
+            return f"there is no option {key}{suggestion(key, keys)}"
+    return None
+
+
+def check_option_names(config_name: str, argv: list[str]) -> None:
+    """Exit 2 with one line when an override names an option the config does not have."""
+    message = unknown_option(config_name, argv)
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,68 @@
+"""What a newcomer met in the first hour (issue 23): each rough edge, as the user saw it, and how it reads now."""
+
+import json
+
+import pytest
+from conftest import assert_clear_error, run_here
+
+from mnist_lightning.report import report
+
+TRAIN = "mnist_lightning.train"
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        (TRAIN, ["trainer.max_epoch=1"], "there is no option trainer.max_epoch: did you mean trainer.max_epochs\\?$"),
+        (TRAIN, ["model.dropuot=0.1"], "there is no option model.dropuot: did you mean model.dropout"),
+        (TRAIN, ["-m", "model=fast,reference", "model.widths=[4]"], "there is no option model.widths"),
+        (TRAIN, ["+trainer.max_epoch=1"], "the Trainer takes no argument 'max_epoch': did you mean trainer.max_epochs"),
+        (TRAIN, ["~trainer.nothing"], "there is no option trainer.nothing$"),
+        ("mnist_lightning.evaluate", ["ckpt_paht=x.ckpt"], "there is no option ckpt_paht: did you mean ckpt_path\\?"),
+        ("mnist_lightning.predict", ["ckpt_path=x", "inptus=y"], "there is no option inptus: did you mean inputs\\?"),
+        ("mnist_lightning.export", ["ckpt_path=x", "fromat=pt2"], "there is no option fromat: did you mean format\\?"),
+        ("mnist_lightning.bench", ["step=3"], "there is no option step: did you mean steps\\?"),
+    ],
+)
+def test_a_misspelled_option_is_one_line_naming_the_nearest_valid_names(tmp_path, command, args, message):
+    result = run_here(command, *args, cwd=tmp_path)
+    assert_clear_error(result, message)
+    assert "+trainer" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr  # no advice that cannot work
+    assert not (tmp_path / "outputs").exists()  # refused before Hydra made a run folder
+
+
+def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_check(tmp_path):
+    from mnist_lightning.base.option_names import unknown_option
+
+    assert unknown_option("train", ["-m", "model=reference,micro", "model.net.separable=false"]) is None  # micro's
+    assert (
+        unknown_option("train", ["+callbacks.extra._target_=x.Y", "+trainer.max_steps=5", "hydra.job.chdir=true"])
+        is None
+    )
+    assert unknown_option("train", ["experiment=fast", "scheduler.max_lr=0.01"]) is None  # onecycle's, via fast
+
+
+@pytest.mark.parametrize("trainer", ["gpu", "ddp"])
+def test_a_gpu_trainer_on_a_machine_without_one_is_one_line_before_anything_is_printed(tmp_path, trainer):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run_here(TRAIN, f"trainer={trainer}", cwd=tmp_path)
+    assert_clear_error(result, f"trainer.accelerator=gpu needs {1 if trainer == 'gpu' else 2} GPUs? and this machine "
+                               "has no GPU that torch can use: use trainer=cpu")  # fmt: skip
+    assert result.stdout == "" and "Total params" not in result.stderr  # not even the layer table
+
+
+def test_a_run_that_learns_nothing_is_flagged_in_its_exit_code_metrics_and_report(tmp_path, trained_sweep):
+    # lr=1e6 is finite (no NaN, so not "diverged") and the weights blow up: 10-25% accuracy, printed as a result before.
+    run = tmp_path / "run"
+    args = ["optimizer.lr=1e6", "trainer.max_epochs=1", "trainer.limit_train_batches=100", "logger=none",
+            "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", f"hydra.run.dir={run}"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert_clear_error(result, r"training accuracy is \d+\.\d% after 100 steps, near chance level", code=1)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "chance_level" and metrics["chance_level"]["train/acc"] < 0.3
+    assert "| . |" in report(run) and "| chance level (train acc " in report(run)
+    # A run of the same network at the default lr (the shared sweep's, 300 steps) passes the same judgement.
+    assert json.loads((trained_sweep / "0" / "metrics.json").read_text())["status"] == "ok"
