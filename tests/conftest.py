@@ -33,18 +33,25 @@ def run_module(module: str, *args: str, cwd: Path, timeout: float = 300) -> subp
     )
 
 
-def run_here(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal, as a user's console does (progress bars are drawn)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run_here(module: str, *args: str, cwd: Path, terminal: bool = False) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` run in this process: the same entry point, Hydra and error handling as
     run_module, without the 5-10 s of a new Python importing torch and Lightning. Output captured as text.
 
     For the commands' one-line errors and short runs; what needs a process of its own (signals, DDP, a wheel, a
     server) keeps run_module. Not captured here: Python warnings (pytest records them) and the random state,
-    which each train() seeds itself.
+    which each train() seeds itself. terminal=True: stdout and stderr say they are a terminal.
     """
     from mnist_lightning.base.command import run_command
 
     main = importlib.import_module(module).main
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = (Terminal(), Terminal()) if terminal else (io.StringIO(), io.StringIO())
     root = logging.getLogger()
     argv, cwd_before, root_handlers, root_level = sys.argv, Path.cwd(), root.handlers[:], root.level
     threads = torch.get_num_threads()

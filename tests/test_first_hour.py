@@ -1,6 +1,7 @@
 """What a newcomer met in the first hour (issue 23): each rough edge, as the user saw it, and how it reads now."""
 
 import json
+import re
 
 import pytest
 from conftest import assert_clear_error, run_here
@@ -66,3 +67,49 @@ def test_a_run_that_learns_nothing_is_flagged_in_its_exit_code_metrics_and_repor
     assert "| . |" in report(run) and "| chance level (train acc " in report(run)
     # A run of the same network at the default lr (the shared sweep's, 300 steps) passes the same judgement.
     assert json.loads((trained_sweep / "0" / "metrics.json").read_text())["status"] == "ok"
+
+
+def screen(text: str) -> list[str]:
+    """The rows a terminal shows after writing `text`: carriage return, newline and tqdm's cursor-up (ESC [A)."""
+    rows, row, col = [[]], 0, 0
+    for token in re.findall(r"\x1b\[A|.|\n", text, flags=re.DOTALL):
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            row, col = row + 1, 0
+            rows.extend([] for _ in range(row + 1 - len(rows)))
+        elif token == "\x1b[A":
+            row = max(0, row - 1)
+        else:
+            line = rows[row]
+            line.extend(" " for _ in range(col + 1 - len(line)))
+            line[col], col = token, col + 1
+    return ["".join(line).rstrip() for line in rows]
+
+
+NOTICES = ("GPU available", "TPU available", "Loading `train_dataloader`", "`Trainer.fit` stopped")
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_result_lines_stand_on_their_own_lines_in_a_terminal_and_in_a_log(tmp_path, terminal):
+    args = ["trainer.max_epochs=2", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path, terminal=terminal)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert ("it/s" in result.stdout) is terminal  # the bar is drawn only for a person watching
+    # The screen a terminal shows at the end: each result is a whole row of its own (glued, it followed a bar).
+    rows = screen(result.stdout)
+    for name in ("Epoch 1: test loss", "Epoch 2: test loss", "Test loss", "test accuracy"):
+        [row] = [row for row in rows if name in row]
+        assert row.startswith(name), rows
+    assert not any(notice in output for notice in NOTICES), output
+
+
+def test_a_recipe_without_validation_prints_a_training_line_every_epoch(tmp_path):
+    args = ["experiment=fast", "trainer.limit_train_batches=2", "trainer.limit_test_batches=1", "logger=none",
+            f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = re.findall(r"(?m)^Epoch (\d): train loss \d+\.\d{4}, accuracy \d+/512 \(\d+\.\d{2}%\)$", result.stdout)
+    assert lines == ["1", "2", "3"], result.stdout

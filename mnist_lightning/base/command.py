@@ -6,6 +6,7 @@ from typing import Any
 
 import hydra
 
+from mnist_lightning.base.console import tidy_console
 from mnist_lightning.base.errors import check_group_choices, exit_on_user_error
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.option_names import check_option_names
@@ -16,7 +17,7 @@ def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         hydra_main = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
-        main = hydra_main(exit_on_user_error(fn))
+        main = hydra_main(tidy_console(exit_on_user_error(fn)))
         main.config_name = config_name  # for run_command's check of the option names
         return main
 

@@ -109,7 +109,9 @@ class MNISTLitModule(pl.LightningModule):
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self) -> None:
-        self._log_epoch("train")
+        values = self._log_epoch("train")
+        if not self.trainer.enable_validation:  # experiment=fast: no validation line, so say how training went
+            self._print_line(f"Epoch {self.current_epoch + 1}: train", values)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:  # the 2-batch check before training is not an epoch

@@ -1,6 +1,7 @@
 """Callbacks: the per-epoch history for metrics.json, RNG states for exact resumes, a progress bar from epoch 1."""
 
 import random
+import sys
 import time
 
 import numpy as np
@@ -51,7 +52,17 @@ class EpochHistory(pl.Callback):
 
 
 class EpochProgressBar(TQDMProgressBar):
-    """Lightning's tqdm bar, with epochs counted from 1 of max_epochs like the printed lines."""
+    """Lightning's tqdm bar, with epochs counted from 1 of max_epochs like the printed lines, drawn only where a
+    person watches: in a log file or a pipe its redraws are noise, and the per-epoch lines say the same.
+    """
+
+    def __init__(self, refresh_rate: int = 1, terminal_only: bool = True) -> None:
+        super().__init__(refresh_rate=refresh_rate)
+        self.terminal_only = terminal_only
+
+    @property
+    def is_enabled(self) -> bool:
+        return super().is_enabled and (not self.terminal_only or sys.stdout.isatty())  # Lightning draws on stdout
 
     def on_train_epoch_start(self, trainer: pl.Trainer, *args: object) -> None:
         super().on_train_epoch_start(trainer, *args)

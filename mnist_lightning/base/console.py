@@ -1,0 +1,45 @@
+"""What a terminal (and a piped log) shows: log lines on lines of their own above the progress bars, and none of
+Lightning's notices about hardware a run does not use."""
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+# Lightning's info lines that tell a CPU user nothing: printed at every start, they push the results out of view.
+NOTICES = (
+    "GPU available:",
+    "TPU available:",
+    "HPU available:",
+    "Loading `train_dataloader` to estimate",
+    "`Trainer.fit` stopped",
+)
+
+
+class DropNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(NOTICES)
+
+
+def quiet_lightning_notices() -> None:
+    """Drop NOTICES at their source, the logger Lightning's rank_zero_info writes to (idempotent)."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+        source = logging.getLogger(name)
+        if not any(isinstance(f, DropNotices) for f in source.filters):
+            source.addFilter(DropNotices())
+
+
+def tidy_console(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run `fn` without Lightning's NOTICES, and with the console's log lines written through tqdm, which lifts the
+    progress bars out of the way first: otherwise `Epoch 1: test loss ...` lands at the end of a half-drawn bar, in
+    a terminal and in a log. Every command runs inside it (base/command.py)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        quiet_lightning_notices()
+        with logging_redirect_tqdm():
+            return fn(*args, **kwargs)
+
+    return wrapper
