@@ -3,6 +3,7 @@
 import csv
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from mnist_lightning.base.errors import UserError, exit_on_user_error
@@ -13,30 +14,71 @@ from mnist_lightning.results.runs import TARGET_ACC, Job, find_jobs, job_rows, m
 SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
 
 
-def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
-    """Validation (or test) accuracy per epoch, one line per finished job, with the 99.40% bar."""
+def shared_overrides(jobs: list[Job]) -> list[str]:
+    """The overrides every job has (they go in the plot's title, once)."""
+    shared = set.intersection(*(set(job.overrides) for job in jobs)) if len(jobs) > 1 else set()
+    return [o for o in jobs[0].overrides if o in shared]
+
+
+def curve_labels(jobs: list[Job]) -> list[str]:
+    """One legend label per job: the overrides that tell it apart from the others, in full."""
+    shared = set(shared_overrides(jobs))
+    return [" ".join(o for o in job.overrides if o not in shared) or job.folder.name for job in jobs]
+
+
+def accuracy_limits(curves: list[list[float]]) -> tuple[float, float]:
+    """The y range (in %) that shows every point: from just under the lowest to 100, or to just over the highest
+    with the 99.40% bar included when the runs come near it."""
+    points = [acc for curve in curves for acc in curve]
+    low, high = min(points), max(points)
+    if high >= 100 * TARGET_ACC - 1:
+        high = max(high, 100 * TARGET_ACC)
+    margin = max(0.1, 0.05 * (high - low))
+    return max(0.0, low - margin), min(100.0, high + margin)
+
+
+def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
+    """Validation (or test) accuracy per epoch, one line per job with a history, scaled to the data; the 99.40%
+    bar where the runs come near it. Returns what the plot could not show, or None."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no screen needed
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for job in jobs:
-        if job.curve:
-            epochs, accs = zip(*job.curve, strict=True)
-            label = (" ".join(job.overrides) or job.folder.name)[:70]  # a search's overrides would push the plot out
-            ax.plot(epochs, [100 * a for a in accs], marker=".", label=label)
-    ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
+    drawn = [(job, label) for job, label in zip(jobs, curve_labels(jobs), strict=True) if job.curve]
+    fig, ax = plt.subplots(figsize=(9, 5))
     val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
-    ax.set(xlabel="epoch", ylabel=f"{'test' if val_is_test else 'validation'} accuracy (%)", title=title)
-    ax.set_ylim(98.5, 100)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ylabel = f"{'test' if val_is_test else 'validation'} accuracy (%)"
+    shared = textwrap.fill(" ".join(shared_overrides(jobs)), 100)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=f"{title}\n{shared}" if shared else title)
+    note = None
+    if drawn:
+        for job, label in drawn:
+            epochs, accs = zip(*job.curve, strict=True)
+            ax.plot(epochs, [100 * a for a in accs], marker=".", label=label)
+        low, high = accuracy_limits([[100 * acc for _, acc in job.curve] for job, _ in drawn])
+        if low <= 100 * TARGET_ACC <= high:
+            ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
+        ax.set_ylim(low, high)
+        last_epoch = max(epoch for job, _ in drawn for epoch, _ in job.curve)
+        ax.set_xlim(0.5, last_epoch + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.grid(alpha=0.3)
+        # Beside the plot, where long labels do not cover the curves; small print once there are many jobs.
+        ax.legend(fontsize=8 if len(drawn) <= 12 else 6, loc="upper left", bbox_to_anchor=(1.01, 1))
+    if len(drawn) < len(jobs):
+        missing = len(jobs) - len(drawn)
+        note = (
+            f"{missing} of {len(jobs)} runs have no per-epoch history (no validation between epochs, as with "
+            "experiment=fast, or not finished): not in curves.png"
+        )
+        if not drawn:
+            ax.text(0.5, 0.5, "no per-epoch history to draw", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return note
 
 
 def tables_markdown(jobs: list[Job], root: Path) -> str:
@@ -59,10 +101,11 @@ def report(folder: Path) -> str:
     jobs = find_jobs(folder)
     if not jobs:
         raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")
-    text = f"# Report: {folder}\n\n{tables_markdown(jobs, folder)}"
+    note = plot_curves(jobs, folder / "curves.png", title=str(folder.name))
+    header = f"# Report: {folder}\n\n" + (f"{note}\n\n" if note else "")
+    text = header + tables_markdown(jobs, folder)
     (folder / "report.md").write_text(text)
     write_csv(job_rows(jobs, folder), setting_rows(jobs), folder / "report.csv")
-    plot_curves(jobs, folder / "curves.png", title=str(folder.name))
     return text
 
 

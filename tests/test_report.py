@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from mnist_lightning.base.errors import UserError
-from mnist_lightning.report import report
+from mnist_lightning.report import accuracy_limits, curve_labels, report
+from mnist_lightning.results.runs import find_jobs
 
 
 def make_job(folder: Path, overrides: list[str], test_acc: float | None) -> None:
@@ -41,3 +42,24 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)
+
+
+def test_curves_scale_to_a_sweep_far_below_99_percent_with_whole_legend_labels(tmp_path):
+    # A 9-job, 1-epoch sweep at 68-89% drew an empty chart (y fixed at 98.5-100) with labels cut at 70 characters.
+    shared = ["trainer.max_epochs=1", "trainer.limit_train_batches=50", "trainer.limit_val_batches=2"]
+    for job, acc in enumerate([0.68, 0.71, 0.74, 0.77, 0.80, 0.83, 0.86, 0.88, 0.89]):
+        make_job(tmp_path / str(job), [*shared, f"optimizer.lr=0.00{job + 1}", f"seed={job}"], acc)
+    jobs = find_jobs(tmp_path)
+    low, high = accuracy_limits([[100 * acc for _, acc in job.curve] for job in jobs])
+    assert 60 < low < 67.9 and 89 < high < 95  # every point inside, no empty band up to 100
+    assert curve_labels(jobs)[0] == "optimizer.lr=0.001 seed=0"  # whole; the shared overrides go in the title
+    report(tmp_path)
+    assert (tmp_path / "curves.png").stat().st_size > 10_000  # drawn, not blank
+    assert accuracy_limits([[99.1, 99.3]])[1] >= 99.4  # near the bar, the 99.40% line stays in view
+
+
+def test_a_sweep_without_per_epoch_history_says_so_in_the_report(tmp_path):
+    make_job(tmp_path / "0", ["experiment=fast", "seed=1"], 0.9940)
+    metrics = json.loads((tmp_path / "0" / "metrics.json").read_text())
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics | {"history": []}))  # fast validates nothing
+    assert "1 of 1 runs have no per-epoch history" in report(tmp_path)
