@@ -77,3 +77,32 @@ def test_a_real_tensorboard_server_serves_the_sweep(trained_sweep):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_tensorboard_opens_on_the_curves_without_an_epoch_card_and_fills_hparams_for_every_recipe(
+    trained_sweep, tmp_path
+):
+    from conftest import run_here
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    run = tmp_path / "fast"  # a recipe without validation, and with none of the sweep's overrides
+    args = ["experiment=fast", "trainer.limit_train_batches=2", "trainer.limit_test_batches=1", f"hydra.run.dir={run}"]
+    assert run_here("mnist_lightning.train", *args, cwd=tmp_path).returncode == 0
+    for folder in (trained_sweep / "0", run):
+        events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+        events.Reload()
+        assert "epoch" not in events.Tags()["scalars"]
+        [config] = events.Tensors("custom_scalars__config__")  # the layout is the tensor's one string
+        layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
+        charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
+        assert charts["loss (train, val)"] == ["train/loss", "val/loss"] and charts["learning rate"] == ["train/lr"]
+        assert "results/text_summary" in events.Tags()["tensors"]  # the final numbers as a table
+        content = events.PluginTagToContent("hparams")
+        start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = start.session_start_info.hparams
+        for name in ("trainer.max_epochs", "model.dropout", "optimizer.lr", "data.batch_size", "experiment", "model"):
+            assert name in hparams, (folder, name)  # a cell in every row
+    fast = plugin_data_pb2.HParamsPluginData.FromString(
+        EventAccumulator(str(run)).Reload().PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    ).session_start_info.hparams
+    assert fast["trainer.max_epochs"].number_value == 3 and fast["experiment"].string_value == "fast"

@@ -103,4 +103,7 @@ def log_hparams(trainer: pl.Trainer, hparams: dict[str, object], metrics: dict[s
             writer = logger.experiment._get_file_writer()
             for summary in hparams_summary(hparams, metrics):
                 writer.add_summary(summary)
+            # One value each: a table reads better than a scalar card with a single point (kept for HPARAMS).
+            rows = "".join(f"| {name} | {value:.4f} |\n" for name, value in metrics.items())
+            logger.experiment.add_text("results", f"| final | value |\n|---|---|\n{rows}", trainer.global_step)
             logger.experiment.flush()

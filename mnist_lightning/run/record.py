@@ -18,7 +18,20 @@ log = logging.getLogger(__name__)
 def run_settings(cfg: DictConfig) -> dict[str, object]:
     """The seed and the command-line overrides of this run: what tells the jobs of a sweep apart."""
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
-    settings: dict[str, object] = {"seed": cfg.seed, "data.val_size": cfg.data.val_size}  # 0: val is the test set
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    # The settings every recipe has, from the resolved config: HPARAMS then fills these cells in every row, also
+    # for a run that did not override them (experiment=fast beside a sweep of max_epochs). 0 val_size: val is test.
+    core = {
+        "experiment": choices.get("experiment") or "none",
+        "model": choices.get("model"),
+        "seed": cfg.seed,
+        "data.val_size": cfg.data.val_size,
+        "data.batch_size": cfg.data.get("batch_size"),
+        "trainer.max_epochs": cfg.trainer.get("max_epochs"),
+        "optimizer.lr": cfg.optimizer.get("lr"),
+        "model.dropout": cfg.model.get("dropout"),
+    }
+    settings: dict[str, object] = {key: value for key, value in core.items() if value is not None}
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")
         parsed = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
