@@ -14,6 +14,7 @@ from tqdm import tqdm
 from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.data.mnist import denormalize
+from mnist_lightning.inference.doubt import calibrated_threshold
 from mnist_lightning.inference.photo import to_mnist
 from mnist_lightning.run.checkpoints import load_module
 
@@ -48,6 +49,13 @@ def input_files(inputs: str | Path) -> list[Path]:
     if not files:
         raise UserError(f"inputs={path} is a folder with no files: put PNG or JPEG images of digits there")
     return files
+
+
+def seen_file_names(files: list[Path]) -> dict[Path, str]:
+    """The name each file's 28x28 image is saved under: its own name as a PNG (one.png -> one.png, scan.jpg ->
+    scan.png), or the whole name plus .png where two inputs share a stem (a.jpg, a.png -> a.jpg.png, a.png.png)."""
+    stems = [file.stem for file in files]
+    return {file: f"{file.stem}.png" if stems.count(file.stem) == 1 else f"{file.name}.png" for file in files}
 
 
 def prepare(file: Path) -> torch.Tensor:
@@ -95,6 +103,12 @@ def predict(cfg: DictConfig) -> list[Prediction]:
     check_options(cfg)
     files = input_files(cfg.inputs)
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
+    doubtful_below = cfg.doubtful_below
+    if doubtful_below is None:  # calibrated on this network's own answers (inference/doubt.py)
+        doubtful_below = calibrated_threshold(module, cfg.doubtful_share)
+        print(f"doubtful below p={doubtful_below:.3f}: less sure than on {1 - cfg.doubtful_share:.0%} of the "
+              "training digits it reads right", file=sys.stderr)  # fmt: skip
+    seen_names = seen_file_names(files)
     seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None
     if seen_dir is not None:
         seen_dir.mkdir(parents=True, exist_ok=True)
@@ -120,16 +134,16 @@ def predict(cfg: DictConfig) -> list[Prediction]:
             for p, x, values, digits in zip(batch, tensors, top.values.tolist(), top.indices.tolist(), strict=True):
                 p.digit, p.runner_up = digits
                 p.probability, p.runner_up_probability = values
-                progress.write(p.line(cfg.doubtful_below))
+                progress.write(p.line(doubtful_below))
                 if seen_dir is not None:
-                    save_as_seen(x, seen_dir / f"{p.file.name}.png")
+                    save_as_seen(x, seen_dir / seen_names[p.file])
             predictions += batch
     progress.close()
 
     if Path(cfg.inputs).is_dir() and all(p.digit is None for p in predictions):
         raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
     if cfg.get("output"):
-        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), cfg.doubtful_below)
+        write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), doubtful_below)
     return predictions
 
 

@@ -113,3 +113,49 @@ def test_a_recipe_without_validation_prints_a_training_line_every_epoch(tmp_path
     assert result.returncode == 0, result.stderr
     lines = re.findall(r"(?m)^Epoch (\d): train loss \d+\.\d{4}, accuracy \d+/512 \(\d+\.\d{2}%\)$", result.stdout)
     assert lines == ["1", "2", "3"], result.stdout
+
+
+def test_doubtful_means_the_same_share_of_answers_for_a_sure_and_a_label_smoothed_network(trained_sweep):
+    import torch
+
+    from mnist_lightning.data.mnist import mnist_split, normalize
+    from mnist_lightning.inference.doubt import calibrated_threshold
+    from mnist_lightning.run.checkpoints import load_module
+
+    sure = load_module(trained_sweep / "0" / "checkpoints" / "last.ckpt").eval().net
+
+    class Smoothed(torch.nn.Module):  # the same answers, less sure: what label smoothing does to probabilities
+        def forward(self, x):
+            return 0.25 * sure(x)
+
+    images, _ = mnist_split(None, train=False)
+    test = normalize(images[:2000].unsqueeze(1).float() / 255)
+    shares = {}
+    for name, net in (("sure", sure), ("smoothed", Smoothed())):
+        with torch.no_grad():
+            top = net(test).softmax(dim=1).max(dim=1).values
+        shares[name] = float((top < calibrated_threshold(net)).float().mean())
+        shares[f"{name}, fixed 0.8"] = float((top < 0.8).float().mean())
+    assert 0.005 < shares["sure"] < 0.08 and 0.005 < shares["smoothed"] < 0.08, shares  # about 1-5% each ...
+    assert abs(shares["sure"] - shares["smoothed"]) < 0.01, shares  # ... the same share for both
+    assert shares["smoothed, fixed 0.8"] > 0.5, shares  # where one fixed threshold flagged most answers
+
+
+def test_preprocessed_images_keep_their_names():
+    from pathlib import Path
+
+    from mnist_lightning.predict import seen_file_names
+
+    names = seen_file_names([Path("a/one.png"), Path("scan.jpg"), Path("b/two.png"), Path("b/two.jpg")])
+    assert names == {Path("a/one.png"): "one.png", Path("scan.jpg"): "scan.png", Path("b/two.png"): "two.png.png",
+                     Path("b/two.jpg"): "two.jpg.png"}  # fmt: skip
+
+
+def test_an_untracked_file_outside_the_code_does_not_make_the_tree_dirty(tmp_path, monkeypatch):
+    from mnist_lightning.run import provenance
+
+    statuses = {"?? predictions.csv\n?? notes/": False, "?? mnist_lightning/new.py": True, "M conf/train.yaml": True,
+                "": False}  # fmt: skip
+    for status, dirty in statuses.items():
+        monkeypatch.setattr(provenance, "_git", lambda *args, s=status: s if args[0] == "status" else "abc123")
+        assert provenance._git_state() == ("abc123", dirty), status

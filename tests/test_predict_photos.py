@@ -67,8 +67,8 @@ def test_a_folder_gives_a_csv_doubtful_marks_and_the_images_the_network_saw(trai
         assert ("doubtful: runner-up" in line) == doubtful
     assert "03_notes.txt: skipped, not an image" in err and "predict: 100%" in err  # the bar is on stderr only
     assert all(line.split(": ", 1)[0].endswith(".png") for line in out.splitlines())
-    for name, picture in pictures.items():  # each file's own 28x28 image, as the network saw it
-        saved = torch.from_numpy(np.asarray(Image.open(tmp_path / "seen" / f"{name}.png"), dtype=np.float32) / 255)
+    for name, picture in pictures.items():  # each file's own 28x28 image, as the network saw it, under its name
+        saved = torch.from_numpy(np.asarray(Image.open(tmp_path / "seen" / name), dtype=np.float32) / 255)
         network_input = denormalize(to_mnist(picture)[0])
         assert torch.allclose(saved, network_input.clamp(0, 1), atol=1 / 255), name
 

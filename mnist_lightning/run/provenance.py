@@ -31,11 +31,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+CODE = ("mnist_lightning/", "conf/", "hydra_plugins/", "pyproject.toml")
+
+
 def _git_state() -> tuple[str | None, bool | None]:
     if PROJECT_ROOT is None:  # an installed package: no clone of ours, and the current folder's repository is not
         return None, None
-    status = _git("status", "--porcelain")  # untracked files count: a new module changes what runs
-    return _git("rev-parse", "HEAD"), None if status is None else bool(status)
+    status = _git("status", "--porcelain")
+    if status is None:
+        return _git("rev-parse", "HEAD"), None
+    # Changed tracked files count, and untracked files in the code (a new module changes what runs); a CSV or a
+    # notebook left in the clone does not.
+    changes = [line for line in status.splitlines() if not line.startswith("?? ") or line[3:].startswith(CODE)]
+    return _git("rev-parse", "HEAD"), bool(changes)
 
 
 # Read once, when the process imports the project: the code it runs is what was on disk then, also for the
