@@ -190,3 +190,54 @@ def test_a_browser_draws_a_digit_and_uploads_one(server, known_digit, tmp_path):
         wait.until(lambda b: error.text == "" and digit.text == str(label))
     finally:
         browser.quit()
+
+
+@pytest.mark.system
+def test_several_clients_at_once_all_get_answers(server):
+    from mnist_lightning.benchmarks.serve_load import load
+
+    stats = load(server, clients=8, requests=80)  # 8 connections at once, 10 requests each
+    assert stats["requests"] == 80 and stats["errors"] == 0, stats
+    assert stats["median_ms"] > 0 and stats["requests_per_s"] > 0  # measured, not asserted: docs/ship.md has them
+
+
+@pytest.mark.system
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="no Chromium here: apt-get install chromium chromium-driver"
+)
+def test_a_finger_draws_on_a_phone_sized_screen(server):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    phone = {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 3, "touch": True}, "userAgent": "phone"}
+    options.add_experimental_option("mobileEmulation", phone)
+    browser = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        browser.get(server)
+        hint = browser.find_element(By.ID, "hint")
+        assert hint.is_displayed() and "finger" in hint.text and "mouse" in hint.text
+        pad, digit = browser.find_element(By.ID, "pad"), browser.find_element(By.ID, "digit")
+        box = browser.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width];", pad
+        )
+        assert box[0] >= 0 and box[0] + box[2] <= 390  # the whole pad fits the screen's width
+        x, top = box[0] + box[2] / 2, box[1] + 40
+        # A touch stroke as a finger makes it (Chrome turns touches into the pointer events the page listens to).
+        touch = lambda kind, points: browser.execute_cdp_cmd(  # noqa: E731
+            "Input.dispatchTouchEvent", {"type": kind, "touchPoints": points}
+        )
+        touch("touchStart", [{"x": x, "y": top}])
+        for step in range(1, 10):
+            touch("touchMove", [{"x": x + step, "y": top + 20 * step}])
+        touch("touchEnd", [])
+        WebDriverWait(browser, 30).until(lambda b: digit.text != "")
+        assert digit.text in list("0123456789")
+        assert browser.execute_script("return window.scrollY") == 0  # the stroke drew; it did not scroll the page
+    finally:
+        browser.quit()

@@ -1,0 +1,84 @@
+"""Several clients at once against a running `serve`: errors, latency (median, p99) and requests per second.
+
+    python -m mnist_lightning.benchmarks.serve_load url=http://127.0.0.1:8000 clients=8 requests=400
+
+Measures and prints; tests/test_serve.py runs it with few requests and asserts only that none failed.
+Threads and http.client, not a load-testing tool: a few hundred requests on 127.0.0.1 need nothing more.
+"""
+
+import http.client
+import io
+import statistics
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from PIL import Image
+
+from mnist_lightning.data.mnist import mnist_split
+
+
+def digit_pngs(count: int = 50) -> list[bytes]:
+    """The first `count` MNIST test digits as PNG files, the kind of body the page sends."""
+    images = mnist_split(None, train=False)[0][:count].numpy()
+    pngs = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    return pngs
+
+
+def one_client(url: str, bodies: list[bytes]) -> list[tuple[float, int]]:
+    """POST each body to /predict over one kept-alive connection, as the page does; (seconds, status) each."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    results = []
+    for body in bodies:
+        start = time.perf_counter()
+        try:
+            connection.request("POST", "/predict", body, {"X-MNIST-Lightning": "1", "Content-Type": "image/png"})
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            status = 0  # refused, reset or timed out: counted as an error
+            connection.close()
+        results.append((time.perf_counter() - start, status))
+    connection.close()
+    return results
+
+
+def load(url: str, clients: int = 8, requests: int = 400) -> dict:
+    """`requests` POSTs spread over `clients` concurrent connections; the numbers a load test reports."""
+    pngs = digit_pngs()
+    per_client = [[pngs[(c + i) % len(pngs)] for i in range(c, requests, clients)] for c in range(clients)]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = [r for rs in pool.map(lambda bodies: one_client(url, bodies), per_client) for r in rs]
+    seconds = time.perf_counter() - start
+    latencies = sorted(latency for latency, _ in results)
+    return {
+        "requests": len(results),
+        "clients": clients,
+        "errors": sum(status != 200 for _, status in results),
+        "median_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "requests_per_s": len(results) / seconds,
+    }
+
+
+def main(argv: list[str]) -> None:
+    options = dict(arg.split("=", 1) for arg in argv)
+    stats = load(options.get("url", "http://127.0.0.1:8000"), int(options.get("clients", 8)),
+                 int(options.get("requests", 400)))  # fmt: skip
+    print(
+        f"{stats['requests']} requests from {stats['clients']} clients: {stats['errors']} errors, "
+        f"median {stats['median_ms']:.1f} ms, p99 {stats['p99_ms']:.1f} ms, {stats['requests_per_s']:.0f} requests/s"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
