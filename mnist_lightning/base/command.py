@@ -28,5 +28,6 @@ def run_command(main: Callable[[], Any]) -> None:
     """Start a command from `python -m`: unknown config groups and option names are refused in one line each
     before Hydra starts."""
     check_group_choices(sys.argv[1:])
-    check_option_names(main.config_name, sys.argv[1:])
+    if hasattr(main, "config_name"):  # a Hydra command (report takes a folder, not options)
+        check_option_names(main.config_name, sys.argv[1:])
     main()
