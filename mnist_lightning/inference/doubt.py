@@ -16,8 +16,9 @@ def calibrated_threshold(net: nn.Module, share: float = 0.01, data_dir: str | No
     reads right", with share 0.01)."""
     images, labels = mnist_split(data_dir, train=True)
     images, labels = images[-REFERENCE_IMAGES:], labels[-REFERENCE_IMAGES:]
-    with torch.no_grad():
-        probabilities = net(normalize(images.unsqueeze(1).float() / 255)).softmax(dim=1)
+    inputs = normalize(images.unsqueeze(1).float() / 255)
+    with torch.no_grad():  # in batches of 500, as evaluation (conf/data/mnist.yaml: eval_batch_size)
+        probabilities = torch.cat([net(batch) for batch in inputs.split(500)]).softmax(dim=1)
     top, digit = probabilities.max(dim=1)
     right = top[digit == labels]
     return float(torch.quantile(right, share)) if len(right) else 0.5
