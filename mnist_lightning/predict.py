@@ -90,6 +90,9 @@ def check_options(cfg: DictConfig) -> None:
     """Refuse options that would fail only after every file was read: in one line, before any work."""
     if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
         raise UserError(f"batch_size must be a positive integer, got {cfg.batch_size!r}")
+    share = cfg.get("doubtful_share")
+    if not isinstance(share, float | int) or isinstance(share, bool) or not 0 < share < 1:
+        raise UserError(f"doubtful_share must be a number between 0 and 1 (like 0.01), got {share!r}")
     for key in ("output", "save_preprocessed"):
         if cfg.get(key) and Path(cfg[key]).exists() and Path(cfg[key]).is_dir() != (key == "save_preprocessed"):
             kind = "a folder" if key == "save_preprocessed" else "a file, not a folder"
@@ -106,7 +109,7 @@ def predict(cfg: DictConfig) -> list[Prediction]:
     doubtful_below = cfg.doubtful_below
     if doubtful_below is None:  # calibrated on this network's own answers (inference/doubt.py)
         doubtful_below = calibrated_threshold(module, cfg.doubtful_share)
-        print(f"doubtful below p={doubtful_below:.3f}: less sure than on {1 - cfg.doubtful_share:.0%} of the "
+        print(f"doubtful below p={doubtful_below:.3f}: less sure than on {1 - cfg.doubtful_share:.1%} of the "
               "training digits it reads right", file=sys.stderr)  # fmt: skip
     seen_names = seen_file_names(files)
     seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None

@@ -89,7 +89,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)
         log_result(metrics, output_dir)
-    if learned_nothing:
+    if learned_nothing and trainer.is_global_zero:  # one error, from the process that wrote metrics.json
         raise learned_nothing
     return metrics
 

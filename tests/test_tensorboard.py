@@ -95,7 +95,9 @@ def test_tensorboard_opens_on_the_curves_without_an_epoch_card_and_fills_hparams
         [config] = events.Tensors("custom_scalars__config__")  # the layout is the tensor's one string
         layout = layout_pb2.Layout.FromString(config.tensor_proto.string_val[0])
         charts = {chart.title: list(chart.multiline.tag) for category in layout.category for chart in category.chart}
-        assert charts["loss (train, val)"] == ["train/loss", "val/loss"] and charts["learning rate"] == ["train/lr"]
+        assert charts["loss (train, val)"] == ["^train/loss$", "^val/loss$"] and charts["learning rate"] == [
+            "^train/lr$"
+        ]
         assert "results/text_summary" in events.Tags()["tensors"]  # the final numbers as a table
         content = events.PluginTagToContent("hparams")
         start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])

@@ -119,7 +119,7 @@ def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None
     for override in overrides:
         key, sep, value = override.partition("=")
         key = key.lstrip("+~")
-        if not sep or key not in groups:
+        if not sep or key not in groups or "(" in value:  # glob(*), choice(a,b): Hydra expands and checks those
             continue
         for option in value.split(","):  # a multirun sweeps a comma-separated list
             if option not in ("null", "") and not any((d / key / f"{option}.yaml").is_file() for d in searched):

@@ -16,7 +16,9 @@ from omegaconf import DictConfig
 from mnist_lightning.base.errors import project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
 
-FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun")
+FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun",
+                      "--shell-completion", "-sc")  # fmt: skip
+TAKE_THE_NEXT_WORD = ("--config-dir", "-cd", "--experimental-rerun", "--shell-completion", "-sc")
 
 
 def command_line_overrides(argv: list[str]) -> list[str] | None:
@@ -29,7 +31,7 @@ def command_line_overrides(argv: list[str]) -> list[str] | None:
         if skip:
             skip = False
         elif arg in FLAGS_WITH_A_VALUE:
-            skip = arg in ("--config-dir", "-cd", "--experimental-rerun")  # the others take an optional word
+            skip = arg in TAKE_THE_NEXT_WORD  # the others take an optional word
         elif not arg.startswith("-") and ("=" in arg or arg.startswith("~")):
             words.append(arg)
     return words
@@ -48,7 +50,8 @@ def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
 
 def composed_keys(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> set[str]:
     """The keys of `config_name` composed with the first choice of every group, and again with each other
-    choice of a swept group (`model=fast,reference` may add keys only one of them has)."""
+    choice of a swept group (`model=fast,reference` may add keys only one of them has). A group key may carry
+    its `+` (a group added from a --config-dir folder)."""
     first = {group: options[0] for group, options in group_choices.items()}
     variants = [first] + [first | {group: option} for group, options in group_choices.items() for option in options[1:]]
     extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
@@ -81,20 +84,25 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
         overrides = OverridesParser.create().parse_overrides(words)
     except HydraException:
         return None  # a syntax error: Hydra's own message says where
-    groups = set(project_groups())
+    user_dirs = user_config_dirs(argv)
+    groups = set(project_groups()).union(*(project_groups(d) for d in user_dirs if d.is_dir()))
     group_choices, values = {}, []
     for override in overrides:
         key = override.key_or_group
         if key.startswith("hydra") or override.is_force_add():
             continue  # Hydra checks its own settings; ++key=value adds or replaces by design
         if key in groups and not override.is_delete():
-            options = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
-            group_choices[key] = [str(o) for o in options]
+            try:
+                options = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+            except HydraException:  # glob(*) and other sweeps Hydra expands against the config: not checked here
+                return None
+            group = f"+{key}" if override.is_add() else key
+            group_choices[group] = ["null" if o is None else str(o) for o in options]
         elif not override.is_add() or key.startswith("trainer."):
             values.append((override, key))
     if not values:
         return None
-    searchpath = [f"file://{Path(d).resolve()}" for d in user_config_dirs(argv)]
+    searchpath = [f"file://{Path(d).resolve()}" for d in user_dirs]
     try:
         keys = composed_keys(config_name, group_choices, searchpath)
     except Exception:  # noqa: BLE001 - a composition that fails for another reason: Hydra reports it next

@@ -32,7 +32,8 @@ def digit_pngs(count: int = 50) -> list[bytes]:
 
 
 def one_client(url: str, bodies: list[bytes]) -> list[tuple[float, int]]:
-    """POST each body to /predict over one kept-alive connection, as the page does; (seconds, status) each."""
+    """POST each body to /predict, one after the other (the server closes each connection: HTTP/1.0, so
+    http.client reconnects); (seconds, status) each."""
     address = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
     results = []

@@ -74,8 +74,8 @@ def strip_debug_metadata(path: Path) -> None:
 
 
 def torch_logits(model, pixels: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """`model`'s logits for `pixels`, in batches of 500: one batch of 10,000 is 2.5x slower on a CPU (see
-    conf/data/mnist.yaml's eval_batch_size), and gives the same numbers."""
+    """`model`'s logits for `pixels`, in batches of 500: one batch of 10,000 takes the slow path of large
+    allocations (see conf/data/mnist.yaml's eval_batch_size), and gives the same numbers."""
     with torch.no_grad():
         return torch.cat(
             [model(torch.from_numpy(batch)) for batch in np.split(pixels, range(batch_size, len(pixels), batch_size))]

@@ -63,7 +63,13 @@ def check_hardware(trainer_cfg: DictConfig) -> None:
     if trainer_cfg.get("accelerator") not in ("gpu", "cuda"):
         return
     devices = trainer_cfg.get("devices", "auto")
-    needed = devices if isinstance(devices, int) and devices > 0 else (len(devices) if isinstance(devices, list) else 1)
+    if isinstance(devices, str) and "," in devices:  # "0,1": device indices, as Lightning reads them
+        devices = [d for d in devices.split(",") if d.strip()]
+    needed = (
+        devices
+        if isinstance(devices, int) and devices > 0
+        else (len(devices) if OmegaConf.is_list(devices) or isinstance(devices, list) else 1)
+    )
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if found == 0 and trainer_cfg.get("accelerator") == "gpu" and torch.backends.mps.is_available():
         found = 1  # Apple's GPU: Lightning's "gpu" runs on it
@@ -71,7 +77,7 @@ def check_hardware(trainer_cfg: DictConfig) -> None:
         have = "no GPU" if found == 0 else f"{found} GPU{'s' if found > 1 else ''}"
         raise UserError(
             f"trainer.accelerator={trainer_cfg.accelerator} needs {needed} GPU{'s' if needed > 1 else ''} and this "
-            f"machine has {have} that torch can use: use trainer=cpu (the default) or trainer=ddp_cpu"
+            f"machine has {have} that torch can use: use trainer=default (the CPU here), trainer=cpu or trainer=ddp_cpu"
         )
 
 

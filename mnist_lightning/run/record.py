@@ -8,7 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.run.callbacks import EpochHistory
 
@@ -34,7 +34,10 @@ def run_settings(cfg: DictConfig) -> dict[str, object]:
     settings: dict[str, object] = {key: value for key, value in core.items() if value is not None}
     for override in overrides:
         key, _, value = override.lstrip("+~").partition("=")
-        parsed = yaml.safe_load(value) if value else None  # "0.1" -> 0.1, so TensorBoard sorts numbers
+        # The value as the config holds it (optimizer.lr=1e-3 is a float there, a string to PyYAML), so a column of
+        # HPARAMS has one type; a group choice (model=fast) or an added key is read from the override's text.
+        resolved = OmegaConf.select(cfg, key, default=None) if not override.startswith("~") else None
+        parsed = resolved if isinstance(resolved, bool | int | float) else (yaml.safe_load(value) if value else None)
         # TensorBoard's HPARAMS take scalars only: a list of widths ("[6,10]"), null or a deletion stay text.
         settings[key] = parsed if isinstance(parsed, (bool, int, float, str)) else (value or "deleted")
     return settings

@@ -4,13 +4,13 @@ from typing import Any
 
 from pytorch_lightning.loggers import TensorBoardLogger
 
-# CUSTOM SCALARS: loss and accuracy of training and validation on one chart each (val is the test set when
-# data.val_size=0), and the learning rate. The SCALARS tab draws every tag on a card of its own.
+# CUSTOM SCALARS (tags are regular expressions there): loss and accuracy of training and validation on one chart
+# each (val is the test set when data.val_size=0), and the learning rate. SCALARS draws each tag on its own card.
 LAYOUT = {
     "curves": {
-        "loss (train, val)": ["Multiline", ["train/loss", "val/loss"]],
-        "accuracy (train, val)": ["Multiline", ["train/acc", "val/acc"]],
-        "learning rate": ["Multiline", ["train/lr"]],
+        "loss (train, val)": ["Multiline", ["^train/loss$", "^val/loss$"]],
+        "accuracy (train, val)": ["Multiline", ["^train/acc$", "^val/acc$"]],  # not val/acc_best
+        "learning rate": ["Multiline", ["^train/lr$"]],
     }
 }
 
