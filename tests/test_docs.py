@@ -83,3 +83,22 @@ def test_the_photo_tables_are_the_committed_outputs_of_the_photos_command():
     for output in outputs:
         text = output.read_text()
         assert text[text.index("| condition") :].strip() in page, output.name
+
+
+def test_the_readme_names_every_recipe_with_its_parameter_count_and_folders_as_hydra_names_them():
+    from conftest import CONF_DIR, compose_train_config
+    from hydra.utils import instantiate
+
+    quickstart = (ROOT / "README.md").read_text().split("## Quickstart", 1)[1].split("```", 2)[1]
+    for recipe in sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")):
+        net = instantiate(compose_train_config(Path("/tmp"), [f"experiment={recipe}"]).model.net)
+        params = f"{sum(p.numel() for p in net.parameters()):,}"
+        beside = rf"experiment={recipe} +# {params} parameters|{recipe}: {params}\b"
+        if recipe == "reference":  # the default: the command without an experiment
+            beside = rf"mnist_lightning.train +# the seed recipe, {params} parameters"
+        assert re.search(beside, quickstart), (recipe, params)
+    readme = (ROOT / "README.md").read_text()
+    # Run folders as Hydra names them (conf/hydra/default.yaml: time with microseconds), not a bare <time>.
+    assert re.search(r"outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d-\d{6}/", readme)
+    # The install size, and how to get a CPU-only torch.
+    assert "6 GB" in readme and "download.pytorch.org/whl/cpu" in readme
