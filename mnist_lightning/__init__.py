@@ -11,3 +11,23 @@ logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
     lambda record: not any(advert in str(record.msg) for advert in _ADVERTS)
 )
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+
+
+def _expose_the_sweeper_plugin() -> None:
+    """Let Hydra find hydra_plugins/mnist_optuna_sweeper in an editable install (`pip install -e .`).
+
+    Hydra lists its plugins with pkgutil, which cannot list what setuptools' editable import hook provides; a
+    wheel puts the folder in site-packages, where this changes nothing. Runs before any command starts Hydra.
+    """
+    from pathlib import Path
+
+    try:
+        import hydra_plugins
+    except ImportError:  # no Hydra plugin installed at all
+        return
+    folder = Path(__file__).resolve().parent.parent / "hydra_plugins"
+    if (folder / "mnist_optuna_sweeper").is_dir() and str(folder) not in list(hydra_plugins.__path__):
+        hydra_plugins.__path__.append(str(folder))
+
+
+_expose_the_sweeper_plugin()

@@ -22,3 +22,18 @@ class CtrlCAt(pl.Callback):
             if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends
+
+
+class KillTheSecondTrial(pl.Callback):
+    """SIGKILL (no clean-up at all, as `kill -9` or a lost machine) of the whole search driver in the first step
+    of its second trial. A counter file says which trial this is, so a resumed search is never killed."""
+
+    def __init__(self, counter: str) -> None:
+        self.counter = counter
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seen = int(open(self.counter).read()) if os.path.exists(self.counter) else 0
+        with open(self.counter, "w") as f:
+            f.write(str(seen + 1))
+        if seen == 1:
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -13,6 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff(command):
     # ruff comes with the [dev] extra, in the same environment as pytest.
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", *command, "mnist_lightning", "tests"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "ruff", *command, "mnist_lightning", "hydra_plugins", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

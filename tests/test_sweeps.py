@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
+import optuna
 import pytest
 import yaml
 from conftest import CONF_DIR, compose_train_config, run_here
@@ -26,19 +28,28 @@ def test_optuna_search_space_and_objective_come_from_config(tmp_path):
     assert cfg.optimized_metric == "val/acc" and cfg.data.val_size == 5000 and sweeper.n_trials == 20
 
 
-def test_optuna_sweep_runs_trials_and_reports_the_best(tmp_path):
-    sweep = tmp_path / "optuna"
-    args = ["hparams_search=optuna", "hydra.sweeper.n_trials=2", "trainer.max_epochs=1",
-            "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
-            "logger=none"]  # fmt: skip
-    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter_sets(tmp_path):
+    args = ["hparams_search=optuna", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+            "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+    first, second = tmp_path / "first", tmp_path / "second"
+    result = run_here(TRAIN, *args, "hydra.sweeper.n_trials=2", f"hydra.sweep.dir={first}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
-    trials = [json.loads((sweep / job / "metrics.json").read_text()) for job in ("0", "1")]
+    assert (tmp_path / "outputs" / "optuna.db").is_file()  # the default store: under outputs/, kept
+    result = run_here(TRAIN, *args, "hydra.sweeper.n_trials=4", f"hydra.sweep.dir={second}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 of 4 trials finished" in result.stdout  # resumed: the first two count
+    study = optuna.load_study(study_name="mnist", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert [t.number for t in study.trials] == [0, 1, 2, 3] and all(t.state.name == "COMPLETE" for t in study.trials)
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4  # no parameter set twice
+    assert sorted(p.name for p in second.iterdir() if p.name.isdigit()) == ["2", "3"]  # job folders: trial numbers
+    trials = [json.loads((folder / job / "metrics.json").read_text()) for folder, job in ((first, "0"), (second, "3"))]
     assert all(not t["val_is_test"] for t in trials)  # held-out images, not the test set ...
-    assert {t["val/acc"] for t in trials}.isdisjoint(t["test/acc"] for t in trials)  # ... so the two differ
-    assert best["best_value"] == max(t["val/acc"] for t in trials)  # and the study maximized val/acc
+    best = yaml.safe_load((second / "optimization_results.yaml").read_text())
+    assert best["best_value"] == study.best_value and best["best_trial"] == study.best_trial.number
     assert set(best["best_params"]) == {"optimizer.lr", "scheduler.gamma", "model.dropout", "data.batch_size"}
+    # One line per finished trial, the best at the end, and none of Optuna's or alembic's own INFO lines.
+    assert len([line for line in result.stdout.splitlines() if "] trial " in line and " complete: " in line]) == 2
+    assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
 
 
 @pytest.mark.system
@@ -97,3 +108,58 @@ def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
 def test_cpu_ddp_processes_share_the_cores(tmp_path):
     cfg = compose_train_config(tmp_path, ["trainer=ddp_cpu"])
     assert torch_threads(cfg) == max(1, (os.cpu_count() or 1) // 2)
+
+
+SEARCH = ["hparams_search=optuna", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
+          "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+
+
+def finished_trials(storage: str) -> list:
+    study = optuna.load_study(study_name="mnist", storage=storage)
+    return [t for t in study.trials if t.state.name == "COMPLETE"]
+
+
+@pytest.mark.system
+def test_a_search_killed_mid_trial_resumes_keeping_its_finished_trials(tmp_path, monkeypatch):
+    from conftest import run_module
+
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    )
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    kill = ["+callbacks.kill._target_=ctrl_c.KillTheSecondTrial", f"+callbacks.kill.counter={tmp_path / 'count'}"]
+    args = [*SEARCH, *kill, f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=3"]
+    killed = run_module(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'a'}", cwd=tmp_path)
+    assert killed.returncode == -9, killed.stderr  # SIGKILL, in trial 1
+    study = optuna.load_study(study_name="mnist", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING"]  # what a dead driver leaves
+    resumed = run_module(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'b'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trial 1: its worker" in resumed.stdout and "1 of 3 trials finished" in resumed.stdout
+    study = optuna.load_study(study_name="mnist", storage=storage)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    done = finished_trials(storage)
+    assert len(done) == 3 and len({tuple(sorted(t.params.items())) for t in done}) == 3
+
+
+@pytest.mark.system
+def test_two_workers_started_at_once_share_one_study(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = [*SEARCH, f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=4", "torch_threads=1"]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", TRAIN, *args, f"hydra.sweep.dir={tmp_path / str(w)}"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for w in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    done = finished_trials(storage)
+    assert sorted(t.number for t in done) == sorted({t.number for t in done}) and len(done) == 4
+    assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # no parameter set evaluated twice
+    ran = [sorted(p.name for p in (tmp_path / str(w)).iterdir() if p.name.isdigit()) for w in range(2)]
+    assert all(ran) and sorted(ran[0] + ran[1]) == sorted(str(t.number) for t in done)  # both worked

@@ -1,0 +1,153 @@
+"""An Optuna study driven by Hydra: each trial is one job of the configured launcher, run with the trial's
+parameters as overrides; the job's return value (the run's `optimized_metric`) is what the study maximizes.
+
+Ask-and-tell: this worker asks Optuna for `n_jobs` trials, launches them, tells their values, and stops when the
+study holds `n_trials` finished trials, whoever finished them (a resumed search, or other workers on the same
+storage). A trial left running by a worker that died on this machine is marked failed at the next start.
+"""
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+from optuna.trial import TrialState
+
+from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
+
+log = logging.getLogger(__name__)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class SearchError(Exception):
+    """A search that cannot start (a sweep on the command line, a storage that cannot be opened): one line."""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage | str:
+    """An SQLAlchemy URL as is; journal:///<file> as Optuna's journal file (one file, no database)."""
+    if url.startswith("journal:///"):
+        path = Path(url.removeprefix("journal:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(self, storage: str, study_name: str, n_trials: int, n_jobs: int, direction: str,
+                 sampler: optuna.samplers.BaseSampler, params: dict[str, str]) -> None:  # fmt: skip
+        self.storage, self.study_name, self.direction = storage, study_name, direction
+        self.n_trials, self.n_jobs, self.sampler = n_trials, n_jobs, sampler
+        self.space = {key: distribution(key, str(text)) for key, text in (params or {}).items()}
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> None:
+        fixed = []
+        for override in OverridesParser.create().parse_overrides(arguments):
+            if override.is_sweep_override():
+                raise SearchError(
+                    f"{override.input_line}: a search sweeps hydra.sweeper.params only; "
+                    f"add it there, e.g. hydra.sweeper.params.{override.key_or_group}='choice(...)'"
+                )
+            fixed.append(override.input_line)
+        # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
+        for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        study = optuna.create_study(
+            study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
+            direction=self.direction, load_if_exists=True,
+        )  # fmt: skip
+        self.fail_dead_trials(study)
+        if study.get_trials(
+            deepcopy=False
+        ):  # a resumed study or another worker: a seed of its own, not the first one's
+            self.sampler.reseed_rng()
+        left = self.trials_left(study)
+        log.info(
+            f"study {self.study_name!r} in {self.storage}: {self.n_trials - left} of {self.n_trials} trials finished"
+        )
+        while left > 0:
+            trials = [self.ask_new(study) for _ in range(min(self.n_jobs, left))]
+            overrides = [fixed + [as_override(k, v) for k, v in trial.params.items()] for trial in trials]
+            results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
+            for trial, result in zip(trials, results, strict=True):
+                self.tell(study, trial, result)
+            left = self.trials_left(study)
+        self.write_best(study)
+
+    def trials_left(self, study: optuna.Study) -> int:
+        """Trials still to start: n_trials minus the finished ones and those other live workers are running."""
+        trials = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+        return self.n_trials - len(trials)
+
+    def fail_dead_trials(self, study: optuna.Study) -> None:
+        """Mark failed the running trials of workers on this machine that no longer exist (a killed driver)."""
+        host = socket.gethostname()
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
+            if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                log.info(f"trial {trial.number}: its worker ({trial.user_attrs['worker']}) is gone, marked failed")
+
+    def ask_new(self, study: optuna.Study) -> optuna.Trial:
+        """A trial whose parameters no finished or running trial has (asked again, up to 20 times, otherwise)."""
+        taken = [t.params for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))]
+        for _ in range(20):
+            trial = study.ask(self.space)
+            if trial.params not in taken:
+                break
+            study.tell(trial, state=TrialState.FAIL)  # a duplicate of a finished or running one: never trained
+        trial.set_user_attr("worker", WORKER)
+        return trial
+
+    def tell(self, study: optuna.Study, trial: optuna.Trial, result: Any) -> None:
+        params = " ".join(as_override(k, v) for k, v in trial.params.items())
+        try:
+            value = float(result.return_value)  # raises the job's own exception when it failed
+        except Exception as error:  # noqa: BLE001 - one failed trial must not end the search
+            study.tell(trial, state=TrialState.FAIL)
+            log.warning(f"trial {trial.number} failed ({type(error).__name__}: {error}) | {params}")
+            return
+        study.tell(trial, value)
+        log.info(
+            f"trial {trial.number} complete: {self.config.get('optimized_metric', 'value')} {value:.4f} | {params}"
+        )
+
+    def write_best(self, study: optuna.Study) -> None:
+        completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if not completed:
+            log.warning("no trial completed")
+            return
+        best = study.best_trial
+        params = " ".join(as_override(k, v) for k, v in best.params.items())
+        log.info(f"best: trial {best.number}, {best.value:.4f} | {params}")
+        folder = Path(self.config.hydra.sweep.dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        results = {"name": "optuna", "study": self.study_name, "storage": self.storage, "best_trial": best.number,
+                   "best_params": best.params, "best_value": best.value}  # fmt: skip
+        (folder / "optimization_results.yaml").write_text(yaml.safe_dump(results, sort_keys=False))
