@@ -142,9 +142,40 @@ def test_a_search_killed_mid_trial_resumes_keeping_its_finished_trials(tmp_path,
     assert len(done) == 3 and len({tuple(sorted(t.params.items())) for t in done}) == 3
 
 
+@pytest.fixture
+def postgresql_url():
+    """A PostgreSQL server of its own (Debian's `postgresql`): initdb in a temporary folder, a free local port,
+    stopped and removed at the end. Skipped, with the reason, where the package is missing."""
+    import shutil
+    import socket
+    import tempfile
+
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        pytest.skip("no PostgreSQL server here: apt-get install postgresql (.ci/run does)")
+    bin_dir = bins[-1].parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # initdb refuses to run as root
+    data = Path(tempfile.mkdtemp(prefix="mnist-pg-"))
+    if as_postgres:
+        shutil.chown(data, "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "postgres")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(data, ignore_errors=True)
+
+
 @pytest.mark.system
-def test_two_workers_started_at_once_share_one_study(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_two_workers_started_at_once_share_one_study(tmp_path, request, store):
+    storage = f"sqlite:///{tmp_path / 'study.db'}" if store == "sqlite" else request.getfixturevalue("postgresql_url")
     args = [*SEARCH, f"hydra.sweeper.storage={storage}", "hydra.sweeper.n_trials=4", "torch_threads=1"]
     workers = [
         subprocess.Popen(

@@ -8,7 +8,9 @@ storage). A trial left running by a worker that died on this machine is marked f
 
 import logging
 import os
+import random
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +80,7 @@ class OptunaSweeper(Sweeper):
         # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        study = optuna.create_study(
-            study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
-            direction=self.direction, load_if_exists=True,
-        )  # fmt: skip
+        study = self.open_study()
         self.fail_dead_trials(study)
         if study.get_trials(
             deepcopy=False
@@ -99,6 +98,21 @@ class OptunaSweeper(Sweeper):
                 self.tell(study, trial, result)
             left = self.trials_left(study)
         self.write_best(study)
+
+    def open_study(self) -> optuna.Study:
+        """Create the study, or load it. Workers started at once may race to create a new database's tables
+        (one of them then fails on a unique key): the loser waits a moment and loads what the winner made."""
+        for attempt in range(5):
+            try:
+                return optuna.create_study(
+                    study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
+                    direction=self.direction, load_if_exists=True,
+                )  # fmt: skip
+            except Exception:  # noqa: BLE001 - SQLAlchemy's IntegrityError or OperationalError, by database
+                if attempt == 4:
+                    raise
+                time.sleep(1 + random.random())
+        raise AssertionError("unreachable")
 
     def trials_left(self, study: optuna.Study) -> int:
         """Trials still to start: n_trials minus the finished ones and those other live workers are running."""
