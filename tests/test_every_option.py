@@ -14,6 +14,7 @@ ALL_OPTIONS = [(group, path.stem) for group in GROUPS for path in sorted((CONF_D
 ELSEWHERE = {
     ("trainer", "ddp_cpu"): "tests/test_ddp.py runs it (Lightning starts one process per rank)",
     ("hparams_search", "optuna"): "tests/test_sweeps.py runs an Optuna study",
+    ("hparams_search", "optuna_onecycle"): "tests/test_sweeps.py runs it with experiment=fast",
     ("hparams_search", "optuna_widths"): "tests/test_search.py runs a search (its trials never score the test set)",
     ("hydra", "default"): "every command-line run uses it",
     ("hydra", "tool"): "evaluate and predict use it (tests/test_evaluate_predict.py)",

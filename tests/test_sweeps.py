@@ -52,6 +52,19 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
 
 
+def test_the_onecycle_search_runs_on_experiment_fast_and_validates_on_held_out_images(tmp_path):
+    sweep = tmp_path / "onecycle"
+    args = ["experiment=fast", "hparams_search=optuna_onecycle", "hydra.sweeper.n_trials=1", "logger=none",
+            "trainer.limit_train_batches=2", "trainer.max_epochs=1", "trainer.limit_test_batches=1"]  # fmt: skip
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trial = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert trial["status"] == "ok" and not trial["val_is_test"] and trial["val/acc"] is not None
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {"scheduler.max_lr", "data.batch_size", "model.label_smoothing", "model.dropout"}
+    assert best["best_value"] == trial["val/acc"]
+
+
 @pytest.mark.system
 def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     # joblib's workers limit their own threads too, so this run alone would not see the project's logic
