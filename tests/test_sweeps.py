@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,53 @@ def test_two_workers_started_at_once_share_one_study(tmp_path, request, store):
     assert len({tuple(sorted(t.params.items())) for t in done}) == 4  # no parameter set evaluated twice
     ran = [sorted(p.name for p in (tmp_path / str(w)).iterdir() if p.name.isdigit()) for w in range(2)]
     assert all(ran) and sorted(ran[0] + ran[1]) == sorted(str(t.number) for t in done)  # both worked
+
+
+@pytest.mark.system
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="no Chromium here: apt-get install chromium chromium-driver",
+)
+def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
+    import socket
+    import time
+    import urllib.request
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="mnist_dashboard_check", storage=storage, direction="maximize")
+    for lr in (0.001, 0.003, 0.01):  # three finished trials, as the sweeper tells them
+        trial = study.ask({"optimizer.lr": optuna.distributions.FloatDistribution(0.0005, 0.02, log=True)})
+        study.tell(trial, 0.99 - abs(lr - 0.003))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [shutil.which("optuna-dashboard"), storage, "--port", str(port), "--host", "127.0.0.1"]
+    dashboard = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        options.add_argument(flag)
+    browser = None
+    try:
+        url = f"http://127.0.0.1:{port}/dashboard"
+        for _ in range(60):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        browser = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+        browser.get(url)
+        wait = WebDriverWait(browser, 30)
+        wait.until(lambda b: "mnist_dashboard_check" in b.find_element("tag name", "body").text)
+        browser.get(f"{url}/studies/{study._study_id}/trials")
+        wait.until(lambda b: "optimizer.lr" in b.find_element("tag name", "body").text)  # the trials' parameters
+    finally:
+        if browser is not None:
+            browser.quit()
+        dashboard.terminate()
+        dashboard.wait(timeout=10)

@@ -81,6 +81,7 @@ class OptunaSweeper(Sweeper):
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
         study = self.open_study()
+        study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
         self.fail_dead_trials(study)
         if study.get_trials(
             deepcopy=False
