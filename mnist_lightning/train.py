@@ -24,6 +24,7 @@ from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.diagnostics import log_hparams
 from mnist_lightning.run.distributed import wait_for_other_ranks
 from mnist_lightning.run.provenance import provenance
+from mnist_lightning.run.pruning import PruneBehind
 from mnist_lightning.run.record import (
     as_float,
     final_metrics,
@@ -53,7 +54,11 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     if cfg.get("ckpt_path"):  # check it now: Lightning would fail only after setting everything up
         check_same_network(read_checkpoint(cfg.ckpt_path, cfg.trust_checkpoint), module, cfg.ckpt_path)
     history = EpochHistory()
-    trainer = build_trainer(cfg, [history, DivergenceGuard(), *callbacks], datamodule.val_is_test)
+    pruning = []
+    if cfg.get("optuna_trial"):  # a trial of a search with a pruner (hydra_plugins/mnist_optuna_sweeper)
+        pruner = instantiate(HydraConfig.get().sweeper.pruner)
+        pruning = [PruneBehind(**cfg.optuna_trial, pruner=pruner, monitor=cfg.optimized_metric)]
+    trainer = build_trainer(cfg, [history, DivergenceGuard(), *pruning, *callbacks], datamodule.val_is_test)
     record |= {"params": params, "val_is_test": datamodule.val_is_test}
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
 
@@ -72,6 +77,11 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
             write_metrics(output_dir, record | {"status": "diverged", "diverged": failure, "history": history.rows})
+        raise
+    except Exception:
+        if pruning and pruning[0].pruned_at is not None and trainer.is_global_zero:  # a search stopped this trial
+            where = {"epoch": pruning[0].pruned_at, "step": trainer.global_step}
+            write_metrics(output_dir, record | {"status": "pruned", "pruned": where, "history": history.rows})
         raise
     except SystemExit:  # Lightning turns Ctrl-C into exit(1) after a graceful shutdown
         if not trainer.interrupted:

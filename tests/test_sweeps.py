@@ -53,6 +53,25 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
 
 
+def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):
+    from mnist_lightning.report import report
+
+    sweep = tmp_path / "pruned"
+    # A pruner that stops every trial at its first report: the path from the trial's run to the study is the test.
+    pruner = ["hydra.sweeper.pruner=null", "hydra.sweeper.pruner={_target_:optuna.pruners.ThresholdPruner,lower:1.1}"]
+    args = ["hparams_search=optuna", *pruner, "hydra.sweeper.n_trials=2", "trainer.max_epochs=3",
+            "trainer.limit_train_batches=3", "trainer.limit_val_batches=1", "logger=none"]  # fmt: skip
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    study = optuna.load_study(study_name="mnist", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]  # finished: they count toward n_trials
+    assert [list(t.intermediate_values) for t in study.trials] == [[1], [1]]  # reported epoch 1, then stopped
+    metrics = json.loads((sweep / "0" / "metrics.json").read_text())
+    assert metrics["status"] == "pruned" and metrics["pruned"]["epoch"] == 1 and "test/acc" not in metrics
+    assert "| pruned at epoch 1, step 3 |" in report(sweep)
+    assert "trial 0 pruned: after epoch 1 (val/acc " in result.stdout and "Error executing job" not in result.stderr
+
+
 def test_the_onecycle_search_runs_on_experiment_fast_and_validates_on_held_out_images(tmp_path):
     sweep = tmp_path / "onecycle"
     args = ["experiment=fast", "hparams_search=optuna_onecycle", "hydra.sweeper.n_trials=1", "logger=none",

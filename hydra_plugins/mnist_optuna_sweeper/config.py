@@ -16,6 +16,9 @@ class OptunaSweeperConf:
     n_jobs: int = 1  # trials launched at once by this worker (with a parallel launcher such as joblib)
     direction: str = "maximize"
     sampler: Any = field(default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": 1234})
+    # Stops trials that are clearly behind after an epoch (their held-out accuracy is reported after each
+    # validation); null: every trial runs to its end.
+    pruner: Any = None
     params: dict[str, str] = field(
         default_factory=dict
     )  # key: interval(a, b) | choice(x, y) | range(a, b) | tag(log, ...)

@@ -11,19 +11,21 @@ import os
 import random
 import socket
 import time
+import warnings
 from pathlib import Path
-from typing import Any
 
 import optuna
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 from optuna.trial import TrialState
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
+from mnist_lightning.run.pruning import open_storage
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -44,21 +46,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage | str:
-    """An SQLAlchemy URL as is; journal:///<file> as Optuna's journal file (one file, no database)."""
-    if url.startswith("journal:///"):
-        path = Path(url.removeprefix("journal:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return url
-
-
 class OptunaSweeper(Sweeper):
     def __init__(self, storage: str, study_name: str, n_trials: int, n_jobs: int, direction: str,
-                 sampler: optuna.samplers.BaseSampler, params: dict[str, str]) -> None:  # fmt: skip
-        self.storage, self.study_name, self.direction = storage, study_name, direction
+                 sampler: optuna.samplers.BaseSampler, params: dict[str, str],
+                 pruner: optuna.pruners.BasePruner | None = None) -> None:  # fmt: skip
+        self.storage, self.study_name, self.direction, self.pruner = storage, study_name, direction, pruner
         self.n_trials, self.n_jobs, self.sampler = n_trials, n_jobs, sampler
         self.space = {key: distribution(key, str(text)) for key, text in (params or {}).items()}
 
@@ -81,7 +73,9 @@ class OptunaSweeper(Sweeper):
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
         study = self.open_study()
-        study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and still in 5.0
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
         self.fail_dead_trials(study)
         if study.get_trials(
             deepcopy=False
@@ -93,7 +87,9 @@ class OptunaSweeper(Sweeper):
         )
         while left > 0:
             trials = [self.ask_new(study) for _ in range(min(self.n_jobs, left))]
-            overrides = [fixed + [as_override(k, v) for k, v in trial.params.items()] for trial in trials]
+            overrides = [
+                fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial) for trial in trials
+            ]
             results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
             for trial, result in zip(trials, results, strict=True):
                 self.tell(study, trial, result)
@@ -107,13 +103,23 @@ class OptunaSweeper(Sweeper):
             try:
                 return optuna.create_study(
                     study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
-                    direction=self.direction, load_if_exists=True,
+                    pruner=self.pruner or optuna.pruners.NopPruner(), direction=self.direction, load_if_exists=True,
                 )  # fmt: skip
             except Exception:  # noqa: BLE001 - SQLAlchemy's IntegrityError or OperationalError, by database
                 if attempt == 4:
                     raise
                 time.sleep(1 + random.random())
         raise AssertionError("unreachable")
+
+    def pruning(self, trial: optuna.Trial) -> list[str]:
+        """The overrides that let the trial's run report to its study (mnist_lightning/run/pruning.py)."""
+        if self.pruner is None:
+            return []
+        where = {"storage": self.storage, "study": self.study_name, "number": trial.number}
+        return [
+            f"+optuna_trial.{key}='{value}'" if key != "number" else f"+optuna_trial.{key}={value}"
+            for key, value in where.items()
+        ]
 
     def trials_left(self, study: optuna.Study) -> int:
         """Trials still to start: n_trials minus the finished ones and those other live workers are running."""
@@ -140,14 +146,19 @@ class OptunaSweeper(Sweeper):
         trial.set_user_attr("worker", WORKER)
         return trial
 
-    def tell(self, study: optuna.Study, trial: optuna.Trial, result: Any) -> None:
+    def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
         params = " ".join(as_override(k, v) for k, v in trial.params.items())
-        try:
-            value = float(result.return_value)  # raises the job's own exception when it failed
-        except Exception as error:  # noqa: BLE001 - one failed trial must not end the search
-            study.tell(trial, state=TrialState.FAIL)
-            log.warning(f"trial {trial.number} failed ({type(error).__name__}: {error}) | {params}")
+        if result.status is JobStatus.FAILED:
+            # Private, on purpose: the public `return_value` prints "Error executing job ..." before raising.
+            error = result._return_value
+            if isinstance(error, optuna.TrialPruned):
+                study.tell(trial, state=TrialState.PRUNED)
+                log.info(f"trial {trial.number} pruned: {error} | {params}")
+            else:  # one failed trial does not end the search
+                study.tell(trial, state=TrialState.FAIL)
+                log.warning(f"trial {trial.number} failed ({type(error).__name__}: {error}) | {params}")
             return
+        value = float(result.return_value)
         study.tell(trial, value)
         log.info(
             f"trial {trial.number} complete: {self.config.get('optimized_metric', 'value')} {value:.4f} | {params}"
