@@ -6,8 +6,11 @@ import io
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -74,6 +77,26 @@ def run_here(module: str, *args: str, cwd: Path, terminal: bool = False) -> subp
         root.setLevel(root_level)
         torch.set_num_threads(threads)
     return subprocess.CompletedProcess([module, *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    """Return once `url` answers; fail at once with its stderr when the server `process` has exited."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            assert process.poll() is None, process.stderr.read() if process.stderr else process.returncode
+            assert time.monotonic() < deadline, f"{url} did not answer in {seconds} s"
+            time.sleep(0.5)
 
 
 @pytest.fixture

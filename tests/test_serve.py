@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
-from conftest import assert_clear_error, run_here
+from conftest import assert_clear_error, free_port, run_here, wait_until_answers
 from PIL import Image
 
 from mnist_lightning.base.errors import UserError
@@ -23,12 +22,6 @@ from mnist_lightning.base.locations import BUNDLED_DATA_DIR
 from mnist_lightning.inference.server import answer, load_classifier
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +36,7 @@ def server(checkpoint, tmp_path_factory):
     command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}"]
     process = subprocess.Popen(command, cwd=tmp_path_factory.mktemp("serve"), stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read()
-            time.sleep(0.5)
+    wait_until_answers(url, process)
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 import yaml
-from conftest import CONF_DIR, compose_train_config, run_here
+from conftest import CONF_DIR, compose_train_config, free_port, run_here, wait_until_answers
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
@@ -180,7 +180,6 @@ def postgresql_url():
     """A PostgreSQL server of its own (Debian's `postgresql`): initdb in a temporary folder, a free local port,
     stopped and removed at the end. Skipped, with the reason, where the package is missing."""
     import shutil
-    import socket
     import tempfile
 
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -191,9 +190,7 @@ def postgresql_url():
     data = Path(tempfile.mkdtemp(prefix="mnist-pg-"))
     if as_postgres:
         shutil.chown(data, "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
     run(str(bin_dir / "initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "postgres")
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
@@ -235,9 +232,6 @@ def test_two_workers_started_at_once_share_one_study(tmp_path, request, store):
     reason="no Chromium here: apt-get install chromium chromium-driver",
 )
 def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
-    import socket
-    import time
-    import urllib.request
 
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -248,9 +242,7 @@ def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
     for lr in (0.001, 0.003, 0.01):  # three finished trials, as the sweeper tells them
         trial = study.ask({"optimizer.lr": optuna.distributions.FloatDistribution(0.0005, 0.02, log=True)})
         study.tell(trial, 0.99 - abs(lr - 0.003))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [shutil.which("optuna-dashboard"), storage, "--port", str(port), "--host", "127.0.0.1"]
     dashboard = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     options = webdriver.ChromeOptions()
@@ -260,12 +252,7 @@ def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
     browser = None
     try:
         url = f"http://127.0.0.1:{port}/dashboard"
-        for _ in range(60):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+        wait_until_answers(url, dashboard, seconds=30)
         browser = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
         browser.get(url)
         wait = WebDriverWait(browser, 30)

@@ -1,7 +1,6 @@
 """What TensorBoard shows of a finished sweep: scalars, HPARAMS, confusion matrix and misclassified digits."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -9,6 +8,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from conftest import free_port
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -33,12 +33,6 @@ def test_event_files_hold_scalars_hparams_and_images(trained_sweep):
     assert {m.name.tag for m in experiment.metric_infos} == {"test/acc", "test/loss", "val/acc_best"}
     metrics = json.loads((trained_sweep / "1" / "metrics.json").read_text())
     assert events.Scalars("val/acc_best")[-1].value == pytest.approx(metrics["val/acc_best"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url: str):
