@@ -11,6 +11,12 @@ logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
     lambda record: not any(advert in str(record.msg) for advert in _ADVERTS)
 )
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# On a machine with SLURM's commands (a login node, scripts/local_slurm.sh) Lightning asks every run outside a job
+# to use srun; a run on the machine itself is meant as it is.
+warnings.filterwarnings("ignore", message=r"The `srun` command is available on your system but is not used")
+# conf/hydra/launcher/submitit_*.yaml replace the plugin's configs of the same name, which Hydra still uses to
+# check them (the keys are the plugin's): its notice that this matching will go is for the plugin's authors.
+warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
 
 
 def _expose_the_sweeper_plugin() -> None:

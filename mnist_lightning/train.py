@@ -21,6 +21,7 @@ from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.run.checks import check_train_config
+from mnist_lightning.run.cluster import requeued_checkpoint, slurm_job
 from mnist_lightning.run.diagnostics import log_hparams
 from mnist_lightning.run.distributed import wait_for_other_ranks
 from mnist_lightning.run.provenance import provenance
@@ -33,6 +34,7 @@ from mnist_lightning.run.record import (
     run_settings,
     write_metrics,
 )
+from mnist_lightning.run.tracking import log_run_files, log_settings
 
 # Under DDP Lightning suggests sync_dist=True for epoch-level logs; ours come from torchmetrics' compute(),
 # which has already gathered every process's state, so syncing again would only average equal numbers.
@@ -47,12 +49,14 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     check_train_config(cfg)
     torch.set_num_threads(torch_threads(cfg))  # provenance (below) is read now: the tree may change during the run
     record = {"status": "ok", "seed": cfg.seed, "tags": list(cfg.get("tags") or []), "provenance": provenance()}
+    record["slurm"] = slurm_job()
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
-    if cfg.get("ckpt_path"):  # check it now: Lightning would fail only after setting everything up
-        check_same_network(read_checkpoint(cfg.ckpt_path, cfg.trust_checkpoint), module, cfg.ckpt_path)
+    ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(output_dir)
+    if ckpt_path:  # check it now: Lightning would fail only after setting everything up
+        check_same_network(read_checkpoint(ckpt_path, cfg.trust_checkpoint), module, ckpt_path)
     history = EpochHistory()
     pruning = []
     if cfg.get("optuna_trial"):  # a trial of a search with a pruner (hydra_plugins/mnist_optuna_sweeper)
@@ -61,11 +65,12 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     trainer = build_trainer(cfg, [history, DivergenceGuard(), *pruning, *callbacks], datamodule.val_is_test)
     record |= {"params": params, "val_is_test": datamodule.val_is_test}
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
+    log_settings(trainer, record["config"], record, output_dir)
 
     start = time.perf_counter()
     try:
         # Weights-only loading of a resumed checkpoint: it holds plain data only (run/checkpoints.py).
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path, weights_only=not cfg.trust_checkpoint)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.trust_checkpoint)
         train_seconds = time.perf_counter() - start
         train_images = as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
         learned_nothing = LearnedNothing.judge(as_float(trainer.callback_metrics.get("train/acc")), trainer.global_step)
@@ -98,6 +103,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     if trainer.is_global_zero:
         wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)
+        log_run_files(trainer, output_dir)
         log_result(metrics, output_dir)
     if learned_nothing and trainer.is_global_zero:  # one error, from the process that wrote metrics.json
         raise learned_nothing

@@ -18,7 +18,10 @@ ELSEWHERE = {
     ("hparams_search", "optuna_widths"): "tests/test_search.py runs a search (its trials never score the test set)",
     ("hydra", "default"): "every command-line run uses it",
     ("hydra", "tool"): "evaluate and predict use it (tests/test_evaluate_predict.py)",
-    ("hydra/launcher", "submitit_slurm"): "no SLURM cluster here; tests/test_sweeps.py composes it",
+    ("hydra/launcher", "submitit_slurm"): "tests/test_cluster.py runs arrays, requeue and DDP on a local SLURM",
+    ("hydra/launcher", "submitit_local"): "tests/test_cluster.py runs a sweep with it (its jobs are processes)",
+    ("logger", "mlflow"): "tests/test_tracking.py reads a run back from MLflow (logger=many)",
+    ("logger", "many"): "tests/test_tracking.py runs it into a tracking store of its own",
 }
 NEEDS_CUDA = {("trainer", "gpu"): 1, ("trainer", "ddp"): 2}  # GPUs each needs
 FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",

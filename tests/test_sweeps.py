@@ -123,19 +123,15 @@ def test_threads_follow_torch_threads_when_set(tmp_path):
     assert not HydraConfig.initialized() and torch_threads(cfg) == 1
 
 
-def test_slurm_launcher_config_holds_the_job_settings_a_cluster_user_fills_in():
+def test_slurm_launcher_config_requeues_at_the_time_limit_and_checks_the_partition():
     overrides = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=overrides, return_hydra_config=True)
     launcher = cfg.hydra.launcher
-    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
-    assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node, launcher.tasks_per_node) == (
-        "gpu",
-        30,
-        1,
-        1,
-    )
-    assert launcher.submitit_folder.endswith("/.submitit/%j") and launcher.cpus_per_task == 8  # ours, not the plugin's
+    assert launcher._target_ == "hydra_plugins.mnist_submitit.launchers.CheckedSlurmLauncher"
+    assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node) == ("gpu", 30, None)
+    # The plugin's default of 0 would end a job at its time limit for good (tests/test_cluster.py requeues one).
+    assert launcher.max_num_timeout >= 1 and launcher.signal_delay_s > 0
 
 
 def test_cpu_ddp_processes_share_the_cores(tmp_path):

@@ -8,12 +8,14 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.run.checks import validates_nothing
+from mnist_lightning.run.cluster import granted_cpus
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +69,26 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
         callbacks_cfg.pop("best_checkpoint", None)
     callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    plugins = list(instantiate(cfg.trainer.get("plugins") or []))
+    if SLURMEnvironment.detect():
+        # In a SLURM job, submitit requeues at the time limit and the run resumes from last.ckpt
+        # (run/cluster.py); Lightning's own requeue on SIGUSR1 would save a mid-epoch checkpoint beside it.
+        plugins.append(SLURMEnvironment(auto_requeue=False))
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
 
 def torch_threads(cfg: DictConfig) -> int:
     """`torch_threads` if set; else the cores shared among the processes running at once, so none oversubscribe.
 
-    Those processes are the parallel jobs of hydra/launcher=joblib times the DDP processes on the CPU.
+    Those processes are the parallel jobs of hydra/launcher=joblib times the DDP processes on the CPU. A job of
+    SLURM or of hydra/launcher=submitit_local uses the cores it was given.
     """
     if cfg.get("torch_threads"):
         return cfg.torch_threads
+    # A SLURM job (hydra/launcher=submitit_slurm, sbatch, srun) has the cores it asked for, per process;
+    # a job of hydra/launcher=submitit_local its share.
+    if granted_cpus():
+        return granted_cpus()
     processes = 1
     n_jobs = HydraConfig.get().launcher.get("n_jobs") if HydraConfig.initialized() else None
     if n_jobs is not None:

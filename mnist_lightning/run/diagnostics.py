@@ -1,4 +1,5 @@
-"""After testing: the HPARAMS entry, the confusion matrix and misclassified digits, for TensorBoard and the terminal."""
+"""After testing: the HPARAMS entry, the confusion matrix and misclassified digits, for TensorBoard, MLflow and the
+terminal."""
 
 import matplotlib
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from matplotlib.figure import Figure
-from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.loggers import MLFlowLogger, TensorBoardLogger
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 from torchmetrics.classification import MulticlassConfusionMatrix
@@ -44,11 +45,16 @@ class TestDiagnostics(pl.Callback):
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.confusion = self._counts.compute().cpu()  # all ranks' images
+        figures = {"confusion_matrix": confusion_figure, "misclassified": misclassified_figure}
+        inputs = {"confusion_matrix": self.confusion, "misclassified": self.misclassified}
         for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                step = trainer.global_step
-                logger.experiment.add_figure("test/confusion_matrix", confusion_figure(self.confusion), step)
-                logger.experiment.add_figure("test/misclassified", misclassified_figure(self.misclassified), step)
+            for name, draw in figures.items():
+                if isinstance(logger, TensorBoardLogger):  # closes the figure itself
+                    logger.experiment.add_figure(f"test/{name}", draw(inputs[name]), trainer.global_step)
+                elif isinstance(logger, MLFlowLogger):  # an artifact of the run, test/<name>.png
+                    figure = draw(inputs[name])
+                    logger.experiment.log_figure(logger.run_id, figure, f"test/{name}.png")
+                    plt.close(figure)
 
     def per_class_accuracy(self) -> Tensor:
         """Accuracy of each true class, (num_classes,)."""

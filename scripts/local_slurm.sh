@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# A one-node SLURM cluster on this machine, for trying the project's cluster path and for its tests:
+# slurmctld and slurmd on localhost, munge for authentication, no cgroups, and accounting (slurmdbd on a MariaDB
+# of its own, so `sacct` answers as on a real cluster: submitit reads job states with it). Runs as root: it
+# installs Debian's slurm-wlm, slurmdbd, munge and mariadb-server when they are missing. A real cluster needs none of this: only the launcher config
+# (docs/distributed.md).
+#   scripts/local_slurm.sh start    # install if needed, write /etc/slurm/*.conf, start the daemons
+#   scripts/local_slurm.sh status   # the partition and the queue; exit 0 when the node is up
+#   scripts/local_slurm.sh stop     # cancel every job, stop the daemons, forget their state
+set -euo pipefail
+
+STATE=${LOCAL_SLURM_DIR:-/var/tmp/mnist-lightning-slurm}  # daemons' state, logs and pid files
+CONF=/etc/slurm/slurm.conf
+DBD_CONF=/etc/slurm/slurmdbd.conf
+MARK="# written by mnist-lightning scripts/local_slurm.sh"
+PARTITION=debug
+
+DAEMONS="slurmd slurmctld slurmdbd mariadbd munged"
+any_running() {
+    for daemon in $DAEMONS; do
+        pgrep -x $daemon >/dev/null && return 0
+    done
+    return 1
+}
+
+fail() { echo "local_slurm: $*" >&2; exit 1; }
+
+install_packages() {
+    local missing=0
+    for daemon in slurmctld slurmd slurmdbd munged mariadbd; do
+        command -v $daemon >/dev/null || missing=1
+    done
+    [ $missing = 0 ] && return
+    echo "installing Debian's slurm-wlm, slurmdbd, munge and mariadb-server ..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm slurmdbd munge mariadb-server >/dev/null
+}
+
+write_config() {
+    # Never overwrite a slurm.conf this script did not write: that machine has a cluster of its own.
+    for file in "$CONF" "$DBD_CONF"; do
+        if [ -f "$file" ] && ! grep -qF "$MARK" "$file"; then
+            fail "$file exists and was not written by this script: this machine has its own SLURM setup"
+        fi
+    done
+    local cpus memory_mb
+    cpus=$(nproc)
+    memory_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
+    mkdir -p /etc/slurm "$STATE/ctld" "$STATE/d"
+    cat > "$CONF" <<CONF
+$MARK
+# One node on localhost: both daemons run as root; processes tracked through /proc, no cgroups.
+ClusterName=local
+SlurmctldHost=localhost
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+JobRequeue=1
+KillWait=5
+# A requeued job waits this long (default 120 s) before it may start again: short here, where jobs are tests.
+AuthInfo=cred_expire=10
+ReturnToService=2
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/d
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd.pid
+SlurmctldLogFile=$STATE/slurmctld.log
+SlurmdLogFile=$STATE/slurmd.log
+NodeName=localhost CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
+PartitionName=$PARTITION Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+CONF
+    cat > "$DBD_CONF" <<CONF
+$MARK
+# Accounting in a MariaDB of this cluster's own (its socket in $STATE), reached as root through the socket.
+AuthType=auth/munge
+DbdHost=localhost
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=localhost
+StoragePort=0
+StorageUser=root
+StorageLoc=slurm_acct_db
+PidFile=$STATE/slurmdbd.pid
+LogFile=$STATE/slurmdbd.log
+CONF
+    chmod 600 "$DBD_CONF"
+}
+
+start_munge() {
+    [ -S /run/munge/munge.socket.2 ] && pgrep -x munged >/dev/null && return
+    [ -f /etc/munge/munge.key ] || mungekey --create --keyfile=/etc/munge/munge.key
+    chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+    mkdir -p /run/munge && chown munge:munge /run/munge
+    runuser -u munge -- /usr/sbin/munged
+}
+
+start_database() {
+    pgrep -x mariadbd >/dev/null && return
+    mkdir -p /run/mysqld
+    if [ ! -d "$STATE/mysql" ]; then
+        mariadb-install-db --datadir="$STATE/mysql" --user=root --skip-test-db >"$STATE/mariadb-install.log" 2>&1 \
+            || fail "mariadb-install-db failed; see $STATE/mariadb-install.log"
+    fi
+    # Only the default socket (/run/mysqld/mysqld.sock), no TCP port: nothing outside this machine reaches it.
+    mariadbd --user=root --datadir="$STATE/mysql" --skip-networking --log-error="$STATE/mariadb.log" \
+        </dev/null >/dev/null 2>&1 &
+    for _ in $(seq 60); do
+        mariadb-admin ping >/dev/null 2>&1 && return
+        sleep 0.5
+    done
+    fail "MariaDB did not start within 30 s; see $STATE/mariadb.log"
+}
+
+start_accounting() {
+    pgrep -x slurmdbd >/dev/null || slurmdbd
+    for _ in $(seq 60); do
+        sacctmgr -n list cluster >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    sacctmgr -i add cluster local >/dev/null 2>&1 || true  # the cluster slurmctld reports to (kept on a restart)
+}
+
+node_up() { sinfo -h -n localhost -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; }
+
+start() {
+    [ "$(id -u)" = 0 ] || fail "start needs root (the daemons run as root on this one-node cluster)"
+    install_packages
+    write_config
+    start_munge
+    start_database
+    start_accounting
+    pgrep -x slurmctld >/dev/null || slurmctld -c  # -c: no jobs left over from an earlier start
+    pgrep -x slurmd >/dev/null || slurmd -N localhost
+    for _ in $(seq 60); do
+        if node_up; then
+            echo "local SLURM is up: partition '$PARTITION', $(nproc) CPUs on localhost (logs in $STATE)"
+            return
+        fi
+        sleep 1
+    done
+    fail "the node did not come up within 60 s; see $STATE/slurmctld.log and $STATE/slurmd.log"
+}
+
+stop() {
+    if pgrep -x slurmctld >/dev/null; then
+        scancel --full --quiet --user=root 2>/dev/null || true
+        scontrol shutdown >/dev/null 2>&1 || true
+    fi
+    for _ in $(seq 30); do
+        pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break
+        sleep 1
+    done
+    mariadb-admin shutdown >/dev/null 2>&1 || true
+    for daemon in $DAEMONS; do
+        pkill -x $daemon 2>/dev/null || true
+    done
+    for _ in $(seq 20); do  # gone before this returns, so a start right after begins from nothing
+        any_running || break
+        sleep 0.5
+    done
+    # A slurmd that lost its controller can sit in a retry loop deaf to SIGTERM.
+    for daemon in $DAEMONS slurmstepd; do
+        pkill -KILL -x $daemon 2>/dev/null || true
+    done
+    rm -rf "$STATE/ctld" "$STATE/d" "$STATE/mysql"  # the next start begins with no jobs and no records
+    echo "local SLURM stopped"
+}
+
+status() {
+    if ! pgrep -x slurmctld >/dev/null; then
+        echo "local SLURM is not running"
+        exit 3
+    fi
+    sinfo
+    squeue
+    node_up
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,136 @@
+"""The cluster path against a real SLURM: scripts/local_slurm.sh's one-node cluster (slurmctld, slurmd, slurmdbd,
+munge), arrays of sweep jobs, requeue at the time limit with resume, DDP over srun; and submitit's local launcher.
+
+The SLURM tests are `system` tests: `.ci/run` starts the cluster before them and stops it after; run alone, the
+fixture starts it (as root) and stops what it started. Skipped, with the reason, where SLURM cannot run.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import assert_clear_error, run_here
+
+TRAIN = "mnist_lightning.train"
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SLURM = ROOT / "scripts" / "local_slurm.sh"
+ON_SLURM = ["-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug", "hydra.launcher.cpus_per_task=1"]
+
+pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='needs the cluster extra: pip install -e ".[cluster]"')
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A running local SLURM cluster: the one `.ci/run` started, or one started here and stopped at the end."""
+    if subprocess.run([LOCAL_SLURM, "status"], capture_output=True).returncode == 0:
+        yield
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("no SLURM here, and scripts/local_slurm.sh start needs root and apt-get (Debian's slurm-wlm)")
+    started = subprocess.run([LOCAL_SLURM, "start"], capture_output=True, text=True)
+    if started.returncode != 0:
+        pytest.skip(f"the local SLURM cluster did not start: {started.stderr.strip()}")
+    yield
+    subprocess.run([LOCAL_SLURM, "stop"], capture_output=True)
+
+
+def metrics(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def sacct(job_id: str) -> list[str]:
+    """sacct's `JobID|State` lines for a job (and its array tasks and steps), from SLURM's accounting."""
+    out = subprocess.run(["sacct", "-j", job_id, "-n", "-P", "-o", "JobID,State", "--duplicates"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return out.split()
+
+
+def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_here(TRAIN, "-m", "hydra/launcher=submitit_slurm", "seed=1,2", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert_clear_error(result, r"hydra\.launcher\.partition is not set")
+    assert not (sweep / ".submitit").exists()  # no job script was written, so none was submitted
+
+
+@pytest.mark.system
+def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [*ON_SLURM, "seed=1,2,3", "trainer.fast_dev_run=true", "logger=csv", f"hydra.sweep.dir={sweep}"]
+    result = subprocess.run([sys.executable, "-m", TRAIN, *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    runs = [metrics(sweep / str(job)) for job in range(3)]
+    assert [run["seed"] for run in runs] == [1, 2, 3] and {run["status"] for run in runs} == {"ok"}
+    array_ids = {run["slurm"]["array_job_id"] for run in runs}
+    assert len(array_ids) == 1 and None not in array_ids  # one array, not three jobs
+    assert sorted(run["slurm"]["array_task_id"] for run in runs) == ["0", "1", "2"]
+    assert {run["torch_threads"] for run in runs} == {1}  # threads follow hydra.launcher.cpus_per_task
+    states = dict(line.split("|") for line in sacct(array_ids.pop()))
+    assert [state for job, state in states.items() if "." not in job] == ["COMPLETED"] * 3
+    assert "Bypassing sacct error" not in result.stderr  # the cluster's accounting answers submitit
+    report = subprocess.run([sys.executable, "-m", "mnist_lightning.report", str(sweep)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert all(f"seed={seed}" in report.stdout for seed in (1, 2, 3)), report.stdout
+
+
+# 24 epochs of 120 steps of the reference network on 1 thread: about 2.5 minutes of training here, longer than the
+# 2-minute limit of the job, which SLURM signals 30 s ahead (up to a minute earlier: its timer ticks coarsely).
+REQUEUED_RUN = ["seed=1", "trainer.deterministic=true", "trainer.max_epochs=24", "trainer.limit_train_batches=120",
+                "trainer.limit_val_batches=1", "logger=csv", "callbacks.progress_bar.refresh_rate=1000"]  # fmt: skip
+
+
+@pytest.mark.system
+def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(slurm, tmp_path):
+    sweep, alone = tmp_path / "sweep", tmp_path / "alone"
+    limited = [*ON_SLURM, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30", f"hydra.sweep.dir={sweep}"]
+    on_slurm = subprocess.Popen([sys.executable, "-m", TRAIN, *limited, *REQUEUED_RUN], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    # The same run, uninterrupted, on the other core meanwhile.
+    uninterrupted = subprocess.run([sys.executable, "-m", TRAIN, *REQUEUED_RUN, "torch_threads=1",
+                                    f"hydra.run.dir={alone}"], cwd=tmp_path, capture_output=True, text=True,
+                                   timeout=600)  # fmt: skip
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    output = on_slurm.communicate(timeout=600)[0]
+    assert on_slurm.returncode == 0, output
+    requeued, reference = metrics(sweep / "0"), metrics(alone)
+    assert requeued["slurm"]["restarts"] >= 1, requeued["slurm"]  # it did reach the limit and come back
+    log = (sweep / "0" / "train.log").read_text()
+    assert "resuming from" in log and "checkpoints/last.ckpt" in log
+    assert requeued["epochs"] == reference["epochs"] == 24
+    assert [row["train/loss"] for row in requeued["history"]] == [row["train/loss"] for row in reference["history"]]
+    assert requeued["test/acc"] == reference["test/acc"] and requeued["test/loss"] == reference["test/loss"]
+
+
+@pytest.mark.system
+def test_ddp_over_two_srun_tasks_writes_one_result(slurm, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [*ON_SLURM, "hydra.launcher.tasks_per_node=2", "trainer=ddp_cpu", "trainer.max_epochs=2",
+            "trainer.limit_train_batches=20", "trainer.limit_val_batches=2", "logger=csv", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", TRAIN, *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = metrics(sweep / "0")
+    assert run["status"] == "ok" and run["slurm"]["tasks"] == 2 and run["epochs"] == 2
+    # Both processes trained: each epoch covered 20 batches of 28 per process.
+    assert run["history"][0]["train/images"] == 2 * 20 * 28, run["history"][0]
+    assert sorted(p.name for p in (sweep / "0" / "checkpoints").iterdir()) == ["last.ckpt"]
+    assert len(list(sweep.rglob("metrics.json"))) == 1
+
+
+@pytest.mark.system
+def test_submitit_local_shares_the_cores_and_leaves_no_percent_j_folder(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "hydra/launcher=submitit_local", "seed=1,2", "trainer.fast_dev_run=true", "logger=csv",
+            f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", TRAIN, *args], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    threads = [metrics(sweep / str(job))["torch_threads"] for job in range(2)]
+    assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    assert not list(sweep.rglob("%j"))

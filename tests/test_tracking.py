@@ -1,0 +1,116 @@
+"""Experiment trackers: a run's settings, metrics, tags and diagnostics reach MLflow (read back with MlflowClient),
+CSV's hparams.yaml and TensorBoard's HPARAMS, and `logger=many` writes all three at once."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import free_port, run_here, wait_until_answers
+
+mlflow = pytest.importorskip("mlflow", reason='needs the track extra: pip install -e ".[track]"')
+
+TRAIN = "mnist_lightning.train"
+# Two epochs of 12 steps with OneCycle, whose lr is logged per step (every log_every_n_steps=4), the rest per
+# epoch; a test pass of one batch.
+SHORT_RUN = ["trainer.max_epochs=2", "trainer.limit_train_batches=12", "trainer.limit_val_batches=2",
+             "trainer.limit_test_batches=1", "trainer.log_every_n_steps=4", "scheduler=onecycle", "model.dropout=0.07",
+             "seed=3"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tracked_run(tmp_path_factory):
+    """One short run with logger=many into a SQLite tracking store of its own: (run folder, tracking URI)."""
+    root = tmp_path_factory.mktemp("tracked")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    args = [*SHORT_RUN, "logger=many", f"logger.mlflow.tracking_uri={uri}",
+            f"logger.mlflow.artifact_location={root / 'artifacts'}", f"hydra.run.dir={root / 'run'}"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=root)
+    assert result.returncode == 0, result.stderr
+    return root / "run", uri
+
+
+def only_run(uri: str):
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("mnist-lightning")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+def test_mlflow_has_the_config_as_parameters_every_metric_and_the_tags(tracked_run):
+    run_dir, uri = tracked_run
+    client, run = only_run(uri)
+    params = run.data.params
+    assert params["model/dropout"] == "0.07" and params["seed"] == "3" and params["scheduler/max_lr"] == "0.01"
+    assert params["model/net/_target_"] == "mnist_lightning.model.nets.ReferenceNet"
+    assert params["trainer/max_epochs"] == "2" and params["data/batch_size"] == "28"
+    history = lambda name: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, name)]  # noqa: E731
+    # Per step: OneCycle's lr every 4 of the 24 steps, rising while it warms up.
+    lr = history("train/lr")
+    assert [step for step, _ in lr] == [3, 7, 11, 15, 19, 23] and lr[0][1] < lr[1][1], lr
+    # Per epoch, at the step each epoch ended: the epoch means and the validation scores.
+    for name in ("train/loss", "train/acc", "val/loss", "val/acc"):
+        assert [step for step, _ in history(name)] == [11, 23], (name, history(name))
+    recorded = __import__("json").loads((run_dir / "metrics.json").read_text())
+    assert run.data.metrics["test/acc"] == pytest.approx(recorded["test/acc"])
+    tags = run.data.tags
+    assert tags["tags"] == "reference" and tags["seed"] == "3"
+    assert tags["mlflow.source.git.commit"] == recorded["provenance"]["git_commit"] != ""
+    assert tags["run_folder"] == str(run_dir.resolve())
+    assert run.info.status == "FINISHED"
+
+
+def test_mlflow_keeps_the_test_diagnostics_and_metrics_json_as_artifacts(tracked_run):
+    _, uri = tracked_run
+    client, run = only_run(uri)
+    files = {a.path for a in client.list_artifacts(run.info.run_id)}
+    files |= {a.path for a in client.list_artifacts(run.info.run_id, "test")}
+    assert {"metrics.json", "test/confusion_matrix.png", "test/misclassified.png"} <= files, files
+    png = client.download_artifacts(run.info.run_id, "test/confusion_matrix.png")
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_csv_and_tensorboard_get_the_settings_too(tracked_run):
+    run_dir, _ = tracked_run
+    hparams = yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text())
+    assert hparams["model"]["dropout"] == 0.07 and hparams["seed"] == 3
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")  # TensorBoard's HPARAMS entry
+
+
+@pytest.mark.system
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="no Chromium here: apt-get install chromium chromium-driver",
+)
+def test_mlflow_ui_shows_the_run_in_a_browser(tracked_run, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, uri = tracked_run
+    _, run = only_run(uri)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
+                               "--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
+        options.add_argument(flag)
+    driver = None
+    try:
+        wait_until_answers(f"http://127.0.0.1:{port}/health", server)
+        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        url = f"http://127.0.0.1:{port}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        driver.get(url)
+        WebDriverWait(driver, 60).until(lambda d: run.info.run_name in d.find_element("tag name", "body").text)
+        WebDriverWait(driver, 30).until(lambda d: "model/dropout" in d.find_element("tag name", "body").text)
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        server.wait(timeout=30)
