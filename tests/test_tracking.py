@@ -7,9 +7,8 @@ import sys
 
 import pytest
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from conftest import free_port, run_here, wait_until_answers
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 mlflow = pytest.importorskip("mlflow", reason='needs the track extra: pip install -e ".[track]"')
 
@@ -96,8 +95,19 @@ def test_mlflow_ui_shows_the_run_in_a_browser(tracked_run, tmp_path):
     _, uri = tracked_run
     _, run = only_run(uri)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    server = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,900"):
         options.add_argument(flag)
