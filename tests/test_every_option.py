@@ -22,6 +22,7 @@ ELSEWHERE = {
     ("hydra/launcher", "submitit_local"): "tests/test_cluster.py runs a sweep with it (its jobs are processes)",
     ("logger", "mlflow"): "tests/test_tracking.py reads a run back from MLflow (logger=many)",
     ("logger", "many"): "tests/test_tracking.py runs it into a tracking store of its own",
+    ("logger", "wandb"): "tests/test_tracking.py reads an offline W&B run back (system: wandb starts a service)",
 }
 NEEDS_CUDA = {("trainer", "gpu"): 1, ("trainer", "ddp"): 2}  # GPUs each needs
 FEW_STEPS = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",

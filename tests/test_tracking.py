@@ -1,13 +1,15 @@
 """Experiment trackers: a run's settings, metrics, tags and diagnostics reach MLflow (read back with MlflowClient),
 CSV's hparams.yaml and TensorBoard's HPARAMS, and `logger=many` writes all three at once."""
 
+import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port, run_here, wait_until_answers
+from conftest import free_port, run_here, run_module, wait_until_answers
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 mlflow = pytest.importorskip("mlflow", reason='needs the track extra: pip install -e ".[track]"')
@@ -124,3 +126,56 @@ def test_mlflow_ui_shows_the_run_in_a_browser(tracked_run, tmp_path):
             driver.quit()
         server.terminate()
         server.wait(timeout=30)
+
+
+def wandb_records(path: Path):
+    """The protobuf records of an offline W&B run file (`run-<id>.wandb`). wandb 0.31 ships no reader of its own
+    (it moved into its Go core), so this reads the format: a 7-byte header, then LevelDB's log format (32 KiB
+    blocks; records of a 7-byte header - checksum, length, type: full, first, middle, last - and data)."""
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    position, block, pending = 7, 32768, b""
+    while position + 7 <= len(data):
+        if block - position % block < 7:  # a block's tail too short for a header is padding
+            position += block - position % block
+            continue
+        length, kind = int.from_bytes(data[position + 4 : position + 6], "little"), data[position + 6]
+        chunk, position = data[position + 7 : position + 7 + length], position + 7 + length
+        if kind == 1:
+            yield chunk
+        elif kind in (2, 3):
+            pending = chunk if kind == 2 else pending + chunk
+        elif kind == 4:
+            yield pending + chunk
+
+
+@pytest.mark.system
+def test_wandb_offline_run_holds_the_config_metrics_and_tags_to_sync_later(tmp_path):
+    pytest.importorskip("wandb", reason='needs the wandb extra: pip install -e ".[wandb]"')
+    from wandb.proto import wandb_internal_pb2
+
+    run_dir = tmp_path / "run"
+    result = run_module(TRAIN, *SHORT_RUN, "logger=wandb", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [run_file] = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    config, history, summary, tags = {}, [], {}, None
+    name = lambda item: item.key or "/".join(item.nested_key)  # noqa: E731  ("val/acc" may come as nested keys)
+    for raw in wandb_records(run_file):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(raw)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            tags = list(record.run.tags)
+        elif kind == "config":
+            config |= {name(item): json.loads(item.value_json) for item in record.config.update}
+        elif kind == "history":
+            history.append({name(item): json.loads(item.value_json) for item in record.history.item})
+        elif kind == "summary":
+            summary |= {name(item): json.loads(item.value_json) for item in record.summary.update}
+    assert config["model"]["dropout"] == 0.07 and config["seed"] == 3 and config["scheduler"]["max_lr"] == 0.01
+    assert tags == ["reference"]
+    assert [row["epoch"] for row in history if "val/acc" in row] == [0, 1]  # per epoch
+    assert [row["trainer/global_step"] for row in history if "train/lr" in row] == [3, 7, 11, 15, 19, 23]  # per step
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    assert summary["test/acc"] == pytest.approx(recorded["test/acc"])
+    assert "wandb sync" in result.stderr + result.stdout  # the run says how to upload it

@@ -1,0 +1,1 @@
+/work/main/outputs/results/v0.5.0/distributed/array/.submitit/9/9_submission.sh

@@ -1,0 +1,1 @@
+/work/main/outputs/results/v0.5.0/distributed/ddp/.submitit/13/13_submission.sh
