@@ -21,7 +21,7 @@ from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import check_same_network, read_checkpoint
 from mnist_lightning.run.checks import check_train_config
-from mnist_lightning.run.cluster import requeued_checkpoint, slurm_job
+from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
 from mnist_lightning.run.diagnostics import log_hparams
 from mnist_lightning.run.distributed import wait_for_other_ranks
 from mnist_lightning.run.provenance import provenance
@@ -54,7 +54,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
-    ckpt_path = cfg.get("ckpt_path") or requeued_checkpoint(output_dir)
+    ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
     if ckpt_path:  # check it now: Lightning would fail only after setting everything up
         check_same_network(read_checkpoint(ckpt_path, cfg.trust_checkpoint), module, ckpt_path)
     history = EpochHistory()
@@ -89,7 +89,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             write_metrics(output_dir, record | {"status": "pruned", "pruned": where, "history": history.rows})
         raise
     except SystemExit:  # Lightning turns Ctrl-C into exit(1) after a graceful shutdown
-        if not trainer.interrupted:
+        # submitit exits the same way after requeueing a job at its time limit: its exit is the job's to report.
+        if not trainer.interrupted or submitit_executor():
             raise
         raise Interrupted(interrupted_message(cfg, trainer, output_dir)) from None
 

@@ -6,7 +6,7 @@
 # (docs/distributed.md).
 #   scripts/local_slurm.sh start    # install if needed, write /etc/slurm/*.conf, start the daemons
 #   scripts/local_slurm.sh status   # the partition and the queue; exit 0 when the node is up
-#   scripts/local_slurm.sh stop     # cancel every job, stop the daemons, forget their state
+#   scripts/local_slurm.sh stop     # cancel root's jobs, stop the daemons it started, forget their state
 set -euo pipefail
 
 STATE=${LOCAL_SLURM_DIR:-/var/tmp/mnist-lightning-slurm}  # daemons' state, logs and pid files
@@ -15,15 +15,16 @@ DBD_CONF=/etc/slurm/slurmdbd.conf
 MARK="# written by mnist-lightning scripts/local_slurm.sh"
 PARTITION=debug
 
-DAEMONS="slurmd slurmctld slurmdbd mariadbd munged"
-any_running() {
-    for daemon in $DAEMONS; do
-        pgrep -x $daemon >/dev/null && return 0
-    done
-    return 1
-}
+SOCKET=$STATE/mysqld.sock  # MariaDB of this cluster's own, on a socket of its own: a machine's database is left alone
 
 fail() { echo "local_slurm: $*" >&2; exit 1; }
+need_root() { [ "$(id -u)" = 0 ] || fail "$1 needs root (the daemons run as root on this one-node cluster)"; }
+ours() { [ -f "$CONF" ] && grep -qF "$MARK" "$CONF"; }  # this machine's SLURM is the one this script set up
+
+# The daemons this script started, by their pid files in $STATE (munged's only when it was not running before).
+pid_of() { [ -f "$STATE/$1.pid" ] && cat "$STATE/$1.pid"; }
+running() { local pid; pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null; }
+DAEMONS="slurmd slurmctld slurmdbd mariadbd munged"
 
 install_packages() {
     local missing=0
@@ -97,32 +98,34 @@ CONF
 }
 
 start_munge() {
-    [ -S /run/munge/munge.socket.2 ] && pgrep -x munged >/dev/null && return
+    [ -S /run/munge/munge.socket.2 ] && pgrep -x munged >/dev/null && return  # the machine's own: used, kept
     [ -f /etc/munge/munge.key ] || mungekey --create --keyfile=/etc/munge/munge.key
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
     mkdir -p /run/munge && chown munge:munge /run/munge
-    runuser -u munge -- /usr/sbin/munged
+    runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
+    for _ in $(seq 20); do [ -s /run/munge/munged.pid ] && break; sleep 0.2; done
+    cp /run/munge/munged.pid "$STATE/munged.pid"
 }
 
 start_database() {
-    pgrep -x mariadbd >/dev/null && return
-    mkdir -p /run/mysqld
+    running mariadbd && return
     if [ ! -d "$STATE/mysql" ]; then
         mariadb-install-db --datadir="$STATE/mysql" --user=root --skip-test-db >"$STATE/mariadb-install.log" 2>&1 \
             || fail "mariadb-install-db failed; see $STATE/mariadb-install.log"
     fi
-    # Only the default socket (/run/mysqld/mysqld.sock), no TCP port: nothing outside this machine reaches it.
-    mariadbd --user=root --datadir="$STATE/mysql" --skip-networking --log-error="$STATE/mariadb.log" \
-        </dev/null >/dev/null 2>&1 &
+    # Its own socket, no TCP port: nothing outside this machine reaches it, and a database already here is untouched.
+    mariadbd --user=root --datadir="$STATE/mysql" --skip-networking --socket="$SOCKET" \
+        --pid-file="$STATE/mariadbd.pid" --log-error="$STATE/mariadb.log" </dev/null >/dev/null 2>&1 &
     for _ in $(seq 60); do
-        mariadb-admin ping >/dev/null 2>&1 && return
+        mariadb-admin --socket="$SOCKET" ping >/dev/null 2>&1 && return
         sleep 0.5
     done
     fail "MariaDB did not start within 30 s; see $STATE/mariadb.log"
 }
 
 start_accounting() {
-    pgrep -x slurmdbd >/dev/null || slurmdbd
+    # slurmdbd.conf has no socket setting; MariaDB's client library takes it from MYSQL_UNIX_PORT.
+    running slurmdbd || MYSQL_UNIX_PORT="$SOCKET" slurmdbd
     for _ in $(seq 60); do
         sacctmgr -n list cluster >/dev/null 2>&1 && break
         sleep 0.5
@@ -133,14 +136,14 @@ start_accounting() {
 node_up() { sinfo -h -n localhost -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; }
 
 start() {
-    [ "$(id -u)" = 0 ] || fail "start needs root (the daemons run as root on this one-node cluster)"
+    need_root start
     install_packages
     write_config
     start_munge
     start_database
     start_accounting
-    pgrep -x slurmctld >/dev/null || slurmctld -c  # -c: no jobs left over from an earlier start
-    pgrep -x slurmd >/dev/null || slurmd -N localhost
+    running slurmctld || slurmctld -c  # -c: no jobs left over from an earlier start
+    running slurmd || slurmd -N localhost
     for _ in $(seq 60); do
         if node_up; then
             echo "local SLURM is up: partition '$PARTITION', $(nproc) CPUs on localhost (logs in $STATE)"
@@ -152,32 +155,38 @@ start() {
 }
 
 stop() {
-    if pgrep -x slurmctld >/dev/null; then
-        scancel --full --quiet --user=root 2>/dev/null || true
+    need_root stop
+    ours || fail "$CONF was not written by this script: this machine's SLURM is not the local one; nothing stopped"
+    if running slurmctld; then
+        scancel --full --quiet --user=root 2>/dev/null || true  # the jobs of this cluster (tests and tries run as root)
         scontrol shutdown >/dev/null 2>&1 || true
     fi
     for _ in $(seq 30); do
-        pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || break
+        running slurmctld || running slurmd || break
         sleep 1
     done
-    mariadb-admin shutdown >/dev/null 2>&1 || true
+    mariadb-admin --socket="$SOCKET" shutdown >/dev/null 2>&1 || true
+    local daemon pid
     for daemon in $DAEMONS; do
-        pkill -x $daemon 2>/dev/null || true
+        pid=$(pid_of $daemon) && kill "$pid" 2>/dev/null || true
     done
     for _ in $(seq 20); do  # gone before this returns, so a start right after begins from nothing
-        any_running || break
+        local left=0
+        for daemon in $DAEMONS; do running $daemon && left=1; done
+        [ $left = 0 ] && break
         sleep 0.5
     done
-    # A slurmd that lost its controller can sit in a retry loop deaf to SIGTERM.
-    for daemon in $DAEMONS slurmstepd; do
-        pkill -KILL -x $daemon 2>/dev/null || true
+    # A slurmd that lost its controller can sit in a retry loop deaf to SIGTERM; job steps outlive it.
+    for daemon in $DAEMONS; do
+        pid=$(pid_of $daemon) && kill -KILL "$pid" 2>/dev/null || true
     done
-    rm -rf "$STATE/ctld" "$STATE/d" "$STATE/mysql"  # the next start begins with no jobs and no records
+    pkill -KILL -x slurmstepd 2>/dev/null || true  # this machine's SLURM is ours (checked above)
+    rm -rf "$STATE/ctld" "$STATE/d" "$STATE/mysql" "$STATE"/*.pid  # the next start begins with no jobs, no records
     echo "local SLURM stopped"
 }
 
 status() {
-    if ! pgrep -x slurmctld >/dev/null; then
+    if ! running slurmctld; then
         echo "local SLURM is not running"
         exit 3
     fi

@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import assert_clear_error, run_here
+from conftest import assert_clear_error, compose_train_config, run_here
+from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+from mnist_lightning.run.build import build_trainer, torch_threads
+from mnist_lightning.run.cluster import CPUS_PER_JOB_ENV, checkpoint_to_resume
 
 TRAIN = "mnist_lightning.train"
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +53,55 @@ def sacct(job_id: str) -> list[str]:
     return out.split()
 
 
+@pytest.fixture
+def no_cluster_env(monkeypatch):
+    """This process as if started by no scheduler (the tests may themselves run inside a SLURM job)."""
+    for name in ("SLURM_CPUS_PER_TASK", "SLURM_RESTART_COUNT", "SLURM_JOB_ID", "SLURM_NTASKS", "SUBMITIT_EXECUTOR",
+                 CPUS_PER_JOB_ENV):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("env", "trainer", "threads"), [
+    ({"SLURM_CPUS_PER_TASK": "3"}, "default", 3),
+    ({"SLURM_CPUS_PER_TASK": "3"}, "ddp_cpu", 3),  # SLURM runs each DDP process as a task of its own cores
+    ({CPUS_PER_JOB_ENV: "4"}, "default", 4),  # submitit_local's share of the 8 cores
+    ({CPUS_PER_JOB_ENV: "4"}, "ddp_cpu", 2),  # ... shared by the job's 2 DDP processes
+    ({}, "ddp_cpu", 4),  # the cores this process may use (8 here), shared by 2 processes
+])  # fmt: skip
+def test_threads_follow_the_cores_a_job_was_given(no_cluster_env, tmp_path, env, trainer, threads):
+    for name, value in env.items():
+        no_cluster_env.setenv(name, value)
+    assert torch_threads(compose_train_config(tmp_path, [f"trainer={trainer}"])) == threads
+
+
+def test_a_requeued_job_resumes_from_its_own_last_checkpoint_before_the_one_it_started_from(no_cluster_env, tmp_path):
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    last.parent.mkdir()
+    last.write_bytes(b"")
+    assert checkpoint_to_resume("start.ckpt", tmp_path) == "start.ckpt"  # a first start: the configured one
+    assert checkpoint_to_resume(None, tmp_path) is None
+    no_cluster_env.setenv("SLURM_RESTART_COUNT", "2")
+    assert checkpoint_to_resume("start.ckpt", tmp_path) == str(last)  # requeued: where this job got to
+    last.unlink()
+    assert checkpoint_to_resume("start.ckpt", tmp_path) == "start.ckpt"  # requeued before any epoch finished
+
+
+@pytest.mark.parametrize("executor", ["slurm", "local", None])
+def test_lightning_requeues_on_its_own_except_in_a_submitit_slurm_job(no_cluster_env, tmp_path, executor):
+    if executor:
+        no_cluster_env.setenv("SUBMITIT_EXECUTOR", executor)
+    cfg = compose_train_config(tmp_path, ["logger=none"])
+    trainer = build_trainer(cfg, [], val_is_test=True)
+    # Where Lightning's signal handling reads it (a single-device strategy has no public attribute for it).
+    environment = trainer._accelerator_connector.cluster_environment
+    if executor == "slurm":  # submitit's requeue alone: Lightning's would resume mid-epoch
+        assert isinstance(environment, SLURMEnvironment) and environment.auto_requeue is False
+    else:  # what Lightning chooses by itself (outside SLURM here; inside, its SLURMEnvironment that requeues)
+        assert not isinstance(environment, SLURMEnvironment)
+
+
 def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "hydra/launcher=submitit_slurm", "seed=1,2", f"hydra.sweep.dir={sweep}"]
@@ -79,9 +132,11 @@ def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
     assert all(f"seed={seed}" in report.stdout for seed in (1, 2, 3)), report.stdout
 
 
-# 24 epochs of 120 steps of the reference network on 1 thread: about 2.5 minutes of training here, longer than the
-# 2-minute limit of the job, which SLURM signals 30 s ahead (up to a minute earlier: its timer ticks coarsely).
-REQUEUED_RUN = ["seed=1", "trainer.deterministic=true", "trainer.max_epochs=24", "trainer.limit_train_batches=120",
+# 16 epochs of 100 steps of the reference network on 1 thread: about 90 s of training here. The job's limit is
+# 2 minutes and SLURM signals it 30 s ahead on a timer that ticks every 30 s: 60-90 s after the job starts, of
+# which 15-25 s go to starting Python. So the first attempt cannot finish, and the job is requeued until it does.
+# (A 1-minute limit leaves a requeued job 5-10 s of training: the signal comes 20-30 s after it starts.)
+REQUEUED_RUN = ["seed=1", "trainer.deterministic=true", "trainer.max_epochs=16", "trainer.limit_train_batches=100",
                 "trainer.limit_val_batches=1", "logger=csv", "callbacks.progress_bar.refresh_rate=1000"]  # fmt: skip
 
 
@@ -89,7 +144,7 @@ REQUEUED_RUN = ["seed=1", "trainer.deterministic=true", "trainer.max_epochs=24",
 def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(slurm, tmp_path):
     sweep, alone = tmp_path / "sweep", tmp_path / "alone"
     limited = [*ON_SLURM, "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30",
-               f"hydra.sweep.dir={sweep}"]  # fmt: skip
+               "hydra.launcher.max_num_timeout=4", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     on_slurm = subprocess.Popen([sys.executable, "-m", TRAIN, *limited, *REQUEUED_RUN], cwd=tmp_path,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     # The same run, uninterrupted, on the other core meanwhile.
@@ -103,7 +158,10 @@ def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(
     assert requeued["slurm"]["restarts"] >= 1, requeued["slurm"]  # it did reach the limit and come back
     log = (sweep / "0" / "train.log").read_text()
     assert "resuming from" in log and "checkpoints/last.ckpt" in log
-    assert requeued["epochs"] == reference["epochs"] == 24
+    job_errors = "".join(path.read_text() for path in sweep.rglob("*_log.err"))  # submitit's and the job's stderr
+    assert "this job is timed-out" in job_errors  # the time limit's signal, not a preemption
+    assert "resume with" not in job_errors  # submitit's exit after the requeue is its own, not a Ctrl-C's
+    assert requeued["epochs"] == reference["epochs"] == 16
     assert [row["val/loss"] for row in requeued["history"]] == [row["val/loss"] for row in reference["history"]]
     assert requeued["test/acc"] == reference["test/acc"] and requeued["test/loss"] == reference["test/loss"]
 
@@ -134,5 +192,5 @@ def test_submitit_local_shares_the_cores_and_leaves_no_percent_j_folder(tmp_path
                             timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     threads = [metrics(sweep / str(job))["torch_threads"] for job in range(2)]
-    assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    assert threads == [max(1, len(os.sched_getaffinity(0)) // 2)] * 2
     assert not list(sweep.rglob("%j"))

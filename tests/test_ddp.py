@@ -53,6 +53,6 @@ def test_two_cpu_processes_train_and_test_with_metrics_written_once(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["train/images"] == 10_000  # 2 ranks x 5,000: the whole training split, once
     assert metrics["test/images"] == 10_000  # 2 ranks x 5,000: every test image exactly once
-    assert metrics["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)  # the 2 processes share the cores
+    assert metrics["torch_threads"] == max(1, len(os.sched_getaffinity(0)) // 2)  # the 2 processes share the cores
     assert "metrics in" in (run / "train.log").read_text()  # rank 0 wrote metrics.json ...
     assert "metrics in" not in (run / "train_ddp_process_1.log").read_text()  # ... and rank 1 did not

@@ -94,12 +94,12 @@ def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     threads = [json.loads((sweep / job / "metrics.json").read_text())["torch_threads"] for job in ("0", "1")]
-    assert threads == [max(1, (os.cpu_count() or 1) // 2)] * 2
+    assert threads == [max(1, len(os.sched_getaffinity(0)) // 2)] * 2
 
 
 @pytest.mark.parametrize(("n_jobs", "trainer", "processes"), [(2, "default", 2), (-1, "default", 0), (2, "ddp_cpu", 4)])
 def test_threads_are_the_cores_shared_among_parallel_processes(tmp_path, monkeypatch, n_jobs, trainer, processes):
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)  # a machine where the shares differ from one another
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))  # shares that differ from one another
     launcher = SimpleNamespace(launcher={"n_jobs": n_jobs})
     monkeypatch.setattr(HydraConfig, "initialized", staticmethod(lambda: True))
     monkeypatch.setattr(HydraConfig, "get", staticmethod(lambda: launcher))
@@ -130,13 +130,16 @@ def test_slurm_launcher_config_requeues_at_the_time_limit_and_checks_the_partiti
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.mnist_submitit.launchers.CheckedSlurmLauncher"
     assert (launcher.partition, launcher.timeout_min, launcher.gpus_per_node) == ("gpu", 30, None)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        default = compose("train", overrides=["hydra/launcher=submitit_slurm"], return_hydra_config=True)
+    assert default.hydra.launcher.partition is None  # refused at launch, in one line (tests/test_cluster.py)
     # The plugin's default of 0 would end a job at its time limit for good (tests/test_cluster.py requeues one).
     assert launcher.max_num_timeout >= 1 and launcher.signal_delay_s > 0
 
 
 def test_cpu_ddp_processes_share_the_cores(tmp_path):
     cfg = compose_train_config(tmp_path, ["trainer=ddp_cpu"])
-    assert torch_threads(cfg) == max(1, (os.cpu_count() or 1) // 2)
+    assert torch_threads(cfg) == max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 SEARCH = ["hparams_search=optuna", "trainer.max_epochs=1", "trainer.limit_train_batches=3",
@@ -239,7 +242,8 @@ def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
         trial = study.ask({"optimizer.lr": optuna.distributions.FloatDistribution(0.0005, 0.02, log=True)})
         study.tell(trial, 0.99 - abs(lr - 0.003))
     port = free_port()
-    command = [shutil.which("optuna-dashboard"), storage, "--port", str(port), "--host", "127.0.0.1"]
+    dashboard_script = Path(sys.executable).with_name("optuna-dashboard")  # this environment's, activated or not
+    command = [str(dashboard_script), storage, "--port", str(port), "--host", "127.0.0.1"]
     dashboard = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")

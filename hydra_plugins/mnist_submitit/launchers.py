@@ -36,6 +36,6 @@ else:
         """hydra/launcher=submitit_local: a sweep's jobs all start at once, so each gets cores / jobs threads."""
 
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-            cpus = self.params.get("cpus_per_task") or max(1, (os.cpu_count() or 1) // len(job_overrides))
+            cpus = self.params.get("cpus_per_task") or max(1, len(os.sched_getaffinity(0)) // len(job_overrides))
             os.environ[CPUS_PER_JOB_ENV] = str(cpus)  # the jobs are this process's children: they inherit it
             return super().launch(job_overrides, initial_job_idx)

@@ -15,7 +15,7 @@ from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.run.checks import validates_nothing
-from mnist_lightning.run.cluster import granted_cpus
+from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +70,10 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
     callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     plugins = list(instantiate(cfg.trainer.get("plugins") or []))
-    if SLURMEnvironment.detect():
-        # In a SLURM job, submitit requeues at the time limit and the run resumes from last.ckpt
-        # (run/cluster.py); Lightning's own requeue on SIGUSR1 would save a mid-epoch checkpoint beside it.
+    if submitit_executor() == "slurm":
+        # submitit requeues such a job at its time limit (on SIGUSR2) and the run resumes from last.ckpt
+        # (run/cluster.py). Lightning's own requeue, on SIGUSR1 should a cluster send it, would save a mid-epoch
+        # hpc checkpoint and resume from it, which does not reproduce the epoch's data order: one mechanism only.
         plugins.append(SLURMEnvironment(auto_requeue=False))
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
 
@@ -80,22 +81,22 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
 def torch_threads(cfg: DictConfig) -> int:
     """`torch_threads` if set; else the cores shared among the processes running at once, so none oversubscribe.
 
-    Those processes are the parallel jobs of hydra/launcher=joblib times the DDP processes on the CPU. A job of
-    SLURM or of hydra/launcher=submitit_local uses the cores it was given.
+    A SLURM task (hydra/launcher=submitit_slurm, sbatch, srun) uses its `--cpus-per-task`: SLURM runs one DDP
+    process per task. Elsewhere the cores this process may use (a job of hydra/launcher=submitit_local: its share)
+    are divided among the parallel jobs of hydra/launcher=joblib and the DDP processes on the CPU.
     """
     if cfg.get("torch_threads"):
         return cfg.torch_threads
-    # A SLURM job (hydra/launcher=submitit_slurm, sbatch, srun) has the cores it asked for, per process;
-    # a job of hydra/launcher=submitit_local its share.
-    if granted_cpus():
-        return granted_cpus()
+    if slurm_task_cpus():
+        return slurm_task_cpus()
+    cores = local_job_cpus() or len(os.sched_getaffinity(0))  # the cores this process may run on, not the machine's
     processes = 1
     n_jobs = HydraConfig.get().launcher.get("n_jobs") if HydraConfig.initialized() else None
     if n_jobs is not None:
-        processes *= (os.cpu_count() or 1) if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
+        processes *= cores if n_jobs < 0 else n_jobs  # joblib: -1 means one job per core
     trainer = cfg.get("trainer") or {}
     if trainer.get("accelerator") == "cpu" and "ddp" in str(trainer.get("strategy", "")):
         processes *= int(trainer.get("devices", 1))
-    if processes == 1:
+    if processes == 1 and not local_job_cpus():
         return torch.get_num_threads()
-    return max(1, (os.cpu_count() or 1) // processes)
+    return max(1, cores // processes)

@@ -11,12 +11,29 @@ from pathlib import Path
 CPUS_PER_JOB_ENV = "MNIST_LIGHTNING_CPUS_PER_JOB"
 
 
-def granted_cpus() -> int | None:
-    """The cores this process was given: SLURM's `--cpus-per-task`, or submitit_local's share; None elsewhere."""
-    for granted in (os.environ.get("SLURM_CPUS_PER_TASK"), os.environ.get(CPUS_PER_JOB_ENV)):
-        if granted and granted.isdigit():
-            return int(granted)
-    return None
+def _count(name: str) -> int | None:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def slurm_task_cpus() -> int | None:
+    """A SLURM task's `--cpus-per-task`: the cores of this process (SLURM runs one DDP process per task)."""
+    return _count("SLURM_CPUS_PER_TASK")
+
+
+def local_job_cpus() -> int | None:
+    """hydra/launcher=submitit_local's share of the cores for this job (its DDP processes share it in turn)."""
+    return _count(CPUS_PER_JOB_ENV)
+
+
+def submitit_executor() -> str | None:
+    """`slurm` or `local` in a job of hydra/launcher=submitit_*: submitit handles its signals, time limit, requeue."""
+    return os.environ.get("SUBMITIT_EXECUTOR")
+
+
+def checkpoint_to_resume(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """The checkpoint a run starts from: a requeued job's own last.ckpt, else the configured `ckpt_path`."""
+    return requeued_checkpoint(output_dir) or ckpt_path
 
 
 def requeued_checkpoint(output_dir: Path) -> str | None:
@@ -25,9 +42,9 @@ def requeued_checkpoint(output_dir: Path) -> str | None:
     submitit requeues a job that reaches its time limit (hydra.launcher.max_num_timeout) with the same overrides
     and run folder, and SLURM counts the restarts. last.ckpt holds the last finished epoch: resuming there keeps
     the run identical to an uninterrupted one, which a checkpoint taken mid-epoch would not (Lightning cannot
-    resume an epoch's data order).
+    resume an epoch's data order). It comes before a `ckpt_path` the job was started with: that one was its start.
     """
-    restarts = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
+    restarts = _count("SLURM_RESTART_COUNT") or 0
     last = output_dir / "checkpoints" / "last.ckpt"
     if restarts == 0 or not last.is_file():
         return None
@@ -44,7 +61,7 @@ def slurm_job() -> dict | None:
         "job_id": env("SLURM_JOB_ID"),
         "array_job_id": env("SLURM_ARRAY_JOB_ID"),
         "array_task_id": env("SLURM_ARRAY_TASK_ID"),
-        "tasks": int(env("SLURM_NTASKS") or 1),
-        "cpus_per_task": granted_cpus(),
-        "restarts": int(env("SLURM_RESTART_COUNT") or 0),
+        "tasks": _count("SLURM_NTASKS") or 1,
+        "cpus_per_task": slurm_task_cpus(),
+        "restarts": _count("SLURM_RESTART_COUNT") or 0,
     }
