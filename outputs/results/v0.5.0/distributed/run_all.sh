@@ -4,7 +4,7 @@
 cd "$(dirname "$0")/../../../.."
 D=outputs/results/v0.5.0/distributed
 source .venv/bin/activate
-rm -rf $D/array $D/requeue $D/ddp $D/search $D/*.txt
+rm -rf $D/array $D/ddp $D/search $D/array.txt $D/ddp.txt $D/search.txt $D/machine.txt $D/status.txt
 { echo "\$ git log -1 --format=%h"; git log -1 --format=%h; echo "\$ lscpu | grep 'Model name'"; lscpu | grep "Model name"; } > $D/machine.txt
 { echo '$ scripts/local_slurm.sh status'; scripts/local_slurm.sh status; } > $D/status.txt 2>&1
 
@@ -13,10 +13,7 @@ rm -rf $D/array $D/requeue $D/ddp $D/search $D/*.txt
   echo '$ sacct -X -o JobID,JobName,State,Elapsed,NodeList'; sacct -X -o JobID,JobName,State,Elapsed,NodeList
   echo "\$ python -m mnist_lightning.report $D/array"; python -m mnist_lightning.report $D/array; } > $D/array.txt 2>&1
 
-{ echo '$ python -m mnist_lightning.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=debug hydra.launcher.cpus_per_task=1 hydra.launcher.timeout_min=2 hydra.launcher.signal_delay_s=30 trainer.deterministic=true trainer.max_epochs=24 trainer.limit_train_batches=120 trainer.limit_val_batches=1 logger=csv'
-  time python -m mnist_lightning.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=debug hydra.launcher.cpus_per_task=1 hydra.launcher.timeout_min=2 hydra.launcher.signal_delay_s=30 trainer.deterministic=true trainer.max_epochs=24 trainer.limit_train_batches=120 trainer.limit_val_batches=1 logger=csv hydra.sweep.dir=$D/requeue
-  echo "\$ grep -h 'Requeued job\|resuming from' $D/requeue/0/train.log"; grep -h 'Requeued job\|resuming from' $D/requeue/0/train.log
-  echo '$ sacct -X --duplicates -o JobID,State,Start,End | tail -4'; sacct -X --duplicates -o JobID,State,Start,End | tail -4; } > $D/requeue.txt 2>&1
+# Section 4 (requeue) is requeue.sh beside this script: rerun with commit 0.5.0's fixes, beside an uninterrupted run.
 
 { echo '$ python -m mnist_lightning.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=debug hydra.launcher.tasks_per_node=2 hydra.launcher.cpus_per_task=1 trainer=ddp_cpu trainer.max_epochs=2'
   time python -m mnist_lightning.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=debug hydra.launcher.tasks_per_node=2 hydra.launcher.cpus_per_task=1 trainer=ddp_cpu trainer.max_epochs=2 logger=csv hydra.sweep.dir=$D/ddp

@@ -1,0 +1,1 @@
+/work/main/outputs/results/v0.5.0/distributed/requeue/.submitit/5/5_submission.sh

@@ -1,1 +1,0 @@
-/work/main/outputs/results/v0.5.0/distributed/requeue/.submitit/12/12_submission.sh
