@@ -17,6 +17,10 @@ warnings.filterwarnings("ignore", message=r"The `srun` command is available on y
 # conf/hydra/launcher/submitit_*.yaml replace the plugin's configs of the same name, which Hydra still uses to
 # check them (the keys are the plugin's): its notice that this matching will go is for the plugin's authors.
 warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigStore schema with the same name")
+# Under DDP Lightning suggests sync_dist=True for epoch-level logs; ours come from torchmetrics' compute(),
+# which has already gathered every process's state, so syncing again would only average equal numbers. (Here, not
+# in train.py: a submitit job unpickles the task function without importing train.py as a module first.)
+warnings.filterwarnings("ignore", message=".*sync_dist=True.*when logging on epoch level.*")
 
 
 def _expose_the_sweeper_plugin() -> None:

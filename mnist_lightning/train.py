@@ -3,7 +3,6 @@
 import logging
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import Interrupted
 from mnist_lightning.model.budget import OverBudget
+from mnist_lightning.model.flops import flops_per_image, run_flops
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import check_same_network, read_checkpoint
@@ -36,10 +36,6 @@ from mnist_lightning.run.record import (
 )
 from mnist_lightning.run.tracking import log_run_files, log_settings
 
-# Under DDP Lightning suggests sync_dist=True for epoch-level logs; ours come from torchmetrics' compute(),
-# which has already gathered every process's state, so syncing again would only average equal numbers.
-warnings.filterwarnings("ignore", message=".*sync_dist=True.*when logging on epoch level.*")
-
 
 def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     """Fit and test the configured experiment; return (and write to the run folder) its metrics.
@@ -54,6 +50,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
+    per_image_flops = flops_per_image(module.net)  # from the shapes, once: the compute, whatever the machine
     ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
     if ckpt_path:  # check it now: Lightning would fail only after setting everything up
         check_same_network(read_checkpoint(ckpt_path, cfg.trust_checkpoint), module, ckpt_path)
@@ -72,7 +69,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         # Weights-only loading of a resumed checkpoint: it holds plain data only (run/checkpoints.py).
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.trust_checkpoint)
         train_seconds = time.perf_counter() - start
-        train_images = as_float(trainer.callback_metrics.get("train/images"))  # testing resets callback_metrics
+        # testing resets callback_metrics: the images of the last epoch, read now
+        per_epoch = {stage: as_float(trainer.callback_metrics.get(f"{stage}/images")) for stage in ("train", "val")}
         learned_nothing = LearnedNothing.judge(as_float(trainer.callback_metrics.get("train/acc")), trainer.global_step)
         # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
         # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
@@ -95,7 +93,10 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         raise Interrupted(interrupted_message(cfg, trainer, output_dir)) from None
 
     metrics = record | final_metrics(trainer, history, output_dir, test)
-    metrics |= {"train/images": train_images, "torch_threads": torch.get_num_threads()}
+    metrics |= {"train/images": per_epoch["train"], "torch_threads": torch.get_num_threads()}
+    validated = sum(1 for row in history.rows if row.get("val/acc") is not None)  # every epoch, resumed ones too
+    epochs = {"train": metrics["epochs"], "val": validated}
+    metrics["flops"] = run_flops(per_image_flops, per_epoch, epochs, metrics["test/images"])
     metrics |= {"train_seconds": round(train_seconds, 2), "test_seconds": round(test_seconds, 2) if test else None}
     if learned_nothing:  # recorded with its numbers, but not as a result (report leaves it out of the means)
         metrics |= {"status": "chance_level", "chance_level": {"train/acc": learned_nothing.train_acc}}

@@ -23,7 +23,8 @@ ours() { [ -f "$CONF" ] && grep -qF "$MARK" "$CONF"; }  # this machine's SLURM i
 
 # The daemons this script started, by their pid files in $STATE (munged's only when it was not running before).
 pid_of() { [ -f "$STATE/$1.pid" ] && cat "$STATE/$1.pid"; }
-running() { local pid; pid=$(pid_of "$1") && kill -0 "$pid" 2>/dev/null; }
+# The pid file names a live process of that daemon (not a pid reused after a reboot).
+running() { local pid; pid=$(pid_of "$1") && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "$1" ]; }
 DAEMONS="slurmd slurmctld slurmdbd mariadbd munged"
 
 install_packages() {
@@ -45,7 +46,7 @@ write_config() {
         fi
     done
     local cpus memory_mb
-    cpus=$(nproc)
+    cpus=$(nproc --all)
     memory_mb=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     mkdir -p /etc/slurm "$STATE/ctld" "$STATE/d"
     cat > "$CONF" <<CONF
@@ -146,7 +147,7 @@ start() {
     running slurmd || slurmd -N localhost
     for _ in $(seq 60); do
         if node_up; then
-            echo "local SLURM is up: partition '$PARTITION', $(nproc) CPUs on localhost (logs in $STATE)"
+            echo "local SLURM is up: partition '$PARTITION', $(nproc --all) CPUs on localhost (logs in $STATE)"
             return
         fi
         sleep 1
@@ -168,7 +169,7 @@ stop() {
     mariadb-admin --socket="$SOCKET" shutdown >/dev/null 2>&1 || true
     local daemon pid
     for daemon in $DAEMONS; do
-        pid=$(pid_of $daemon) && kill "$pid" 2>/dev/null || true
+        running $daemon && kill "$(pid_of $daemon)" 2>/dev/null || true
     done
     for _ in $(seq 20); do  # gone before this returns, so a start right after begins from nothing
         local left=0
@@ -178,7 +179,7 @@ stop() {
     done
     # A slurmd that lost its controller can sit in a retry loop deaf to SIGTERM; job steps outlive it.
     for daemon in $DAEMONS; do
-        pid=$(pid_of $daemon) && kill -KILL "$pid" 2>/dev/null || true
+        running $daemon && kill -KILL "$(pid_of $daemon)" 2>/dev/null || true
     done
     pkill -KILL -x slurmstepd 2>/dev/null || true  # this machine's SLURM is ours (checked above)
     rm -rf "$STATE/ctld" "$STATE/d" "$STATE/mysql" "$STATE"/*.pid  # the next start begins with no jobs, no records

@@ -82,8 +82,10 @@ class OptunaSweeper(Sweeper):
         ):  # a resumed study or another worker: a seed of its own, not the first one's
             self.sampler.reseed_rng()
         left = self.trials_left(study)
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))  # other workers' trials
+        finished = f"{self.n_trials - left - running} of {self.n_trials} trials finished"
         log.info(
-            f"study {self.study_name!r} in {self.storage}: {self.n_trials - left} of {self.n_trials} trials finished"
+            f"study {self.study_name!r} in {self.storage}: {finished}" + (f", {running} running" if running else "")
         )
         while left > 0:
             trials = [self.ask_new(study) for _ in range(min(self.n_jobs, left))]

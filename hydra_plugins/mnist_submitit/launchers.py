@@ -37,5 +37,12 @@ else:
 
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
             cpus = self.params.get("cpus_per_task") or max(1, len(os.sched_getaffinity(0)) // len(job_overrides))
+            before = os.environ.get(CPUS_PER_JOB_ENV)
             os.environ[CPUS_PER_JOB_ENV] = str(cpus)  # the jobs are this process's children: they inherit it
-            return super().launch(job_overrides, initial_job_idx)
+            try:
+                return super().launch(job_overrides, initial_job_idx)
+            finally:  # not left behind for what this process runs next
+                if before is None:
+                    os.environ.pop(CPUS_PER_JOB_ENV, None)
+                else:
+                    os.environ[CPUS_PER_JOB_ENV] = before

@@ -9,6 +9,37 @@ from pathlib import Path
 
 from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pooled
 
+
+def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
+    """FLOPs of a run's training, validation and test pass, and whether metrics.json recorded them (0.5.0 on).
+
+    For an earlier run they are counted now from its stored config: the network's FLOPs per image times the
+    images of its epochs (validation: its images times the epochs that have a validation accuracy).
+    """
+    recorded = metrics.get("flops")
+    if recorded and recorded.get("fit") and recorded.get("test"):
+        return recorded["fit"] + recorded["test"], True
+    from hydra.utils import instantiate
+
+    from mnist_lightning.model.flops import flops_per_image
+    from mnist_lightning.run.checkpoints import current_targets
+
+    config = metrics.get("config") or {}
+    if not metrics.get("train/images") or not metrics.get("test/images") or "net" not in config.get("model", {}):
+        return None
+    limit_val_batches = config.get("trainer", {}).get("limit_val_batches")
+    whole = limit_val_batches is None or (isinstance(limit_val_batches, float) and limit_val_batches == 1.0)
+    if not whole and limit_val_batches != 0:
+        return None  # part of each validation set (an int is a number of batches): its images were not recorded
+    per_image = flops_per_image(instantiate(current_targets(config["model"]["net"])))
+    val_images = config["data"].get("val_size") or metrics["test/images"]  # val_size 0: validation on the test set
+    validated_epochs = sum(1 for row in metrics.get("history", []) if row.get("val/acc") is not None)
+    validated_epochs *= limit_val_batches != 0
+    train = per_image["train"] * metrics["train/images"] * metrics["epochs"]
+    val = per_image["forward"] * val_images * validated_epochs
+    return train + val + per_image["forward"] * metrics["test/images"], False
+
+
 # One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
@@ -116,6 +147,9 @@ def time_rows(root: Path) -> list[dict[str, str]]:
         accs = [m["test/acc"] for m in runs]
         fit = statistics.mean(m["train_seconds"] for m in runs)
         test = statistics.mean(m["test_seconds"] for m in runs)
+        counted = [fit_and_test_flops(m) for m in runs]
+        flops = statistics.mean(c[0] for c in counted) if all(counted) else None
+        flops_note = "" if all(c and c[1] for c in counted) else " (from the config)"
         machines = sorted({f"{m['provenance']['cpu']}, {m['provenance']['torch_threads']} threads" for m in runs})
         if recipe == TIME_RECIPES[0]:
             baseline, baseline_machines = fit + test, machines
@@ -135,6 +169,8 @@ def time_rows(root: Path) -> list[dict[str, str]]:
                 "fit s": f"{fit:.1f}",
                 "test s": f"{test:.1f}",
                 "fit + test s": f"{fit + test:.1f}",
+                "fit + test TFLOP": f"{flops / 1e12:.2f}{flops_note}" if flops else "-",
+                "GFLOP/s": f"{flops / 1e9 / (fit + test):.0f}" if flops else "-",
                 f"vs {TIME_RECIPES[0]}": ratio,
                 "machine": " / ".join(machines),
                 "code": ", ".join(sorted({commit_of(m) for m in runs})),

@@ -17,7 +17,7 @@ RUN="trainer.deterministic=true trainer.max_epochs=16 trainer.limit_train_batche
   echo '$ sacct -X --duplicates -o JobID,State,Start,End | tail -3'; sacct -X --duplicates -o JobID,State,Start,End | tail -3
   for run in requeue/0 uninterrupted; do
       echo "\$ $run/metrics.json:"
-      python -c "import json, sys; m = json.load(open(sys.argv[1])); print({k: m.get(k) for k in ('test/acc', 'test/loss', 'epochs')}, 'restarts:', (m.get('slurm') or {}).get('restarts'), 'val/loss per epoch:', [r['val/loss'] for r in m['history']][-3:])" $D/$run/metrics.json
+      python -c "import json, sys; m = json.load(open(sys.argv[1])); print({k: m.get(k) for k in ('test/acc', 'test/loss', 'epochs')}, 'restarts:', (m.get('slurm') or {}).get('restarts'), 'val/loss per epoch:', [r['val/loss'] for r in m['history']])" $D/$run/metrics.json
   done
   echo "\$ wc -l $D/requeue/0/csv/metrics.csv $D/uninterrupted/csv/metrics.csv"; wc -l $D/requeue/0/csv/metrics.csv $D/uninterrupted/csv/metrics.csv
 } > $D/requeue.txt 2>&1

@@ -1,0 +1,55 @@
+"""The compute a run spends, counted once from the network's shapes: recipes then compare across machines.
+
+torch's FlopCounterMode counts the matrix products and convolutions that actually run (2 FLOPs per
+multiply-add), forward and backward; normalization, activations, pooling and the optimizer step are left out,
+as in the usual counts of a network's cost. Counted on a copy with a batch of two images, once per run: the
+cost of a network on an MNIST image does not depend on the step.
+"""
+
+import copy
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+MNIST_IMAGE = (1, 28, 28)
+
+
+def flops_per_image(net: nn.Module) -> dict[str, int]:
+    """FLOPs per image: `forward` (what scoring an image costs) and `train` (forward and backward: a training step)."""
+    # A copy, so BatchNorm's statistics and the real network stay untouched, in eval mode: dropout draws no random
+    # numbers, and fork_rng restores the generators anyway: counting must not change the seeded run that follows.
+    # The products are the same as in training. The first convolution's input needs no gradient, as in training.
+    probe = copy.deepcopy(net).float().eval()
+    images = torch.zeros(2, *MNIST_IMAGE)
+    with torch.random.fork_rng(devices=[]):
+        with FlopCounterMode(display=False) as forward:
+            logits = probe(images)
+        with FlopCounterMode(display=False) as backward:
+            logits.sum().backward()
+    return {
+        "forward": forward.get_total_flops() // 2,
+        "train": (forward.get_total_flops() + backward.get_total_flops()) // 2,
+    }
+
+
+def run_flops(
+    per_image: dict[str, int], per_epoch: dict[str, float | None], epochs: dict[str, int], test_images: float | None
+) -> dict:
+    """What metrics.json records: per image, and the run's training and validation (the images of one epoch, as
+    counted in the last, times the epochs trained and validated) and test pass. `fit` is training and validation.
+    """
+
+    def total(flops: int, images: float | None, times: int = 1) -> int | None:
+        return int(flops * images * times) if images else None
+
+    train = total(per_image["train"], per_epoch.get("train"), epochs["train"])
+    val = total(per_image["forward"], per_epoch.get("val"), epochs["val"]) or 0
+    return {
+        "per_image_forward": per_image["forward"],
+        "per_image_train": per_image["train"],
+        "train": train,
+        "val": val,
+        "fit": train + val if train else None,
+        "test": total(per_image["forward"], test_images),
+    }
