@@ -88,6 +88,23 @@ def test_a_requeued_job_resumes_from_its_own_last_checkpoint_before_the_one_it_s
     assert checkpoint_to_resume("start.ckpt", tmp_path) == "start.ckpt"  # requeued before any epoch finished
 
 
+def test_a_requeued_run_resumes_its_own_last_checkpoint_not_the_one_it_was_started_from(
+    no_cluster_env, trained_sweep, tmp_path
+):
+    # A job started from job 1's checkpoint (30 steps) that finished its epoch (job 0's 300 steps stand in for
+    # that) and was requeued: it must go on from where it got to, not start over from job 1's.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(trained_sweep / "0" / "checkpoints" / "last.ckpt", run / "checkpoints" / "last.ckpt")
+    no_cluster_env.setenv("SLURM_RESTART_COUNT", "1")
+    started_from = trained_sweep / "1" / "checkpoints" / "last.ckpt"
+    args = ["trainer.max_epochs=1", "model.dropout=0.05", "logger=none", f"ckpt_path={started_from}"]
+    result = run_here(TRAIN, *args, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert metrics(run)["test/acc"] == metrics(trained_sweep / "0")["test/acc"]  # job 0's weights, tested again
+    assert "resuming from" in (run / "train.log").read_text()
+
+
 @pytest.mark.parametrize("executor", ["slurm", "local", None])
 def test_lightning_requeues_on_its_own_except_in_a_submitit_slurm_job(no_cluster_env, tmp_path, executor):
     if executor:
