@@ -62,6 +62,7 @@ def test_mlflow_has_the_config_as_parameters_every_metric_and_the_tags(tracked_r
     assert tags["tags"] == "reference" and tags["seed"] == "3"
     assert tags["mlflow.source.git.commit"] == recorded["provenance"]["git_commit"] != ""
     assert tags["run_folder"] == str(run_dir.resolve())
+    assert tags["git_dirty"] == str(recorded["provenance"]["git_dirty"])
     assert run.info.status == "FINISHED"
 
 
