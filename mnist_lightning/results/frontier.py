@@ -99,11 +99,10 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
         ax.errorbar(params, mean, yerr=[[low], [high]], fmt="o", capsize=4, color="tab:blue")
         # Labels alternate above and below, on the left where the next point is near. A recipe nearly the size
         # of the one before it (fast, fast_v1) gets its label lower, with a line to its point; that one goes above.
-        close_to_previous = i > 0 and params < 1.1 * sizes[i - 1]
-        close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
-        crowded = not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params  # label would run into it
         same_size = i > 0 and params == sizes[i - 1]  # one network, two recipes (nano, nano_ema): label on the left
-        crowded, close_to_previous = crowded or same_size, close_to_previous and not same_size
+        close_to_previous = i > 0 and params < 1.1 * sizes[i - 1] and not same_size
+        close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
+        crowded = same_size or (not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params)
         offset = -26 if close_to_previous else 4 if close_to_next or same_size or i % 2 == 0 else -12
         ax.annotate(
             f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds)",
