@@ -136,3 +136,46 @@ class CompactNet(nn.Module):
         x = self.features(x)  # (B, block2[-1], H, W)
         x = x.mean(dim=(2, 3))  # global average pooling -> (B, block2[-1])
         return self.classifier(x)
+
+
+class PicoNet(nn.Module):
+    """Under 700 parameters: a 3x3 stem, depthwise-separable blocks, a MaxPool, and no Linear layer.
+
+    Every weight counts at this size, so unlike CompactNet: Conv -> BatchNorm -> ReLU with no bias before a
+    BatchNorm (it would cancel it), no bias on the depthwise convolutions (the 1x1 after them absorbs it), and
+    the last 1x1 convolution gives the class scores themselves, averaged over the image (no classifier).
+    """
+
+    def __init__(
+        self, stem: int = 6, block1: int = 12, block2: int = 10, dropout: float = 0.0, num_classes: int = 10
+    ) -> None:
+        super().__init__()
+        check_dropout(dropout)
+        if min(stem, block1, block2) < 1:
+            raise UserError("model.net widths must be positive channel counts")
+
+        def separable(in_channels: int, out_channels: int) -> list[nn.Module]:
+            return [
+                nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False),
+                nn.Conv2d(in_channels, out_channels, 1, bias=False),
+                nn.BatchNorm2d(out_channels),
+                nn.ReLU(),
+            ]
+
+        layers: list[nn.Module] = [
+            nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU(),  # (B, stem, 26, 26)
+            *separable(stem, block1),  # (B, block1, 24, 24)
+            nn.MaxPool2d(2),  # (B, block1, 12, 12)
+            *separable(block1, block2),  # (B, block2, 10, 10)
+        ]  # fmt: skip
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        layers += [  # (B, num_classes, 8, 8): a score per class and place
+            nn.Conv2d(block2, block2, 3, groups=block2, bias=False),
+            nn.Conv2d(block2, num_classes, 1),
+        ]
+        self.features = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
+        return self.features(x).mean(dim=(2, 3))  # global average pooling of the class scores
