@@ -147,7 +147,13 @@ class PicoNet(nn.Module):
     """
 
     def __init__(
-        self, stem: int = 6, block1: int = 12, block2: int = 10, dropout: float = 0.0, num_classes: int = 10
+        self,
+        stem: int = 6,
+        block1: int = 12,
+        block2: int = 10,
+        second_pool: bool = False,
+        dropout: float = 0.0,
+        num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
@@ -168,9 +174,11 @@ class PicoNet(nn.Module):
             nn.MaxPool2d(2),  # (B, block1, 12, 12)
             *separable(block1, block2),  # (B, block2, 10, 10)
         ]  # fmt: skip
+        if second_pool:  # (B, block2, 5, 5): the last 3x3 then sees the whole image (receptive field 28, not 14)
+            layers.append(nn.MaxPool2d(2))
         if dropout > 0:
             layers.append(Dropout(dropout))
-        layers += [  # (B, num_classes, 8, 8): a score per class and place
+        layers += [  # (B, num_classes, 8, 8), or 3 x 3 after a second pool: a score per class and place
             nn.Conv2d(block2, block2, 3, groups=block2, bias=False),
             nn.Conv2d(block2, num_classes, 1),
         ]
