@@ -50,7 +50,6 @@ RECIPES = [
     ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
     ("nano", "outputs/results/v0.4.0/nano", "0.4.0"),
     ("nano_ema", "outputs/results/v0.5.0/nano_ema", "0.5.0"),
-    ("pico", "outputs/results/v0.5.0/pico", "0.5.0"),
 ]
 # Public claims of 99.4% on MNIST that issue #13 found: (parameters, accuracy %, label). Each is the best
 # epoch of a single run on the test set, not a final-epoch mean over seeds as ours are.
