@@ -7,12 +7,12 @@ from hydra.utils import instantiate
 
 from mnist_lightning.data.augment import BLACK, RandomAffine
 from mnist_lightning.data.datamodule import MNISTDataModule
-from mnist_lightning.model.budget import count_params
-from mnist_lightning.model.nets import CompactNet
+from mnist_lightning.model.budget import count_params, layer_table
+from mnist_lightning.model.nets import CompactNet, PicoNet
 
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
-           ("reference", 20000, 17216), ("fast", 20000, 19546), ("fast_v1", 20000, 19102)]  # fmt: skip
+           ("pico", 697, 672), ("reference", 20000, 17216), ("fast", 20000, 19546), ("fast_v1", 20000, 19102)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("model", "budget", "params"), BUDGETS)
@@ -99,3 +99,14 @@ def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment, budget, bat
 
     metrics = train(compose_train_config(tmp_path, [f"experiment={experiment}", "trainer.fast_dev_run=true"]))
     assert metrics["status"] == "ok" and metrics["params"] <= budget and metrics["train/images"] == batch
+
+
+def test_pico_spends_no_weight_on_a_linear_layer_or_a_bias_and_its_last_layer_sees_the_whole_image():
+    net = PicoNet(stem=6, block1=10, block2=12, second_pool=True)
+    assert not any(isinstance(m, torch.nn.Linear) for m in net.modules())
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.bias is not None for m in convs] == [False] * (len(convs) - 1) + [True]  # only the class scores'
+    rows = layer_table(net)
+    assert rows[-1].receptive_field >= 28 and rows[-1].shape == (10, 3, 3)
+    assert layer_table(PicoNet())[-1].receptive_field == 14  # one MaxPool: half the image
+    assert net.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
