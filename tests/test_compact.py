@@ -101,12 +101,13 @@ def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment, budget, bat
     assert metrics["status"] == "ok" and metrics["params"] <= budget and metrics["train/images"] == batch
 
 
-def test_pico_spends_no_weight_on_a_linear_layer_or_a_bias_and_its_last_layer_sees_the_whole_image():
+def test_pico_spends_no_weight_on_a_linear_layer_or_a_bias_and_its_second_pool_widens_what_it_sees():
     net = PicoNet(stem=6, block1=10, block2=12, second_pool=True)
     assert not any(isinstance(m, torch.nn.Linear) for m in net.modules())
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [m.bias is not None for m in convs] == [False] * (len(convs) - 1) + [True]  # only the class scores'
     rows = layer_table(net)
-    assert rows[-1].receptive_field >= 28 and rows[-1].shape == (10, 3, 3)
-    assert layer_table(PicoNet())[-1].receptive_field == 14  # one MaxPool: half the image
+    # Each class score sees 20 x 20 pixels before the average (with one pool: 14 x 14).
+    assert rows[-1].receptive_field == 20 and rows[-1].shape == (10, 3, 3)
+    assert layer_table(PicoNet())[-1].receptive_field == 14
     assert net.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)

@@ -174,7 +174,7 @@ class PicoNet(nn.Module):
             nn.MaxPool2d(2),  # (B, block1, 12, 12)
             *separable(block1, block2),  # (B, block2, 10, 10)
         ]  # fmt: skip
-        if second_pool:  # (B, block2, 5, 5): the last 3x3 then sees the whole image (receptive field 28, not 14)
+        if second_pool:  # (B, block2, 5, 5): receptive field 20, not 14
             layers.append(nn.MaxPool2d(2))
         if dropout > 0:
             layers.append(Dropout(dropout))
