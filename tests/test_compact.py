@@ -12,7 +12,8 @@ from mnist_lightning.model.nets import CompactNet, PicoNet
 
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
-           ("pico", 697, 672), ("reference", 20000, 17216), ("fast", 20000, 19546), ("fast_v1", 20000, 19102)]  # fmt: skip
+           ("pico", 697, 672), ("reference", 20000, 17216), ("fast", 20000, 19546),
+           ("fast_v1", 20000, 19102)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("model", "budget", "params"), BUDGETS)
