@@ -176,22 +176,26 @@ def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(
                "hydra.launcher.max_num_timeout=2", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     on_slurm = subprocess.Popen([sys.executable, "-m", TRAIN, *limited, *REQUEUED_RUN], cwd=tmp_path,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    # The same run, uninterrupted, on the other core meanwhile.
-    uninterrupted = subprocess.Popen([sys.executable, "-m", TRAIN, *REQUEUED_RUN, "torch_threads=1",
-                                      f"hydra.run.dir={alone}"], cwd=tmp_path, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    # The same run, uninterrupted, on the other core meanwhile (its output to a file: a pipe read only at the end
+    # could fill up and stall it).
+    with open(tmp_path / "alone.log", "w") as alone_log:
+        uninterrupted = subprocess.Popen([sys.executable, "-m", TRAIN, *REQUEUED_RUN, "torch_threads=1",
+                                          f"hydra.run.dir={alone}"], cwd=tmp_path, stdout=alone_log,
+                                         stderr=subprocess.STDOUT)  # fmt: skip
     signal_after_its_first_epoch(sweep, on_slurm)
     output = on_slurm.communicate(timeout=600)[0]
     assert on_slurm.returncode == 0, output
-    alone_output = uninterrupted.communicate(timeout=600)[0]
-    assert uninterrupted.returncode == 0, alone_output
+    assert uninterrupted.wait(timeout=600) == 0, (tmp_path / "alone.log").read_text()
+    # SLURM was asked for the signal the test sent in its place: SIGUSR2 30 s before a 5-minute limit.
+    [script] = sweep.glob(".submitit/*/*_submission.sh")
+    assert {"#SBATCH --signal=USR2@30", "#SBATCH --time=5"} <= set(script.read_text().splitlines())
     requeued, reference = metrics(sweep / "0"), metrics(alone)
     assert requeued["slurm"]["restarts"] == 1, requeued["slurm"]
     log = (sweep / "0" / "train.log").read_text()
     assert "resuming from" in log and "checkpoints/last.ckpt" in log
     assert "(1 remaining timeouts)" in log  # counted as a time limit: one of the two requeues spent
     job_errors = "".join(path.read_text() for path in sweep.rglob("*_log.err"))  # submitit's and the job's stderr
-    assert "this job is timed-out" in job_errors  # the time limit's signal, not a preemption
+    assert "this job is timed-out" in job_errors  # submitit's word for any signal to a job of <= 10 minutes
     assert "resume with" not in job_errors  # submitit's exit after the requeue is its own, not a Ctrl-C's
     assert requeued["epochs"] == reference["epochs"] == 6
     assert [row["val/loss"] for row in requeued["history"]] == [row["val/loss"] for row in reference["history"]]

@@ -17,9 +17,9 @@ from mnist_lightning.run.checkpoints import AtomicCheckpointIO
 TRAIN = "mnist_lightning.train"
 # 6 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this high lr
 # validation accuracy often falls at some epoch; whether and where depends on the seed and on the CPU's float
-# arithmetic (seed 1 fell on an Intel Xeon of 2026-11-27 and on an AMD EPYC, not on the Xeon of 2026-11-29), so
-# the test finds it in an uninterrupted run, trying seeds 1-4 in turn, and interrupts right after it: that
-# epoch's checkpoint is then not the best one. One thread: the numbers do not depend on the core count.
+# arithmetic (seeds 1-4 each fell on an earlier Intel Xeon, seed 1 on an AMD EPYC, but not on the Xeon of
+# 2026-11-28), so the test finds it in an uninterrupted run, trying seeds 1-4 in turn, and interrupts right after
+# it: that epoch's checkpoint is then not the best one. One thread: the numbers do not depend on the core count.
 SHORT = ["trainer.max_epochs=6", "trainer.limit_train_batches=60", "data.val_size=2000", "data/augment=affine",
          "optimizer.lr=0.1", "trainer.deterministic=true", "logger=none", "torch_threads=1"]  # fmt: skip
 

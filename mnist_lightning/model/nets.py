@@ -139,7 +139,7 @@ class CompactNet(nn.Module):
 
 
 class PicoNet(nn.Module):
-    """Under 700 parameters: a 3x3 stem, depthwise-separable blocks, a MaxPool, and no Linear layer.
+    """Under 700 parameters: a 3x3 stem, depthwise-separable blocks, one or two MaxPools, and no Linear layer.
 
     Every weight counts at this size, so unlike CompactNet: Conv -> BatchNorm -> ReLU with no bias before a
     BatchNorm (it would cancel it), no bias on the depthwise convolutions (the 1x1 after them absorbs it), and

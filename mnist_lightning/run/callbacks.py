@@ -77,7 +77,7 @@ class EpochProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer: pl.Trainer, module: pl.LightningModule) -> dict:
         metrics = super().get_metrics(trainer, module)
-        if trainer.training and getattr(self, "_loss", None) is not None:
+        if getattr(self, "_loss", None) is not None:  # also after a validation pass, until the next redraw
             metrics["loss"] = f"{self._loss.item():.3g}"
         return metrics
 
