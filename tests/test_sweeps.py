@@ -264,3 +264,40 @@ def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
             browser.quit()
         dashboard.terminate()
         dashboard.wait(timeout=10)
+
+
+def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tmp_path, monkeypatch):
+    # Two workers started at once on a new study: the same seed, so the same first draw, and each asks before it
+    # can see the other's trial. The one whose trial Optuna numbered first keeps it; the other fails its copy
+    # (never trained), reseeds and draws another.
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    params = {"optimizer.lr": "interval(0.0005, 0.02)", "model.dropout": "interval(0.0, 0.2)"}
+    workers = [
+        OptunaSweeper(
+            storage,
+            "race",
+            n_trials=4,
+            n_jobs=1,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=7),
+            params=params,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    studies = [worker.open_study() for worker in workers]  # one study, each worker's own sampler
+    first, ask = [], studies[1].ask
+
+    def ask_while_the_other_worker_asks(*args, **kwargs):  # worker 0 asks between worker 1's look and its ask
+        if not first:
+            first.append(workers[0].ask_new(studies[0]))
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(studies[1], "ask", ask_while_the_other_worker_asks)
+    second = workers[1].ask_new(studies[1])
+    trials = studies[0].get_trials(deepcopy=False)
+    running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
+    assert [t.state for t in trials] == [running, failed, running]
+    assert trials[0].number == first[0].number and trials[1].params == first[0].params  # the same draw
+    assert second.number == 2 and second.params != first[0].params

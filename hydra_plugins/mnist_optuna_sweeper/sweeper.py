@@ -138,15 +138,36 @@ class OptunaSweeper(Sweeper):
                 log.info(f"trial {trial.number}: its worker ({trial.user_attrs['worker']}) is gone, marked failed")
 
     def ask_new(self, study: optuna.Study) -> optuna.Trial:
-        """A trial whose parameters no finished or running trial has (asked again, up to 20 times, otherwise)."""
-        taken = [t.params for t in study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))]
+        """A trial whose parameters no finished trial has, nor a running one numbered before it.
+
+        Workers started at once on a new study share the sampler's seed and ask at the same moment, so they draw
+        the same parameters. Optuna numbers trials atomically: of two running trials with one parameter set the
+        lower number keeps it, the other is failed (never trained), and its worker reseeds and asks again.
+        """
         for _ in range(20):
             trial = study.ask(self.space)
-            if trial.params not in taken:
-                break
-            study.tell(trial, state=TrialState.FAIL)  # a duplicate of a finished or running one: never trained
-        trial.set_user_attr("worker", WORKER)
+            trial.set_user_attr("worker", WORKER)  # set after the parameters: tells other workers they are complete
+            if not self.drawn_before(study, trial):
+                return trial
+            study.tell(trial, state=TrialState.FAIL)
+            self.sampler.reseed_rng()
         return trial
+
+    def drawn_before(self, study: optuna.Study, trial: optuna.Trial, wait_s: float = 10) -> bool:
+        """Whether a finished trial, or a running one numbered before `trial`, has the same parameters. Waits (up
+        to `wait_s`) for earlier trials that another worker is still drawing the parameters of."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+            drawing = [t for t in others if t.state == TrialState.RUNNING and "worker" not in t.user_attrs]
+            if not any(t.number < trial.number for t in drawing) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        return any(
+            t.params == trial.params
+            and (t.state in FINISHED or (t.state == TrialState.RUNNING and t.number < trial.number))
+            for t in others
+        )
 
     def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
         params = " ".join(as_override(k, v) for k, v in trial.params.items())
