@@ -301,3 +301,18 @@ def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tm
     assert [t.state for t in trials] == [running, failed, running]
     assert trials[0].number == first[0].number and trials[1].params == first[0].params  # the same draw
     assert second.number == 2 and second.params != first[0].params
+
+
+def test_a_search_space_with_no_new_parameter_set_left_stops_instead_of_training_one_again(tmp_path):
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    worker = OptunaSweeper(
+        storage, "small", n_trials=3, n_jobs=1, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=1), params={"data.batch_size": "choice(28)"},
+    )  # fmt: skip
+    study = worker.open_study()
+    study.tell(worker.ask_new(study), 0.9)
+    with pytest.raises(SearchError, match="the search space has few or none left"):
+        worker.ask_new(study)
+    assert [t.state for t in study.get_trials()].count(optuna.trial.TrialState.FAIL) == 20  # none trained

@@ -151,7 +151,10 @@ class OptunaSweeper(Sweeper):
                 return trial
             study.tell(trial, state=TrialState.FAIL)
             self.sampler.reseed_rng()
-        return trial
+        raise SearchError(  # rather than train a set again: a small space (choices only) can run out
+            f"20 draws in a row gave parameter sets that trials already have: the search space has few or none left; "
+            f"widen hydra.sweeper.params or lower hydra.sweeper.n_trials (now {self.n_trials})"
+        )
 
     def drawn_before(self, study: optuna.Study, trial: optuna.Trial, wait_s: float = 10) -> bool:
         """Whether a finished trial, or a running one numbered before `trial`, has the same parameters. Waits (up
