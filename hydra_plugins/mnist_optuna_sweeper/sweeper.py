@@ -6,6 +6,7 @@ study holds `n_trials` finished trials, whoever finished them (a resumed search,
 storage). A trial left running by a worker that died on this machine is marked failed at the next start.
 """
 
+import datetime
 import logging
 import os
 import random
@@ -157,14 +158,26 @@ class OptunaSweeper(Sweeper):
         )
 
     def drawn_before(self, study: optuna.Study, trial: optuna.Trial, wait_s: float = 10) -> bool:
-        """Whether a finished trial, or a running one numbered before `trial`, has the same parameters. Waits (up
-        to `wait_s`) for earlier trials that another worker is still drawing the parameters of."""
+        """Whether a finished trial, or a running one numbered before `trial`, has the same parameters.
+
+        Waits (up to `wait_s`) for earlier trials that another worker started in the last minute and is still
+        drawing the parameters of; if one is still drawing then, counts as drawn before (this trial is asked
+        again), so no two workers keep a set unseen. Older trials without their worker's mark were left by a
+        worker killed while asking: they are not waited for.
+        """
         deadline = time.monotonic() + wait_s
         while True:
             others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
-            drawing = [t for t in others if t.state == TrialState.RUNNING and "worker" not in t.user_attrs]
-            if not any(t.number < trial.number for t in drawing) or time.monotonic() > deadline:
+            recent = datetime.datetime.now() - datetime.timedelta(minutes=1)  # Optuna stores local times
+            drawing = [
+                t for t in others
+                if t.state == TrialState.RUNNING and "worker" not in t.user_attrs and t.number < trial.number
+                and t.datetime_start is not None and t.datetime_start > recent
+            ]  # fmt: skip
+            if not drawing:
                 break
+            if time.monotonic() > deadline:
+                return True
             time.sleep(0.2)
         return any(
             t.params == trial.params
