@@ -59,6 +59,7 @@ class EpochProgressBar(TQDMProgressBar):
     def __init__(self, refresh_rate: int = 1, terminal_only: bool = True, **kwargs: object) -> None:
         super().__init__(refresh_rate=refresh_rate, **kwargs)  # process_position, leave: Lightning's own
         self.terminal_only = terminal_only
+        self._loss: torch.Tensor | None = None  # the latest training step's, shown when the bar redraws
 
     @property
     def is_enabled(self) -> bool:
@@ -77,7 +78,7 @@ class EpochProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer: pl.Trainer, module: pl.LightningModule) -> dict:
         metrics = super().get_metrics(trainer, module)
-        if getattr(self, "_loss", None) is not None:  # also after a validation pass, until the next redraw
+        if self._loss is not None:  # also after a validation pass, until the next redraw
             metrics["loss"] = f"{self._loss.item():.3g}"
         return metrics
 

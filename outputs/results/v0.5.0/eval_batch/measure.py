@@ -9,9 +9,8 @@ import time
 
 import torch
 
-from mnist_lightning.data.mnist import load_normalized
 from mnist_lightning.base.locations import BUNDLED_DATA_DIR
-from mnist_lightning.data.mnist import ensure_mnist
+from mnist_lightning.data.mnist import ensure_mnist, load_normalized
 from mnist_lightning.run.checkpoints import load_module
 
 ensure_mnist(BUNDLED_DATA_DIR)
