@@ -5,6 +5,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -266,27 +269,36 @@ def test_optuna_dashboard_shows_a_study_in_a_browser(tmp_path):
         dashboard.wait(timeout=10)
 
 
-def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tmp_path, monkeypatch):
-    # Two workers started at once on a new study: the same seed, so the same first draw, and each asks before it
-    # can see the other's trial. The one whose trial Optuna numbered first keeps it; the other fails its copy
-    # (never trained), reseeds and draws another.
+def race_workers(tmp_path, samplers: list) -> tuple[list, list]:
+    """Two workers on one new study, each with its own sampler (the same seed: the same first draw)."""
     from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper
 
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     params = {"optimizer.lr": "interval(0.0005, 0.02)", "model.dropout": "interval(0.0, 0.2)"}
     workers = [
-        OptunaSweeper(
-            storage,
-            "race",
-            n_trials=4,
-            n_jobs=1,
-            direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=7),
-            params=params,
-        )  # fmt: skip
-        for _ in range(2)
+        OptunaSweeper(storage, "race", n_trials=4, n_jobs=1, direction="maximize", sampler=sampler, params=params)
+        for sampler in samplers
     ]
-    studies = [worker.open_study() for worker in workers]  # one study, each worker's own sampler
+    return workers, [worker.open_study() for worker in workers]
+
+
+class HeldSampler(optuna.samplers.TPESampler):
+    """TPE's draws, held until `release` is set: a worker caught after Optuna numbered its trial, mid-draw."""
+
+    def __init__(self, release: threading.Event, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.release = release
+
+    def sample_independent(self, *args, **kwargs):
+        assert self.release.wait(timeout=10), "never released"
+        return super().sample_independent(*args, **kwargs)
+
+
+def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tmp_path, monkeypatch):
+    # Two workers started at once on a new study: the same seed, so the same first draw, and each asks before it
+    # can see the other's trial. The one whose trial Optuna numbered first keeps it; the other fails its copy
+    # (never trained), reseeds and draws another.
+    workers, studies = race_workers(tmp_path, [optuna.samplers.TPESampler(seed=7) for _ in range(2)])
     first, ask = [], studies[1].ask
 
     def ask_while_the_other_worker_asks(*args, **kwargs):  # worker 0 asks between worker 1's look and its ask
@@ -301,6 +313,77 @@ def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tm
     assert [t.state for t in trials] == [running, failed, running]
     assert trials[0].number == first[0].number and trials[1].params == first[0].params  # the same draw
     assert second.number == 2 and second.params != first[0].params
+
+
+def test_a_worker_waits_for_an_earlier_trial_still_being_drawn_and_then_sees_it_has_the_same_set(tmp_path, monkeypatch):
+    # Worker 0's trial is numbered first but its parameters are not drawn yet when worker 1 has drawn the same
+    # ones: worker 1 must wait for them (comparing at once, it would find nothing and keep the set too).
+    from hydra_plugins.mnist_optuna_sweeper import sweeper
+
+    release = threading.Event()
+    workers, studies = race_workers(tmp_path, [HeldSampler(release, seed=7), optuna.samplers.TPESampler(seed=7)])
+
+    def waits(seconds: float) -> None:  # worker 1 is waiting: only now does worker 0 finish its draw
+        release.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(sweeper, "time", SimpleNamespace(monotonic=time.monotonic, sleep=waits))
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(workers[0].ask_new, studies[0])
+        while not studies[1].get_trials(deepcopy=False):  # trial 0 numbered, its draw held
+            time.sleep(0.01)
+        second = workers[1].ask_new(studies[1])
+        first = held.result(timeout=30)
+    trials = studies[0].get_trials(deepcopy=False)
+    running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
+    assert release.is_set() and [t.number for t in trials] == [0, 1, 2] and first.number == 0
+    assert [t.state for t in trials] == [running, failed, running]
+    assert trials[1].params == first.params and second.params != first.params
+
+
+def test_a_trial_still_being_drawn_after_the_wait_counts_as_drawn_before(tmp_path, monkeypatch):
+    # Worker 0 is stuck mid-draw for longer than the wait: worker 1 cannot know its set, so it fails its own trial
+    # untrained and asks again (keeping it could train worker 0's set twice).
+    from hydra_plugins.mnist_optuna_sweeper import sweeper
+
+    monkeypatch.setattr(sweeper, "DRAWING_WAIT_S", 1.0)
+    release = threading.Event()
+    workers, studies = race_workers(tmp_path, [HeldSampler(release, seed=7), optuna.samplers.TPESampler(seed=7)])
+    tell, params_then = studies[1].tell, []
+
+    def tell_then_release(trial, *args, **kwargs):  # worker 1 gave up its first trial: worker 0 may go on
+        params_then.append(studies[1].get_trials(deepcopy=False)[0].params)
+        tell(trial, *args, **kwargs)
+        release.set()
+
+    monkeypatch.setattr(studies[1], "tell", tell_then_release)
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(workers[0].ask_new, studies[0])
+        while not studies[1].get_trials(deepcopy=False):
+            time.sleep(0.01)
+        second = workers[1].ask_new(studies[1])
+        first = held.result(timeout=30)
+    trials = studies[0].get_trials(deepcopy=False)
+    running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
+    assert params_then == [{}]  # failed while trial 0 had no parameters yet: the timeout, not a comparison
+    assert [t.state for t in trials] == [running, failed, running] and first.number == 0
+    assert second.number == 2 and second.params != first.params
+
+
+def test_a_batch_of_trials_that_runs_out_of_new_sets_leaves_none_running(tmp_path):
+    # With n_jobs > 1 the space can run out after part of a batch was asked: those trials are failed (never
+    # trained), or every other worker would count them as taken.
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
+
+    worker = OptunaSweeper(
+        f"sqlite:///{tmp_path / 'study.db'}", "small", n_trials=4, n_jobs=2, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=1), params={"data.batch_size": "choice(28)"},
+    )  # fmt: skip
+    study = worker.open_study()
+    with pytest.raises(SearchError, match="the search space has few or none left"):
+        worker.ask_batch(study, 2)
+    states = [t.state for t in study.get_trials()]
+    assert len(states) == 1 + 20 and set(states) == {optuna.trial.TrialState.FAIL}  # the first set's trial too
 
 
 def test_a_search_space_with_no_new_parameter_set_left_stops_instead_of_training_one_again(tmp_path):

@@ -30,6 +30,7 @@ from mnist_lightning.run.pruning import open_storage
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -89,7 +90,7 @@ class OptunaSweeper(Sweeper):
             f"study {self.study_name!r} in {self.storage}: {finished}" + (f", {running} running" if running else "")
         )
         while left > 0:
-            trials = [self.ask_new(study) for _ in range(min(self.n_jobs, left))]
+            trials = self.ask_batch(study, min(self.n_jobs, left))
             overrides = [
                 fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial) for trial in trials
             ]
@@ -138,6 +139,19 @@ class OptunaSweeper(Sweeper):
                 study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 log.info(f"trial {trial.number}: its worker ({trial.user_attrs['worker']}) is gone, marked failed")
 
+    def ask_batch(self, study: optuna.Study, size: int) -> list[optuna.Trial]:
+        """`size` new trials for one launch; if the space runs out half-way, the ones already asked are failed
+        (never trained) rather than left running, where they would count as taken for every other worker."""
+        trials: list[optuna.Trial] = []
+        try:
+            for _ in range(size):
+                trials.append(self.ask_new(study))
+        except SearchError:
+            for trial in trials:
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        return trials
+
     def ask_new(self, study: optuna.Study) -> optuna.Trial:
         """A trial whose parameters no finished trial has, nor a running one numbered before it.
 
@@ -157,15 +171,15 @@ class OptunaSweeper(Sweeper):
             f"widen hydra.sweeper.params or lower hydra.sweeper.n_trials (now {self.n_trials})"
         )
 
-    def drawn_before(self, study: optuna.Study, trial: optuna.Trial, wait_s: float = 10) -> bool:
+    def drawn_before(self, study: optuna.Study, trial: optuna.Trial) -> bool:
         """Whether a finished trial, or a running one numbered before `trial`, has the same parameters.
 
-        Waits (up to `wait_s`) for earlier trials that another worker started in the last minute and is still
+        Waits (up to DRAWING_WAIT_S) for earlier trials that another worker started in the last minute and is still
         drawing the parameters of; if one is still drawing then, counts as drawn before (this trial is asked
         again), so no two workers keep a set unseen. Older trials without their worker's mark were left by a
         worker killed while asking: they are not waited for.
         """
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + DRAWING_WAIT_S
         while True:
             others = [t for t in study.get_trials(deepcopy=False) if t.number != trial.number]
             recent = datetime.datetime.now() - datetime.timedelta(minutes=1)  # Optuna stores local times

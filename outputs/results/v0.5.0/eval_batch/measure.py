@@ -1,6 +1,6 @@
 """Logits and time of one pass over the 10,000 test images at eval batch 1,000 and 500 (conf/data/mnist.yaml).
 
-    python outputs/results/v0.5.0/eval_batch/measure.py <checkpoint>
+python outputs/results/v0.5.0/eval_batch/measure.py <checkpoint>
 """
 
 import os
