@@ -61,12 +61,12 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-# Pending jobs are looked at every 5 s (defaults: 60 s and 30 s), so a requeued job starts soon after it may.
-SchedulerParameters=sched_interval=5,bf_interval=5
+# Pending jobs are looked at every 2 s (defaults: 60 s and 30 s), so a requeued job starts soon after it may.
+SchedulerParameters=sched_interval=2,bf_interval=2
 JobRequeue=1
 KillWait=5
 # A requeued job waits this long (default 120 s) before it may start again: short here, where jobs are tests.
-AuthInfo=cred_expire=10
+AuthInfo=cred_expire=5
 ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none

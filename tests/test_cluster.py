@@ -5,6 +5,7 @@ The SLURM tests are `system` tests: `.ci/run` starts the cluster before them and
 fixture starts it (as root) and stops what it started. Skipped, with the reason, where SLURM cannot run.
 """
 
+import datetime
 import json
 import os
 import shutil
@@ -47,11 +48,22 @@ def metrics(folder: Path) -> dict:
     return json.loads((folder / "metrics.json").read_text())
 
 
-def sacct(job_id: str) -> list[str]:
-    """sacct's `JobID|State` lines for a job (and its array tasks and steps), from SLURM's accounting."""
-    out = subprocess.run(["sacct", "-j", job_id, "-n", "-P", "-o", "JobID,State", "--duplicates"], capture_output=True,
-                         text=True, check=True).stdout  # fmt: skip
-    return out.split()
+def sacct(job_id: str, since: datetime.datetime) -> list[str]:
+    """sacct's `JobID|State` lines for a job (and its array tasks and steps) since `since`, from SLURM's accounting.
+    The local cluster numbers jobs from 1 again each time it starts, and its accounting keeps the earlier ones."""
+    command = [
+        "sacct",
+        "-j",
+        job_id,
+        "-n",
+        "-P",
+        "-o",
+        "JobID,State",
+        "--duplicates",
+        "-S",
+        since.isoformat("T", "seconds"),
+    ]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
 
 
 @pytest.fixture
@@ -131,6 +143,7 @@ def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp
 @pytest.mark.system
 def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
     sweep = tmp_path / "sweep"  # two seeds: the local cluster's two cores run both tasks at once
+    started = datetime.datetime.now()
     args = [*ON_SLURM, "seed=1,2", "trainer.fast_dev_run=true", "logger=csv", f"hydra.sweep.dir={sweep}"]
     result = subprocess.run([sys.executable, "-m", TRAIN, *args], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300)  # fmt: skip
@@ -141,7 +154,7 @@ def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
     assert len(array_ids) == 1 and None not in array_ids  # one array, not two jobs
     assert sorted(run["slurm"]["array_task_id"] for run in runs) == ["0", "1"]
     assert {run["torch_threads"] for run in runs} == {1}  # threads follow hydra.launcher.cpus_per_task
-    states = dict(line.split("|") for line in sacct(array_ids.pop()))
+    states = dict(line.split("|") for line in sacct(array_ids.pop(), since=started))
     assert [state for job, state in states.items() if "." not in job] == ["COMPLETED"] * 2
     assert "Bypassing sacct error" not in result.stderr  # the cluster's accounting answers submitit
     report = run_here("mnist_lightning.report", str(sweep), cwd=tmp_path)

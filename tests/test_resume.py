@@ -15,13 +15,15 @@ from mnist_lightning.run.build import build_trainer
 from mnist_lightning.run.checkpoints import AtomicCheckpointIO
 
 TRAIN = "mnist_lightning.train"
-# 6 short epochs with augmentation, validated on 2,000 held-out images; test on all 10,000. At this high lr
+# 6 short epochs with augmentation, validated on 2,000 held-out images; tested on the first 2,000. At this high lr
 # validation accuracy often falls at some epoch; whether and where depends on the seed and on the CPU's float
-# arithmetic (seeds 1-4 each fell on an earlier Intel Xeon, seed 1 on an AMD EPYC, but not on the Xeon of
-# 2026-11-28), so the test finds it in an uninterrupted run, trying seeds 1-4 in turn, and interrupts right after
-# it: that epoch's checkpoint is then not the best one. One thread: the numbers do not depend on the core count.
+# arithmetic (seeds 1-4 each fell on an earlier Intel Xeon, seed 1 on an AMD EPYC, seed 2 but not 1 on the Xeon
+# of 2026-11-28), so the test finds it in an uninterrupted run, trying seeds in turn (2 first: each try costs a
+# run), and interrupts right after it: that epoch's checkpoint is then not the best one. One thread: the numbers
+# do not depend on the core count.
 SHORT = ["trainer.max_epochs=6", "trainer.limit_train_batches=60", "data.val_size=2000", "data/augment=affine",
-         "optimizer.lr=0.1", "trainer.deterministic=true", "logger=none", "torch_threads=1"]  # fmt: skip
+         "trainer.limit_test_batches=4", "optimizer.lr=0.1", "trainer.deterministic=true", "logger=none",
+         "torch_threads=1"]  # fmt: skip
 
 
 def finished(run) -> dict:
@@ -46,7 +48,7 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     # In this process: only the interrupted run and its resumption need their own. Same seed, same numbers: the
     # interrupted run trains its first epochs again in another process, and the resumed one must end exactly here.
     tried = {}
-    for seed in range(1, 5):
+    for seed in (2, 1, 3, 4):
         result = run_here(TRAIN, *SHORT, f"seed={seed}", f"hydra.run.dir={tmp_path}/a{seed}", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         uninterrupted = finished(tmp_path / f"a{seed}")
