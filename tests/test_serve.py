@@ -30,22 +30,10 @@ def checkpoint(trained_sweep) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served_checkpoint(tmp_path_factory) -> Path:
-    """The server's model for the system tests: 150 steps, validated on 1,000 held-out images and not tested (it
-    reads most digits right). In the system suite's own session the shared sweep would be trained for these alone."""
-    root = tmp_path_factory.mktemp("served")
-    args = ["trainer.max_epochs=1", "trainer.limit_train_batches=150", "data.val_size=1000", "test=false",
-            "optimized_metric=val/acc", "logger=none", "seed=1", f"hydra.run.dir={root}"]  # fmt: skip
-    result = run_here("mnist_lightning.train", *args, cwd=root)
-    assert result.returncode == 0, result.stderr
-    return root / "checkpoints" / "last.ckpt"
-
-
-@pytest.fixture(scope="module")
-def server(served_checkpoint, tmp_path_factory):
+def server(checkpoint, tmp_path_factory):
     """`python -m mnist_lightning.serve` on a free port, as a user starts it; its URL once it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={served_checkpoint}", f"port={port}"]
+    command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}"]
     process = subprocess.Popen(command, cwd=tmp_path_factory.mktemp("serve"), stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     wait_until_answers(url, process)
@@ -74,9 +62,9 @@ def mnist_png(index: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def known_digit(served_checkpoint) -> tuple[bytes, int]:
+def known_digit(checkpoint) -> tuple[bytes, int]:
     """A test digit as PNG that the model, through predict's preprocessing in Python, reads as its true label."""
-    classify = load_classifier(str(served_checkpoint))
+    classify = load_classifier(str(checkpoint))
     labels = torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False).targets
     for index in range(100):
         png = mnist_png(index)
