@@ -66,7 +66,7 @@ SchedulerParameters=sched_interval=2,bf_interval=2
 JobRequeue=1
 KillWait=5
 # A requeued job waits this long (default 120 s) before it may start again: short here, where jobs are tests.
-AuthInfo=cred_expire=5
+AuthInfo=cred_expire=10
 ReturnToService=2
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none

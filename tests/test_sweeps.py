@@ -315,13 +315,18 @@ def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tm
     assert second.number == 2 and second.params != first[0].params
 
 
-def test_a_worker_waits_for_an_earlier_trial_still_being_drawn_and_then_sees_it_has_the_same_set(tmp_path, monkeypatch):
-    # Worker 0's trial is numbered first but its parameters are not drawn yet when worker 1 has drawn the same
-    # ones: worker 1 must wait for them (comparing at once, it would find nothing and keep the set too).
+@pytest.mark.parametrize("same_draw", [True, False])
+def test_a_worker_waits_for_an_earlier_trial_still_being_drawn_and_then_compares_its_set(
+    tmp_path, monkeypatch, same_draw
+):
+    # Worker 0's trial is numbered first but its parameters are not drawn yet when worker 1 has drawn its own:
+    # worker 1 must wait for them (comparing at once, it would find nothing and keep the set too), then give its
+    # trial up only if the sets are the same (seed 7 for both), and keep it if not (seed 8 for worker 0).
     from hydra_plugins.mnist_optuna_sweeper import sweeper
 
     release = threading.Event()
-    workers, studies = race_workers(tmp_path, [HeldSampler(release, seed=7), optuna.samplers.TPESampler(seed=7)])
+    first_sampler = HeldSampler(release, seed=7 if same_draw else 8)
+    workers, studies = race_workers(tmp_path, [first_sampler, optuna.samplers.TPESampler(seed=7)])
 
     def waits(seconds: float) -> None:  # worker 1 is waiting: only now does worker 0 finish its draw
         release.set()
@@ -336,9 +341,12 @@ def test_a_worker_waits_for_an_earlier_trial_still_being_drawn_and_then_sees_it_
         first = held.result(timeout=30)
     trials = studies[0].get_trials(deepcopy=False)
     running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
-    assert release.is_set() and [t.number for t in trials] == [0, 1, 2] and first.number == 0
-    assert [t.state for t in trials] == [running, failed, running]
-    assert trials[1].params == first.params and second.params != first.params
+    assert release.is_set() and first.number == 0  # worker 1 waited
+    if same_draw:
+        assert [t.state for t in trials] == [running, failed, running]
+        assert trials[1].params == first.params and second.number == 2 and second.params != first.params
+    else:
+        assert [t.state for t in trials] == [running, running] and second.number == 1
 
 
 def test_a_trial_still_being_drawn_after_the_wait_counts_as_drawn_before(tmp_path, monkeypatch):
@@ -346,7 +354,7 @@ def test_a_trial_still_being_drawn_after_the_wait_counts_as_drawn_before(tmp_pat
     # untrained and asks again (keeping it could train worker 0's set twice).
     from hydra_plugins.mnist_optuna_sweeper import sweeper
 
-    monkeypatch.setattr(sweeper, "DRAWING_WAIT_S", 1.0)
+    monkeypatch.setattr(sweeper, "DRAWING_WAIT_S", 3.0)  # then room for worker 0 to finish before the second ask
     release = threading.Event()
     workers, studies = race_workers(tmp_path, [HeldSampler(release, seed=7), optuna.samplers.TPESampler(seed=7)])
     tell, params_then = studies[1].tell, []

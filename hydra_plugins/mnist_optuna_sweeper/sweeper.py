@@ -140,15 +140,19 @@ class OptunaSweeper(Sweeper):
                 log.info(f"trial {trial.number}: its worker ({trial.user_attrs['worker']}) is gone, marked failed")
 
     def ask_batch(self, study: optuna.Study, size: int) -> list[optuna.Trial]:
-        """`size` new trials for one launch; if the space runs out half-way, the ones already asked are failed
-        (never trained) rather than left running, where they would count as taken for every other worker."""
+        """`size` new trials for one launch. If asking stops half-way (the space ran out, the storage failed,
+        Ctrl-C), the ones already asked are failed (never trained) rather than left running, where they would
+        count as taken for every other worker."""
         trials: list[optuna.Trial] = []
         try:
             for _ in range(size):
                 trials.append(self.ask_new(study))
-        except SearchError:
+        except BaseException:
             for trial in trials:
-                study.tell(trial, state=TrialState.FAIL)
+                try:
+                    study.tell(trial, state=TrialState.FAIL)
+                except Exception:  # noqa: BLE001 - the first error is the one to show; fail_dead_trials is the backstop
+                    log.warning(f"trial {trial.number} could not be marked failed")
             raise
         return trials
 
