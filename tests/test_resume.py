@@ -43,7 +43,8 @@ def checkpoint_epoch(path) -> int | None:
         return None
 
 
-@pytest.mark.system
+# Not marked `system`, though its interrupted and resumed runs are processes of their own: one thread and about
+# 40 s, it fits the fast suite's budget, and in .ci/run the system suite, which ends last, is shorter without it.
 def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_resumes_to_them(tmp_path, monkeypatch):
     # In this process: only the interrupted run and its resumption need their own. Same seed, same numbers: the
     # interrupted run trains its first epochs again in another process, and the resumed one must end exactly here.
