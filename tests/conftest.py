@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -105,15 +106,29 @@ def tiny_run_args() -> list[str]:
     return ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
 
 
+TRAINED_SWEEP_ENV = (
+    "MNIST_LIGHTNING_TRAINED_SWEEP"  # a sweep train_sweep() made: .ci/run trains it once for both suites
+)
+
+
+def train_sweep(sweep: Path) -> None:
+    """Job 0 trains 300 steps (~97% test accuracy; the tests' checkpoint), job 1 the first 30 of them (a second run
+    for TensorBoard's views, at a tenth of the cost). Seed 1 for both."""
+    args = ["-m", "trainer.limit_train_batches=300,30", "seed=1", "model.dropout=0.05", "trainer.max_epochs=1"]
+    sweep.parent.mkdir(parents=True, exist_ok=True)
+    result = run_here("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=sweep.parent)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.fixture(scope="session")
 def trained_sweep(tmp_path_factory) -> Path:
-    """A finished 2-job sweep, real outputs: job 0 trains 300 steps (~97% test accuracy; the tests' checkpoint), job 1
-    the first 30 of them (a second run for TensorBoard's views, at a tenth of the cost). Seed 1 for both."""
-    root = tmp_path_factory.mktemp("trained_sweep")
-    sweep = root / "sweep"
-    args = ["-m", "trainer.limit_train_batches=300,30", "seed=1", "model.dropout=0.05", "trainer.max_epochs=1"]
-    result = run_here("mnist_lightning.train", *args, f"hydra.sweep.dir={sweep}", cwd=root)
-    assert result.returncode == 0, result.stderr
+    """A finished 2-job sweep with real outputs (train_sweep), trained once per session, or copied from the one
+    named by $MNIST_LIGHTNING_TRAINED_SWEEP (each session gets its own copy to write beside)."""
+    sweep = tmp_path_factory.mktemp("trained_sweep") / "sweep"
+    if os.environ.get(TRAINED_SWEEP_ENV):
+        shutil.copytree(os.environ[TRAINED_SWEEP_ENV], sweep)
+    else:
+        train_sweep(sweep)
     return sweep
 
 
@@ -124,3 +139,7 @@ def assert_clear_error(result: subprocess.CompletedProcess, pattern: str, code: 
     assert "Traceback" not in output, output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr
+
+
+if __name__ == "__main__":  # .ci/run: `python tests/conftest.py FOLDER` trains the shared sweep into FOLDER once
+    train_sweep(Path(sys.argv[1]).resolve())
