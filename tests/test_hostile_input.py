@@ -50,6 +50,10 @@ def foreign_checkpoint(path: Path) -> Path:
         ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
         ("optimized_metric=foo", "optimized_metric must be one of test/acc, val/acc, val/acc_best, got 'foo'"),
         ("optimized_metric=val/acc", "optimized_metric=val/acc with data.val_size=0 would select on the test set"),
+        (
+            "data.val_size=5000 optimized_metric=val/acc +trainer.max_steps=100",
+            "trainer.max_steps=100 can end the run inside an epoch, whose weights are then never validated",
+        ),
     ],
 )
 def test_bad_values_stop_before_anything_is_written(tmp_path, earlier_run, override, message):

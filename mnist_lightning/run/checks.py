@@ -121,6 +121,12 @@ def check_train_config(cfg: DictConfig) -> None:
             "trainer.limit_val_batches=0 validates nothing, so there is no val/acc to report or optimize: "
             "set trainer.limit_val_batches=null (experiment=fast turns validation off)"
         )
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if max_steps not in (-1, None) and metric.startswith("val/"):  # Lightning does not validate a cut epoch
+        raise UserError(
+            f"trainer.max_steps={max_steps} can end the run inside an epoch, whose weights are then never validated, "
+            f"so {metric} would not be the final model's: set trainer.max_epochs (and trainer.limit_train_batches)"
+        )
     if not test and cfg.data.val_size == 0:
         raise UserError("test=false with data.val_size=0 would still validate on the test set: set data.val_size")
     if not test and metric == "test/acc":

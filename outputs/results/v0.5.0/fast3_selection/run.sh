@@ -13,7 +13,7 @@ trial() {  # name, overrides...
 }
 # The shorter schedule first: 2 epochs instead of 3 (0.67x the steps; a half needs a recipe that computes less).
 # (Runs of 1.5 epochs through +trainer.max_steps=321 were tried too and dropped: a run that stops mid-epoch does
-# not validate its final weights, so their val/acc was epoch 1's.)
+# not validate its final weights, so their val/acc was epoch 1's; train now refuses that combination.)
 for seed in 1 2; do
     trial e2_s$seed seed=$seed trainer.max_epochs=2 &
 done
