@@ -106,9 +106,8 @@ def tiny_run_args() -> list[str]:
     return ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
 
 
-TRAINED_SWEEP_ENV = (
-    "MNIST_LIGHTNING_TRAINED_SWEEP"  # a sweep train_sweep() made: .ci/run trains it once for both suites
-)
+# A sweep train_sweep() made: .ci/run trains it once for both suites.
+TRAINED_SWEEP_ENV = "MNIST_LIGHTNING_TRAINED_SWEEP"
 
 
 def train_sweep(sweep: Path) -> None:

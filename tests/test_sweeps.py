@@ -294,6 +294,17 @@ class HeldSampler(optuna.samplers.TPESampler):
         return super().sample_independent(*args, **kwargs)
 
 
+def ask_while_worker_0_is_held(workers: list, studies: list) -> tuple:
+    """Worker 0 asks in a thread (its HeldSampler holds the draw once Optuna has numbered trial 0), then worker 1
+    asks here; both trials, once worker 0 is released."""
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(workers[0].ask_new, studies[0])
+        while not studies[1].get_trials(deepcopy=False):  # trial 0 numbered, its draw held
+            time.sleep(0.01)
+        second = workers[1].ask_new(studies[1])
+        return held.result(timeout=30), second
+
+
 def test_two_workers_that_draw_the_same_parameters_at_once_evaluate_them_once(tmp_path, monkeypatch):
     # Two workers started at once on a new study: the same seed, so the same first draw, and each asks before it
     # can see the other's trial. The one whose trial Optuna numbered first keeps it; the other fails its copy
@@ -333,12 +344,7 @@ def test_a_worker_waits_for_an_earlier_trial_still_being_drawn_and_then_compares
         time.sleep(seconds)
 
     monkeypatch.setattr(sweeper, "time", SimpleNamespace(monotonic=time.monotonic, sleep=waits))
-    with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(workers[0].ask_new, studies[0])
-        while not studies[1].get_trials(deepcopy=False):  # trial 0 numbered, its draw held
-            time.sleep(0.01)
-        second = workers[1].ask_new(studies[1])
-        first = held.result(timeout=30)
+    first, second = ask_while_worker_0_is_held(workers, studies)
     trials = studies[0].get_trials(deepcopy=False)
     running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
     assert release.is_set() and first.number == 0  # worker 1 waited
@@ -365,12 +371,7 @@ def test_a_trial_still_being_drawn_after_the_wait_counts_as_drawn_before(tmp_pat
         release.set()
 
     monkeypatch.setattr(studies[1], "tell", tell_then_release)
-    with ThreadPoolExecutor(1) as pool:
-        held = pool.submit(workers[0].ask_new, studies[0])
-        while not studies[1].get_trials(deepcopy=False):
-            time.sleep(0.01)
-        second = workers[1].ask_new(studies[1])
-        first = held.result(timeout=30)
+    first, second = ask_while_worker_0_is_held(workers, studies)
     trials = studies[0].get_trials(deepcopy=False)
     running, failed = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL
     assert params_then == [{}]  # failed while trial 0 had no parameters yet: the timeout, not a comparison
