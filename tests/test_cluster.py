@@ -51,18 +51,8 @@ def metrics(folder: Path) -> dict:
 def sacct(job_id: str, since: datetime.datetime) -> list[str]:
     """sacct's `JobID|State` lines for a job (and its array tasks and steps) since `since`, from SLURM's accounting.
     The local cluster numbers jobs from 1 again each time it starts, and its accounting keeps the earlier ones."""
-    command = [
-        "sacct",
-        "-j",
-        job_id,
-        "-n",
-        "-P",
-        "-o",
-        "JobID,State",
-        "--duplicates",
-        "-S",
-        since.isoformat("T", "seconds"),
-    ]
+    command = ["sacct", "-j", job_id, "-n", "-P", "-o", "JobID,State", "--duplicates",
+               "-S", since.isoformat("T", "seconds")]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
 
 
@@ -154,8 +144,14 @@ def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
     assert len(array_ids) == 1 and None not in array_ids  # one array, not two jobs
     assert sorted(run["slurm"]["array_task_id"] for run in runs) == ["0", "1"]
     assert {run["torch_threads"] for run in runs} == {1}  # threads follow hydra.launcher.cpus_per_task
-    states = dict(line.split("|") for line in sacct(array_ids.pop(), since=started))
-    assert [state for job, state in states.items() if "." not in job] == ["COMPLETED"] * 2
+    array_id, deadline = array_ids.pop(), time.monotonic() + 30
+    while True:  # slurmdbd records a job's end a moment after the job has ended: RUNNING can still show then
+        states = dict(line.split("|") for line in sacct(array_id, since=started))
+        tasks = [state for job, state in states.items() if "." not in job]
+        if not {"PENDING", "RUNNING", "COMPLETING"} & set(tasks) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert tasks == ["COMPLETED"] * 2
     assert "Bypassing sacct error" not in result.stderr  # the cluster's accounting answers submitit
     report = run_here("mnist_lightning.report", str(sweep), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
