@@ -187,3 +187,66 @@ class PicoNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
         return self.features(x).mean(dim=(2, 3))  # global average pooling of the class scores
+
+
+class StackedSeparableNet(nn.Module):
+    """Under 700 parameters, depth before width: a 3x3 stem, a MaxPool, then a stack of depthwise-separable 3x3
+    blocks on the 13 x 13 map, global average pooling and one Linear layer.
+
+    PicoNet (above) spent its weights on few layers at full resolution and underfit (98.3% training accuracy). Here
+    the MaxPool comes right after the stem, so each of the blocks after it is cheap in compute, and the stack is
+    deep (receptive field 4 + 4 per block). `shared_repeats` applies the last block that many more times with the
+    same convolution weights (each time with its own BatchNorm): depth that costs 2 x width parameters a repeat,
+    counted once like any parameter. No bias before a BatchNorm and none on the depthwise convolutions.
+    """
+
+    def __init__(
+        self,
+        stem: int = 6,
+        widths: Sequence[int] = (8, 10, 10),
+        shared_repeats: int = 0,
+        dropout: float = 0.0,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        check_dropout(dropout)
+        widths = list(widths)
+        if not widths or min([stem, *widths]) < 1 or shared_repeats < 0:
+            raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
+        if 13 - 2 * (len(widths) + shared_repeats) < 1:
+            raise UserError("model.net has more 3x3 blocks than the 13 x 13 map after the MaxPool allows (at most 6)")
+        self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU(), nn.MaxPool2d(2))
+        self.blocks = nn.ModuleList()
+        for in_channels, out_channels in zip([stem, *widths[:-1]], widths):
+            self.blocks.append(SeparableBlock(in_channels, out_channels))
+        last = self.blocks[-1]
+        for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
+            if last.depthwise.in_channels != last.pointwise.out_channels:
+                raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
+            self.blocks.append(SeparableBlock(shared=last))
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.classifier = nn.Linear(widths[-1], num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
+        x = self.stem(x)  # (B, stem, 13, 13)
+        for block in self.blocks:  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
+            x = block(x)
+        return self.classifier(self.dropout(x.mean(dim=(2, 3))))
+
+
+class SeparableBlock(nn.Module):
+    """Depthwise 3x3 (no bias) -> pointwise 1x1 (no bias) -> BatchNorm -> ReLU; or, given `shared`, the same two
+    convolutions as that block with a BatchNorm of its own."""
+
+    def __init__(self, in_channels: int = 0, out_channels: int = 0, shared: "SeparableBlock | None" = None) -> None:
+        super().__init__()
+        if shared is None:
+            self.depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
+            self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+        else:  # the same nn.Conv2d objects: parameters() yields each weight once
+            self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
+        self.norm = nn.BatchNorm2d(self.pointwise.out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.relu(self.norm(self.pointwise(self.depthwise(x))))

@@ -1,0 +1,12 @@
+#!/bin/bash
+# #26 item 2, chosen on held-out images (never the test set): model=pico_stack (StackedSeparableNet: stem, MaxPool,
+# a deep stack of separable blocks) with experiment=pico's recipe, seed 1, 1 thread each, two at a time on the
+# 2-core Intel Xeon (with other work beside them). Runs write to outputs/explore/ and are copied here.
+cd "$(dirname "$0")/../../../.."
+common="experiment=pico model=pico_stack data.val_size=5000 test=false optimized_metric=val/acc torch_threads=1 logger=csv callbacks.progress_bar.refresh_rate=1000"
+run() { name=$1; shift; .venv/bin/python -m mnist_lightning.train $common hydra.run.dir=outputs/explore/$name "$@" > outputs/explore/$name.log 2>&1; }
+# Round 1: a plain stack of three blocks (676 parameters) against two blocks and the last applied twice more with
+# shared weights (670 parameters, five blocks deep).
+run stack6_8_10_10_s1 seed=1 &
+run stack6_12_12_r2_s1 seed=1 model.net.widths=[12,12] model.net.shared_repeats=2 &
+wait
