@@ -197,7 +197,8 @@ class StackedSeparableNet(nn.Module):
     the MaxPool comes right after the stem, so each of the blocks after it is cheap in compute, and the stack is
     deep (receptive field 4 + 4 per block). `shared_repeats` applies the last block that many more times with the
     same convolution weights (each time with its own BatchNorm): depth that costs 2 x width parameters a repeat,
-    counted once like any parameter. No bias before a BatchNorm and none on the depthwise convolutions.
+    counted once like any parameter. `residual` adds each block's input (its centre, the valid 3x3 being 2 pixels
+    smaller) to its output where the widths match. No bias before a BatchNorm and none on the depthwise convolutions.
     """
 
     def __init__(
@@ -205,11 +206,13 @@ class StackedSeparableNet(nn.Module):
         stem: int = 6,
         widths: Sequence[int] = (8, 10, 10),
         shared_repeats: int = 0,
+        residual: bool = False,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        self.residual = residual
         widths = list(widths)
         if not widths or min([stem, *widths]) < 1 or shared_repeats < 0:
             raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
@@ -231,7 +234,9 @@ class StackedSeparableNet(nn.Module):
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
         x = self.stem(x)  # (B, stem, 13, 13)
         for block in self.blocks:  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
-            x = block(x)
+            y = block(x)
+            # residual: a block as wide as its input adds the input's centre (what its 3x3 saw around each pixel)
+            x = y + x[:, :, 1:-1, 1:-1] if self.residual and y.shape[1] == x.shape[1] else y
         return self.classifier(self.dropout(x.mean(dim=(2, 3))))
 
 
