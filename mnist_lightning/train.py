@@ -51,6 +51,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     datamodule = instantiate(cfg.data)
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
     per_image_flops = flops_per_image(module.net)  # from the shapes, once: the compute, whatever the machine
+    if module.teacher is not None:  # distillation: each training image also goes through the teacher, forward only
+        per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
     ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
     if ckpt_path:  # check it now: Lightning would fail only after setting everything up
         check_same_network(read_checkpoint(ckpt_path, cfg.trust_checkpoint), module, ckpt_path)

@@ -15,8 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 MNIST_IMAGE = (1, 28, 28)
 
 
-def flops_per_image(net: nn.Module) -> dict[str, int]:
-    """FLOPs per image: `forward` (what scoring an image costs) and `train` (forward and backward: a training step)."""
+def flops_per_image(net: nn.Module, backward: bool = True) -> dict[str, int]:
+    """FLOPs per image: `forward` (what scoring an image costs) and `train` (forward and backward: a training step;
+    with `backward=False`, for a network that is never trained, such as a distillation teacher, the forward's)."""
     # A copy, so BatchNorm's statistics and the real network stay untouched, in eval mode: dropout draws no random
     # numbers, and fork_rng restores the generators anyway: counting must not change the seeded run that follows.
     # The products are the same as in training. The first convolution's input needs no gradient, as in training.
@@ -25,11 +26,12 @@ def flops_per_image(net: nn.Module) -> dict[str, int]:
     with torch.random.fork_rng(devices=[]):
         with FlopCounterMode(display=False) as forward:
             logits = probe(images)
-        with FlopCounterMode(display=False) as backward:
-            logits.sum().backward()
+        with FlopCounterMode(display=False) as backward_pass:
+            if backward:
+                logits.sum().backward()
     return {
         "forward": forward.get_total_flops() // 2,
-        "train": (forward.get_total_flops() + backward.get_total_flops()) // 2,
+        "train": (forward.get_total_flops() + backward_pass.get_total_flops()) // 2,
     }
 
 

@@ -47,12 +47,19 @@ class MNISTLitModule(pl.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         label_smoothing: float = 0.0,
+        teacher: nn.Module | None = None,
+        distill_temperature: float = 4.0,
+        distill_weight: float = 0.0,
     ) -> None:
         super().__init__()
         # Checkpoints hold only plain data, so torch's weights-only loader can open them: `net` is saved as
         # weights, `net_config` (its Hydra config) rebuilds it, and the optimizer and scheduler are kept as
         # their Hydra configs (dicts with `_partial_: true`), built in configure_optimizers.
-        self.save_hyperparameters(ignore=["net"], logger=False)
+        self.save_hyperparameters(ignore=["net", "teacher"], logger=False)
+        # Knowledge distillation (run/build.py: load_teacher): the teacher is set with object.__setattr__, so it is
+        # not a submodule: not in parameters() (the optimizer, the budget), the state_dict (checkpoints) or
+        # Lightning's train() at every epoch (it stays in eval mode). on_fit_start moves it to the device.
+        object.__setattr__(self, "teacher", teacher.eval().requires_grad_(False) if teacher is not None else None)
         if channels_last:  # NHWC activations: faster convolutions and BatchNorm on the CPU (see README, bench)
             net = net.to(memory_format=torch.channels_last)
         if compile:  # in place, so the state_dict keys (and checkpoints) are those of the plain network
@@ -71,12 +78,29 @@ class MNISTLitModule(pl.LightningModule):
         # Label smoothing shapes training only: validation and test losses stay the plain cross-entropy.
         smoothing = self.hparams.label_smoothing if stage == "train" else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
+        if stage == "train" and self.teacher is not None:
+            loss = (1 - self.hparams.distill_weight) * loss + self.hparams.distill_weight * self._distill_loss(
+                logits, images
+            )
         metrics = self.metrics[f"{stage}_"]
         # Only state updates here (no .item(), no host sync); values are computed once per epoch.
         metrics["acc"].update(logits.detach(), labels)
         metrics["loss"].update(loss.detach(), weight=labels.numel())
         metrics["count"].update(labels.numel())
         return loss, logits
+
+    def _distill_loss(self, logits: Tensor, images: Tensor) -> Tensor:
+        """Hinton et al.'s distillation term: KL(teacher || student) of the scores softened by the temperature T,
+        times T^2 so its gradients keep their size whatever T."""
+        with torch.no_grad():
+            teacher_logits = self.teacher(images)
+        t = self.hparams.distill_temperature
+        student, target = F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits.float() / t, dim=1)
+        return F.kl_div(student, target, log_target=True, reduction="batchmean") * t * t
+
+    def on_fit_start(self) -> None:
+        if self.teacher is not None:
+            self.teacher.to(self.device)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, _ = self._shared_step(batch, "train")

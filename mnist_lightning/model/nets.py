@@ -220,7 +220,7 @@ class StackedSeparableNet(nn.Module):
             raise UserError("model.net has more 3x3 blocks than the 13 x 13 map after the MaxPool allows (at most 6)")
         self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU(), nn.MaxPool2d(2))
         self.blocks = nn.ModuleList()
-        for in_channels, out_channels in zip([stem, *widths[:-1]], widths):
+        for in_channels, out_channels in zip([stem, *widths[:-1]], widths, strict=True):
             self.blocks.append(SeparableBlock(in_channels, out_channels))
         last = self.blocks[-1]
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own

@@ -14,6 +14,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule
+from mnist_lightning.run.checkpoints import load_module
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
 
@@ -49,8 +50,29 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
         channels_last=cfg.model.get("channels_last", False),
         compile=cfg.model.get("compile", False),
         label_smoothing=check_label_smoothing(cfg.model.get("label_smoothing", 0.0)),
+        **distill_settings(cfg, val_is_test),
     )
     return module, params
+
+
+def distill_settings(cfg: DictConfig, val_is_test: bool) -> dict:
+    """The LightningModule's distillation arguments from `cfg.distill`: the teacher network, loaded from its
+    checkpoint, and the temperature and weight; none without `distill.teacher`."""
+    distill = cfg.get("distill") or {}
+    if not distill.get("teacher"):
+        return {}
+    weight, temperature = distill.get("weight", 0.5), distill.get("temperature", 4.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= 1:
+        raise UserError(f"distill.weight must be a number in (0, 1], got {weight!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+        raise UserError(f"distill.temperature must be a positive number, got {temperature!r}")
+    teacher = load_module(distill.teacher, trust=cfg.get("trust_checkpoint", False))
+    if teacher.hparams.get("val_is_test", True) and not val_is_test:
+        raise UserError(
+            f"distill.teacher {distill.teacher} was trained on all 60,000 training images, so it has seen the ones "
+            "this run holds out (data.val_size): train the teacher with data.val_size as large, and test=false"
+        )
+    return {"teacher": teacher.net, "distill_temperature": float(temperature), "distill_weight": float(weight)}
 
 
 def check_label_smoothing(value: float) -> float:
