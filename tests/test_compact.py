@@ -8,11 +8,11 @@ from hydra.utils import instantiate
 from mnist_lightning.data.augment import BLACK, RandomAffine
 from mnist_lightning.data.datamodule import MNISTDataModule
 from mnist_lightning.model.budget import count_params, layer_table
-from mnist_lightning.model.nets import CompactNet, PicoNet
+from mnist_lightning.model.nets import CompactNet, PicoNet, StackedSeparableNet
 
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
-           ("pico", 697, 672), ("reference", 20000, 17216), ("fast", 20000, 19546),
+           ("pico", 697, 672), ("pico_stack", 697, 676), ("reference", 20000, 17216), ("fast", 20000, 19546),
            ("fast_v1", 20000, 19102)]  # fmt: skip
 
 
@@ -112,3 +112,20 @@ def test_pico_spends_no_weight_on_a_linear_layer_or_a_bias_and_its_second_pool_w
     assert rows[-1].receptive_field == 20 and rows[-1].shape == (10, 3, 3)
     assert layer_table(PicoNet())[-1].receptive_field == 14
     assert net.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batchnorm_each():
+    from mnist_lightning.base.errors import UserError
+
+    once, repeated = StackedSeparableNet(widths=[12, 12]), StackedSeparableNet(widths=[12, 12], shared_repeats=2)
+    assert count_params(repeated) == count_params(once) + 2 * (2 * 12)  # a BatchNorm's weight and bias, per repeat
+    assert len(repeated.blocks) == 4 and all(b.pointwise is repeated.blocks[1].pointwise for b in repeated.blocks[2:])
+    assert repeated.blocks[2].norm is not repeated.blocks[1].norm
+    residual = StackedSeparableNet(widths=[12, 12], shared_repeats=2, residual=True)
+    residual.load_state_dict(repeated.state_dict())  # the same parameters, a different computation
+    images = torch.randn(3, 1, 28, 28)
+    assert not torch.allclose(residual.eval()(images), repeated.eval()(images))
+    with pytest.raises(UserError, match="more 3x3 blocks than the 13 x 13 map"):
+        StackedSeparableNet(widths=[8, 8], shared_repeats=5)
+    with pytest.raises(UserError, match="as wide as its input"):
+        StackedSeparableNet(widths=[8, 12], shared_repeats=1)
