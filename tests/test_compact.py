@@ -127,5 +127,8 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert not torch.allclose(residual.eval()(images), repeated.eval()(images))
     with pytest.raises(UserError, match="more 3x3 blocks than the 13 x 13 map"):
         StackedSeparableNet(widths=[8, 8], shared_repeats=5)
+    padded = StackedSeparableNet(widths=[8, 8], shared_repeats=5, same_padding=True)  # padded: the map stays 13 x 13
+    assert count_params(padded) == count_params(StackedSeparableNet(widths=[8, 8], shared_repeats=5 - 1)) + 2 * 8
+    assert layer_table(padded)[-3].shape == (8, 13, 13)
     with pytest.raises(UserError, match="as wide as its input"):
         StackedSeparableNet(widths=[8, 12], shared_repeats=1)

@@ -198,7 +198,8 @@ class StackedSeparableNet(nn.Module):
     deep (receptive field 4 + 4 per block). `shared_repeats` applies the last block that many more times with the
     same convolution weights (each time with its own BatchNorm): depth that costs 2 x width parameters a repeat,
     counted once like any parameter. `residual` adds each block's input (its centre, the valid 3x3 being 2 pixels
-    smaller) to its output where the widths match. No bias before a BatchNorm and none on the depthwise convolutions.
+    smaller) to its output where the widths match. `same_padding` pads every 3x3, so the whole stack works on the
+    13 x 13 map (more compute, the same parameters). No bias before a BatchNorm and none on the depthwise convolutions.
     """
 
     def __init__(
@@ -207,6 +208,7 @@ class StackedSeparableNet(nn.Module):
         widths: Sequence[int] = (8, 10, 10),
         shared_repeats: int = 0,
         residual: bool = False,
+        same_padding: bool = False,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
@@ -216,12 +218,12 @@ class StackedSeparableNet(nn.Module):
         widths = list(widths)
         if not widths or min([stem, *widths]) < 1 or shared_repeats < 0:
             raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
-        if 13 - 2 * (len(widths) + shared_repeats) < 1:
+        if not same_padding and 13 - 2 * (len(widths) + shared_repeats) < 1:
             raise UserError("model.net has more 3x3 blocks than the 13 x 13 map after the MaxPool allows (at most 6)")
         self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU(), nn.MaxPool2d(2))
         self.blocks = nn.ModuleList()
         for in_channels, out_channels in zip([stem, *widths[:-1]], widths, strict=True):
-            self.blocks.append(SeparableBlock(in_channels, out_channels))
+            self.blocks.append(SeparableBlock(in_channels, out_channels, padding=int(same_padding)))
         last = self.blocks[-1]
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
@@ -235,8 +237,10 @@ class StackedSeparableNet(nn.Module):
         x = self.stem(x)  # (B, stem, 13, 13)
         for block in self.blocks:  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
             y = block(x)
-            # residual: a block as wide as its input adds the input's centre (what its 3x3 saw around each pixel)
-            x = y + x[:, :, 1:-1, 1:-1] if self.residual and y.shape[1] == x.shape[1] else y
+            if self.residual and y.shape[1] == x.shape[1]:  # the input's centre: what the 3x3 saw around each pixel
+                x = y + (x if y.shape == x.shape else x[:, :, 1:-1, 1:-1])
+            else:
+                x = y
         return self.classifier(self.dropout(x.mean(dim=(2, 3))))
 
 
@@ -244,10 +248,12 @@ class SeparableBlock(nn.Module):
     """Depthwise 3x3 (no bias) -> pointwise 1x1 (no bias) -> BatchNorm -> ReLU; or, given `shared`, the same two
     convolutions as that block with a BatchNorm of its own."""
 
-    def __init__(self, in_channels: int = 0, out_channels: int = 0, shared: "SeparableBlock | None" = None) -> None:
+    def __init__(
+        self, in_channels: int = 0, out_channels: int = 0, padding: int = 0, shared: "SeparableBlock | None" = None
+    ) -> None:
         super().__init__()
         if shared is None:
-            self.depthwise = nn.Conv2d(in_channels, in_channels, 3, groups=in_channels, bias=False)
+            self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=padding, groups=in_channels, bias=False)
             self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
