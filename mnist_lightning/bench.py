@@ -41,6 +41,8 @@ def summarize(values: list[float]) -> dict[str, float]:
 
 def bench(cfg: DictConfig) -> dict:
     """Run the interleaved measurements, print the tables, return everything that was measured."""
+    if (cfg.get("distill") or {}).get("teacher"):  # the bare and notebook loops would train without it
+        raise UserError("bench compares training loops without a distillation teacher: remove distill.teacher")
     for batch_size in cfg.batch_sizes:  # the project's loop times steps inside one epoch
         steps_per_epoch = (TRAIN_SIZE - cfg.data.val_size) // batch_size
         if cfg.warmup_steps + cfg.steps > steps_per_epoch:

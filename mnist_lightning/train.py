@@ -19,7 +19,7 @@ from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.model.flops import flops_per_image, run_flops
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
-from mnist_lightning.run.checkpoints import check_same_network, read_checkpoint
+from mnist_lightning.run.checkpoints import check_same_distillation, check_same_network, read_checkpoint
 from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
 from mnist_lightning.run.diagnostics import log_hparams
@@ -55,7 +55,9 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
     ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
     if ckpt_path:  # check it now: Lightning would fail only after setting everything up
-        check_same_network(read_checkpoint(ckpt_path, cfg.trust_checkpoint), module, ckpt_path)
+        checkpoint = read_checkpoint(ckpt_path, cfg.trust_checkpoint)
+        check_same_network(checkpoint, module, ckpt_path)
+        check_same_distillation(checkpoint, module, ckpt_path)
     history = EpochHistory()
     pruning = []
     if cfg.get("optuna_trial"):  # a trial of a search with a pruner (hydra_plugins/mnist_optuna_sweeper)

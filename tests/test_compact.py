@@ -122,9 +122,15 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert len(repeated.blocks) == 4 and all(b.pointwise is repeated.blocks[1].pointwise for b in repeated.blocks[2:])
     assert repeated.blocks[2].norm is not repeated.blocks[1].norm
     residual = StackedSeparableNet(widths=[12, 12], shared_repeats=2, residual=True)
-    residual.load_state_dict(repeated.state_dict())  # the same parameters, a different computation
+    # With the shared block's pointwise weights at zero it outputs ReLU(BatchNorm(0)) = 0, so the three repeats of
+    # the residual net pass the first block's 11 x 11 output on, its centre cropped to 9, 7 and then 5 pixels.
+    torch.nn.init.zeros_(residual.blocks[1].pointwise.weight)
+    residual.eval()
     images = torch.randn(3, 1, 28, 28)
-    assert not torch.allclose(residual.eval()(images), repeated.eval()(images))
+    first = residual.blocks[0](residual.stem(images))
+    assert torch.allclose(residual(images), residual.classifier(first[:, :, 3:-3, 3:-3].mean(dim=(2, 3))), atol=1e-6)
+    # The layer table counts each shared weight once, in the first layer that uses it: its column adds up.
+    assert sum(row.params for row in layer_table(repeated)) == count_params(repeated)
     with pytest.raises(UserError, match="more 3x3 blocks than the 13 x 13 map"):
         StackedSeparableNet(widths=[8, 8], shared_repeats=5)
     padded = StackedSeparableNet(widths=[8, 8], shared_repeats=5, same_padding=True)  # padded: the map stays 13 x 13

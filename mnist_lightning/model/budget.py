@@ -38,6 +38,7 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
     """
     rows: list[LayerRow] = []
     field, jump = 1, 1
+    counted: set[int] = set()
 
     def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         nonlocal field, jump
@@ -46,7 +47,10 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
             field += (_pair(module.kernel_size) - 1) * dilation * jump
             jump *= _pair(module.stride)
         seen = field if output.dim() == 4 else input_shape[-1]  # (B, C, H, W), or past global average pooling
-        params = sum(p.numel() for p in module.parameters(recurse=False))
+        # A parameter counts in the first layer that uses it: a layer applied again with the same weights (shared
+        # repeats, StackedSeparableNet) shows 0, so the column adds up to the total.
+        params = sum(p.numel() for p in module.parameters(recurse=False) if id(p) not in counted)
+        counted.update(id(p) for p in module.parameters(recurse=False))
         rows.append(LayerRow(f"{type(module).__name__}-{len(rows) + 1}", tuple(output.shape[1:]), params, seen))
 
     leaves = [m for m in net.modules() if not list(m.children())]

@@ -56,9 +56,10 @@ class MNISTLitModule(pl.LightningModule):
         # weights, `net_config` (its Hydra config) rebuilds it, and the optimizer and scheduler are kept as
         # their Hydra configs (dicts with `_partial_: true`), built in configure_optimizers.
         self.save_hyperparameters(ignore=["net", "teacher"], logger=False)
-        # Knowledge distillation (run/build.py: load_teacher): the teacher is set with object.__setattr__, so it is
+        # Knowledge distillation (run/build.py: distill_settings): the teacher is set with object.__setattr__, so it is
         # not a submodule: not in parameters() (the optimizer, the budget), the state_dict (checkpoints) or
-        # Lightning's train() at every epoch (it stays in eval mode). on_fit_start moves it to the device.
+        # Lightning's train() at every epoch (it stays in eval mode). on_fit_start moves it to the student's device and
+        # dtype, which Lightning sets only for submodules (trainer.precision=bf16-true, 64-true).
         object.__setattr__(self, "teacher", teacher.eval().requires_grad_(False) if teacher is not None else None)
         if channels_last:  # NHWC activations: faster convolutions and BatchNorm on the CPU (see README, bench)
             net = net.to(memory_format=torch.channels_last)
@@ -95,12 +96,12 @@ class MNISTLitModule(pl.LightningModule):
         with torch.no_grad():
             teacher_logits = self.teacher(images)
         t = self.hparams.distill_temperature
-        student, target = F.log_softmax(logits / t, dim=1), F.log_softmax(teacher_logits.float() / t, dim=1)
+        student, target = F.log_softmax(logits.float() / t, dim=1), F.log_softmax(teacher_logits.float() / t, dim=1)
         return F.kl_div(student, target, log_target=True, reduction="batchmean") * t * t
 
     def on_fit_start(self) -> None:
         if self.teacher is not None:
-            self.teacher.to(self.device)
+            self.teacher.to(device=self.device, dtype=next(self.net.parameters()).dtype)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, _ = self._shared_step(batch, "train")

@@ -2,6 +2,7 @@
 
 import logging
 import os
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -66,13 +67,32 @@ def distill_settings(cfg: DictConfig, val_is_test: bool) -> dict:
         raise UserError(f"distill.weight must be a number in (0, 1], got {weight!r}")
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
         raise UserError(f"distill.temperature must be a positive number, got {temperature!r}")
-    teacher = load_module(distill.teacher, trust=cfg.get("trust_checkpoint", False))
-    if teacher.hparams.get("val_is_test", True) and not val_is_test:
-        raise UserError(
-            f"distill.teacher {distill.teacher} was trained on all 60,000 training images, so it has seen the ones "
-            "this run holds out (data.val_size): train the teacher with data.val_size as large, and test=false"
-        )
+    path = Path(distill.teacher)
+    if not path.is_file():
+        raise UserError(f"distill.teacher {path} does not exist: give a checkpoint such as <run>/checkpoints/last.ckpt")
+    if not val_is_test:
+        check_teacher_held_out(path, cfg.data.val_size)
+    teacher = load_module(path, trust=cfg.get("trust_checkpoint", False))
     return {"teacher": teacher.net, "distill_temperature": float(temperature), "distill_weight": float(weight)}
+
+
+def check_teacher_held_out(path: Path, val_size: int) -> None:
+    """Refuse a teacher that trained on any of the images a run holds out: the held-out images are the first
+    `val_size` of one fixed order (data/datamodule.py), so a teacher that held out at least as many never saw them.
+    Its run folder's config says how many it held out."""
+    run_config = path.parent.parent / ".hydra" / "config.yaml"
+    if not run_config.is_file():
+        raise UserError(
+            f"distill.teacher {path}: its run's {run_config} is missing, so nothing shows that it never trained on "
+            "the images this run holds out (data.val_size): use a checkpoint in its run folder"
+        )
+    teacher_val_size = OmegaConf.load(run_config).data.get("val_size", 0)
+    if teacher_val_size < val_size:
+        raise UserError(
+            f"distill.teacher {path} held out {teacher_val_size:,} training images, so it trained on "
+            f"{val_size - teacher_val_size:,} of the {val_size:,} this run holds out (data.val_size): train the "
+            f"teacher with data.val_size={val_size} (or more) and test=false"
+        )
 
 
 def check_label_smoothing(value: float) -> float:

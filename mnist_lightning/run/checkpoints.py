@@ -82,6 +82,24 @@ MOVED_MODULES = {
 }
 
 
+def check_same_distillation(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+    """Refuse to resume a run with distillation settings other than those it was trained with (a teacher added or
+    dropped half-way would silently change the loss)."""
+    saved = checkpoint.get("hyper_parameters", {})
+    weight, hparams = saved.get("distill_weight", 0.0), module.hparams
+    was = (weight, saved.get("distill_temperature") if weight else None)
+    now = (hparams.distill_weight, hparams.distill_temperature if hparams.distill_weight else None)
+    if was != now:
+
+        def describe(weight: float, temperature: float | None) -> str:
+            return f"distill.weight={weight} distill.temperature={temperature}" if weight else "no distill.teacher"
+
+        raise UserError(
+            f"{path} was trained with {describe(*was)} and this run has {describe(*now)}: "
+            "resume with the distillation settings it was trained with"
+        )
+
+
 def current_targets(config: object) -> object:
     """`config` with every `_target_` of an earlier version's layout replaced by where that object lives now."""
     if isinstance(config, dict):

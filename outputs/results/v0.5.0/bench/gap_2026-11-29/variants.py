@@ -22,4 +22,4 @@ if v.startswith("only_"):
         return loss, logits
     lm.MNISTLitModule._shared_step = _shared_step
 sys.argv = ["cpu_ab.py", *sys.argv[1:]]
-runpy.run_path("/tmp/probe/cpu_ab.py", run_name="__main__")
+runpy.run_path(str(__import__("pathlib").Path(__file__).with_name("cpu_ab.py")), run_name="__main__")
