@@ -1,0 +1,13 @@
+#!/bin/bash
+# Copy the finished held-out runs of queue.sh from outputs/explore/ into this folder (metrics.json, train.log,
+# .hydra/, metrics.csv), and the distillation teacher's run with its last.ckpt (291 KB), so the distilled runs can
+# be repeated: their teacher is outputs/explore/teacher_fast6/checkpoints/last.ckpt, this folder's copy.
+cd "$(dirname "$0")"
+for run in ../../../explore/stack6_* ../../../explore/teacher_fast6; do
+    [ -f "$run/metrics.json" ] || continue  # still running
+    name=$(basename "$run"); mkdir -p "$name"
+    cp -r "$run/metrics.json" "$run/train.log" "$run/.hydra" "$name/"
+    cp "$run"/csv/metrics.csv "$name/" 2>/dev/null
+    cp "$run.log" "$name.log" 2>/dev/null
+done
+mkdir -p teacher_fast6/checkpoints && cp ../../../explore/teacher_fast6/checkpoints/last.ckpt teacher_fast6/checkpoints/
