@@ -63,17 +63,6 @@ def test_the_teacher_stays_fixed_in_eval_mode_and_out_of_the_students_optimizer_
     assert load_module(tmp_path / "checkpoints" / "last.ckpt").teacher is None  # evaluate needs no teacher
 
 
-def test_a_distilled_run_counts_the_teachers_forward_in_its_training_flops(trained_sweep, tmp_path):
-    result = run_here("mnist_lightning.train", *STUDENT, f"distill.teacher={teacher_of(trained_sweep)}",
-                      f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    flops = json.loads((tmp_path / "metrics.json").read_text())["flops"]
-    student = flops_per_image(instantiate(compose_train_config(tmp_path, STUDENT).model.net))
-    assert flops["per_image_forward"] == student["forward"]  # scoring an image needs no teacher
-    assert flops["per_image_train"] == student["train"] + 8_503_328  # + the reference net's forward
-    assert flops["train"] == flops["per_image_train"] * 4 * 28
-
-
 def teacher_run(trained_sweep, folder, val_size: int | None):
     """The sweep's trained checkpoint in a run folder of its own whose config says it held out `val_size` images
     (None: no config in the folder)."""
@@ -130,10 +119,18 @@ def test_a_distilled_run_trains_in_bf16_true_precision_with_its_teacher_cast_ali
     assert result.returncode == 0, result.stderr
 
 
-def test_resuming_with_other_distillation_settings_is_refused(trained_sweep, tmp_path):
+def test_a_distilled_run_counts_its_teachers_forward_and_refuses_to_resume_with_other_distill_settings(
+    trained_sweep, tmp_path
+):
     teacher = f"distill.teacher={teacher_of(trained_sweep)}"
     first = run_here("mnist_lightning.train", *STUDENT, teacher, f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    flops = json.loads((tmp_path / "a" / "metrics.json").read_text())["flops"]
+    student = flops_per_image(instantiate(compose_train_config(tmp_path, STUDENT).model.net))
+    assert flops["per_image_forward"] == student["forward"]  # scoring an image needs no teacher
+    assert flops["per_image_train"] == student["train"] + 8_503_328  # + the reference net's forward
+    assert flops["train"] == flops["per_image_train"] * 4 * 28
+    # A teacher added or dropped half-way would silently change the loss: resuming needs the same settings.
     ckpt = f"ckpt_path={tmp_path / 'a' / 'checkpoints' / 'last.ckpt'}"
     for changed in ([], [teacher, "distill.weight=0.9"]):  # the teacher dropped, or another weight
         result = run_here("mnist_lightning.train", *STUDENT, "trainer.max_epochs=2", ckpt, *changed,
