@@ -2,7 +2,6 @@
 checkpoint, budget and optimizer, and the refusal of a teacher that has seen the held-out images."""
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -63,15 +62,19 @@ def test_the_teacher_stays_fixed_in_eval_mode_and_out_of_the_students_optimizer_
     assert load_module(tmp_path / "checkpoints" / "last.ckpt").teacher is None  # evaluate needs no teacher
 
 
-def teacher_run(trained_sweep, folder, val_size: int | None):
-    """The sweep's trained checkpoint in a run folder of its own whose config says it held out `val_size` images
-    (None: no config in the folder)."""
-    source = trained_sweep / "0"
+def teacher_checkpoint(trained_sweep, folder, held_out: int | None, folder_val_size: int | None = None):
+    """The sweep's trained checkpoint, saying it held out `held_out` images (None: a checkpoint made before they
+    said so), in a run folder whose config says `folder_val_size` (None: no config)."""
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    if held_out is None:
+        del checkpoint["hyper_parameters"]["held_out"]
+    else:
+        checkpoint["hyper_parameters"]["held_out"] = held_out
     (folder / "checkpoints").mkdir(parents=True)
-    shutil.copy(source / "checkpoints" / "last.ckpt", folder / "checkpoints" / "last.ckpt")
-    if val_size is not None:
-        config = OmegaConf.load(source / ".hydra" / "config.yaml")
-        config.data.val_size = val_size
+    torch.save(checkpoint, folder / "checkpoints" / "last.ckpt")
+    if folder_val_size is not None:
+        config = OmegaConf.load(trained_sweep / "0" / ".hydra" / "config.yaml")
+        config.data.val_size = folder_val_size
         (folder / ".hydra").mkdir()
         OmegaConf.save(config, folder / ".hydra" / "config.yaml")
     return folder / "checkpoints" / "last.ckpt"
@@ -84,17 +87,23 @@ def test_a_teacher_that_trained_on_any_held_out_image_is_refused_in_one_line(tra
     result = run_here("mnist_lightning.train", *STUDENT, *HELD_OUT, f"distill.teacher={teacher_of(trained_sweep)}",
                       f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
     assert_clear_error(result, r"distill.teacher .* held out 0 training images, so it trained on 5,000 of the 5,000")
-    # The held-out images are the first val_size of one order: a teacher that held out fewer saw some of them.
-    partly = teacher_run(trained_sweep, tmp_path / "partly", val_size=1000)
+
+    def build(teacher):
+        return build_module(compose_train_config(tmp_path, [*STUDENT, *HELD_OUT, f"distill.teacher={teacher}"]), False)[
+            0
+        ]
+
+    # The held-out images are the first val_size of one order: a teacher that held out fewer saw some of them. What
+    # the checkpoint says counts, not the folder it was copied into.
+    partly = teacher_checkpoint(trained_sweep, tmp_path / "partly", held_out=1000, folder_val_size=5000)
     with pytest.raises(UserError, match="held out 1,000 training images, so it trained on 4,000 of the 5,000"):
-        build_module(compose_train_config(tmp_path, [*STUDENT, *HELD_OUT, f"distill.teacher={partly}"]), False)
-    unknown = teacher_run(trained_sweep, tmp_path / "unknown", val_size=None)
-    with pytest.raises(UserError, match="config.yaml is missing, so nothing shows"):
-        build_module(compose_train_config(tmp_path, [*STUDENT, *HELD_OUT, f"distill.teacher={unknown}"]), False)
-    for val_size in (5000, 6000):  # held out the same images, or more: accepted
-        fine = teacher_run(trained_sweep, tmp_path / str(val_size), val_size=val_size)
-        cfg = compose_train_config(tmp_path, [*STUDENT, *HELD_OUT, f"distill.teacher={fine}"])
-        assert build_module(cfg, False)[0].teacher is not None
+        build(partly)
+    for held_out in (5000, 6000):  # the same images held out, or more: accepted
+        assert build(teacher_checkpoint(trained_sweep, tmp_path / str(held_out), held_out)).teacher is not None
+    # A checkpoint made before checkpoints said so: its run folder's config tells, or it is refused.
+    assert build(teacher_checkpoint(trained_sweep, tmp_path / "old", None, folder_val_size=5000)).teacher is not None
+    with pytest.raises(UserError, match="does not say how many training images it held out"):
+        build(teacher_checkpoint(trained_sweep, tmp_path / "old_alone", None))
 
 
 OUT_OF_RANGE = [("distill.weight=0", "distill.weight must be a number in \\(0, 1\\], got 0"),
@@ -112,10 +121,9 @@ def test_distillation_settings_out_of_range_are_refused(tmp_path, setting, messa
 
 def test_a_distilled_run_trains_in_bf16_true_precision_with_its_teacher_cast_alike(trained_sweep, tmp_path):
     # Lightning casts only submodules: the teacher, kept out of them, follows the student's dtype in on_fit_start.
-    result = run_here("mnist_lightning.train", *STUDENT, "trainer.precision=bf16-true", "test=false",
-                      *HELD_OUT[:1], "optimized_metric=val/acc",
-                      f"distill.teacher={teacher_run(trained_sweep, tmp_path / 'teacher', 5000)}",
-                      f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
+    teacher = teacher_checkpoint(trained_sweep, tmp_path / "teacher", held_out=5000)
+    result = run_here("mnist_lightning.train", *STUDENT, "trainer.precision=bf16-true", *HELD_OUT,
+                      f"distill.teacher={teacher}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
 
 
@@ -130,9 +138,20 @@ def test_a_distilled_run_counts_its_teachers_forward_and_refuses_to_resume_with_
     assert flops["per_image_forward"] == student["forward"]  # scoring an image needs no teacher
     assert flops["per_image_train"] == student["train"] + 8_503_328  # + the reference net's forward
     assert flops["train"] == flops["per_image_train"] * 4 * 28
-    # A teacher added or dropped half-way would silently change the loss: resuming needs the same settings.
+    # A teacher added, dropped or swapped half-way would silently change the loss: resuming needs the same settings.
     ckpt = f"ckpt_path={tmp_path / 'a' / 'checkpoints' / 'last.ckpt'}"
-    for changed in ([], [teacher, "distill.weight=0.9"]):  # the teacher dropped, or another weight
+    other = teacher_checkpoint(trained_sweep, tmp_path / "other", held_out=0)
+    for changed in ([], [teacher, "distill.weight=0.9"], [f"distill.teacher={other}"]):
         result = run_here("mnist_lightning.train", *STUDENT, "trainer.max_epochs=2", ckpt, *changed,
                           f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)  # fmt: skip
-        assert_clear_error(result, r"was trained with distill.weight=0.5 distill.temperature=4.0 and this run has")
+        assert_clear_error(
+            result, r"was trained with distill.teacher=.* distill.weight=0.5 distill.temperature=4.0 and"
+        )
+    again = run_here("mnist_lightning.train", *STUDENT, "trainer.max_epochs=2", ckpt, teacher,
+                     f"hydra.run.dir={tmp_path / 'b'}", cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 0, again.stderr  # the same settings resume
+    # Nor may the held-out images change: the run would train on images it validated on.
+    moved = run_here("mnist_lightning.train", *STUDENT, "trainer.max_epochs=3", *HELD_OUT,
+                     f"ckpt_path={tmp_path / 'b' / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'c'}",
+                     cwd=tmp_path)  # fmt: skip
+    assert_clear_error(moved, r"was trained with data.val_size=0 and this run has data.val_size=5000")

@@ -50,11 +50,15 @@ class MNISTLitModule(pl.LightningModule):
         teacher: nn.Module | None = None,
         distill_temperature: float = 4.0,
         distill_weight: float = 0.0,
+        distill_teacher: str | None = None,
+        held_out: int = 0,
     ) -> None:
         super().__init__()
         # Checkpoints hold only plain data, so torch's weights-only loader can open them: `net` is saved as
         # weights, `net_config` (its Hydra config) rebuilds it, and the optimizer and scheduler are kept as
         # their Hydra configs (dicts with `_partial_: true`), built in configure_optimizers.
+        # `held_out` (data.val_size) and `distill_teacher` (the teacher's path) are saved to be checked: a resumed run
+        # must keep them, and a teacher must have held out what its student holds out (run/build.py).
         self.save_hyperparameters(ignore=["net", "teacher"], logger=False)
         # Knowledge distillation (run/build.py: distill_settings): the teacher is set with object.__setattr__, so it is
         # not a submodule: not in parameters() (the optimizer, the budget), the state_dict (checkpoints) or

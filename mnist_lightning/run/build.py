@@ -15,7 +15,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule
-from mnist_lightning.run.checkpoints import load_module
+from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
 
@@ -51,6 +51,7 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
         channels_last=cfg.model.get("channels_last", False),
         compile=cfg.model.get("compile", False),
         label_smoothing=check_label_smoothing(cfg.model.get("label_smoothing", 0.0)),
+        held_out=cfg.data.get("val_size", 0),
         **distill_settings(cfg, val_is_test),
     )
     return module, params
@@ -70,27 +71,37 @@ def distill_settings(cfg: DictConfig, val_is_test: bool) -> dict:
     path = Path(distill.teacher)
     if not path.is_file():
         raise UserError(f"distill.teacher {path} does not exist: give a checkpoint such as <run>/checkpoints/last.ckpt")
-    if not val_is_test:
-        check_teacher_held_out(path, cfg.data.val_size)
-    teacher = load_module(path, trust=cfg.get("trust_checkpoint", False))
-    return {"teacher": teacher.net, "distill_temperature": float(temperature), "distill_weight": float(weight)}
+    trust = cfg.get("trust_checkpoint", False)
+    checkpoint = read_checkpoint(path, trust)
+    if not val_is_test:  # what the checkpoint itself says (the module built from it would fill in a default)
+        check_teacher_held_out(path, checkpoint.get("hyper_parameters", {}).get("held_out"), cfg.data.val_size)
+    teacher = module_from_checkpoint(checkpoint, path, trust)
+    return {
+        "teacher": teacher.net,
+        "distill_temperature": float(temperature),
+        "distill_weight": float(weight),
+        "distill_teacher": str(path.resolve()),
+    }
 
 
-def check_teacher_held_out(path: Path, val_size: int) -> None:
+def check_teacher_held_out(path: Path, teacher_held_out: int | None, val_size: int) -> None:
     """Refuse a teacher that trained on any of the images a run holds out: the held-out images are the first
     `val_size` of one fixed order (data/datamodule.py), so a teacher that held out at least as many never saw them.
-    Its run folder's config says how many it held out."""
-    run_config = path.parent.parent / ".hydra" / "config.yaml"
-    if not run_config.is_file():
+    Its checkpoint says how many it held out (`held_out`; a resumed run keeps it); one made before checkpoints
+    said so is judged by its run folder's config."""
+    if teacher_held_out is None:
+        run_config = path.resolve().parent.parent / ".hydra" / "config.yaml"
+        data = OmegaConf.load(run_config).get("data") if run_config.is_file() else None
+        if not data or not isinstance(data.get("val_size"), int):
+            raise UserError(
+                f"distill.teacher {path} does not say how many training images it held out (an older checkpoint "
+                f"without its run's config): nothing shows it never trained on the ones this run holds out"
+            )
+        teacher_held_out = data.val_size
+    if teacher_held_out < val_size:
         raise UserError(
-            f"distill.teacher {path}: its run's {run_config} is missing, so nothing shows that it never trained on "
-            "the images this run holds out (data.val_size): use a checkpoint in its run folder"
-        )
-    teacher_val_size = OmegaConf.load(run_config).data.get("val_size", 0)
-    if teacher_val_size < val_size:
-        raise UserError(
-            f"distill.teacher {path} held out {teacher_val_size:,} training images, so it trained on "
-            f"{val_size - teacher_val_size:,} of the {val_size:,} this run holds out (data.val_size): train the "
+            f"distill.teacher {path} held out {teacher_held_out:,} training images, so it trained on "
+            f"{val_size - teacher_held_out:,} of the {val_size:,} this run holds out (data.val_size): train the "
             f"teacher with data.val_size={val_size} (or more) and test=false"
         )
 

@@ -83,17 +83,29 @@ MOVED_MODULES = {
 
 
 def check_same_distillation(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
-    """Refuse to resume a run with distillation settings other than those it was trained with (a teacher added or
-    dropped half-way would silently change the loss)."""
-    saved = checkpoint.get("hyper_parameters", {})
-    weight, hparams = saved.get("distill_weight", 0.0), module.hparams
-    was = (weight, saved.get("distill_temperature") if weight else None)
-    now = (hparams.distill_weight, hparams.distill_temperature if hparams.distill_weight else None)
+    """Refuse to resume a run with other held-out images or distillation settings than it was trained with: a
+    changed data.val_size would train on images it validated on (and a teacher made from it would lie about what
+    it held out); a teacher added, dropped or swapped half-way would silently change the loss."""
+    saved, hparams = checkpoint.get("hyper_parameters", {}), module.hparams
+    if saved.get("held_out", hparams.held_out) != hparams.held_out:  # older checkpoints do not say: not checked
+        raise UserError(
+            f"{path} was trained with data.val_size={saved['held_out']} and this run has "
+            f"data.val_size={hparams.held_out}: resume with the held-out images it was trained with"
+        )
+
+    def settings(weight: float, temperature: float | None, teacher: str | None) -> tuple:
+        return (weight, temperature, teacher) if weight else (0.0,)
+
+    def describe(weight: float, temperature: float | None = None, teacher: str | None = None) -> str:
+        return (
+            f"distill.teacher={teacher} distill.weight={weight} distill.temperature={temperature}"
+            if weight
+            else "no distill.teacher"
+        )
+
+    was = settings(saved.get("distill_weight", 0.0), saved.get("distill_temperature"), saved.get("distill_teacher"))
+    now = settings(hparams.distill_weight, hparams.distill_temperature, hparams.distill_teacher)
     if was != now:
-
-        def describe(weight: float, temperature: float | None) -> str:
-            return f"distill.weight={weight} distill.temperature={temperature}" if weight else "no distill.teacher"
-
         raise UserError(
             f"{path} was trained with {describe(*was)} and this run has {describe(*now)}: "
             "resume with the distillation settings it was trained with"
