@@ -40,3 +40,8 @@ run stack6_12_12_r2_res_kd05_e200_s1 seed=1 model.net.widths=[12,12] model.net.s
 # The padded six-block residual net ended at 98.32% held out (the best so far, still within the noise). With
 # distillation too, 40 epochs, beside the 200-epoch run:
 run stack6_12_12_r3_res_same_kd05_s1 seed=1 model.net.widths=[12,12] model.net.shared_repeats=3 +model.net.residual=true +model.net.same_padding=true $teacher distill.weight=0.5
+# A second seed of the padded six-block net and of its unpadded twin (the 0.50-point pair above), side by side, to
+# see whether padding's gain holds beyond one seed.
+run stack6_12_12_r3_res_same_s2 seed=2 model.net.widths=[12,12] model.net.shared_repeats=3 +model.net.residual=true +model.net.same_padding=true &
+run stack6_12_12_r3_res_s2 seed=2 model.net.widths=[12,12] model.net.shared_repeats=3 +model.net.residual=true &
+wait
