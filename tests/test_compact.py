@@ -127,14 +127,28 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     torch.nn.init.zeros_(residual.blocks[1].pointwise.weight)
     residual.eval()
     images = torch.randn(3, 1, 28, 28)
-    first = residual.blocks[0](residual.stem(images))
+    first = residual.blocks[0](residual.pool(residual.stem(images)))
     assert torch.allclose(residual(images), residual.classifier(first[:, :, 3:-3, 3:-3].mean(dim=(2, 3))), atol=1e-6)
     # The layer table counts each shared weight once, in the first layer that uses it: its column adds up.
     assert sum(row.params for row in layer_table(repeated)) == count_params(repeated)
-    with pytest.raises(UserError, match="more 3x3 blocks than the 13 x 13 map"):
+    with pytest.raises(UserError, match="more 3x3 blocks than the map allows"):
         StackedSeparableNet(widths=[8, 8], shared_repeats=5)
     padded = StackedSeparableNet(widths=[8, 8], shared_repeats=5, same_padding=True)  # padded: the map stays 13 x 13
     assert count_params(padded) == count_params(StackedSeparableNet(widths=[8, 8], shared_repeats=5 - 1)) + 2 * 8
     assert layer_table(padded)[-3].shape == (8, 13, 13)
     with pytest.raises(UserError, match="as wide as its input"):
         StackedSeparableNet(widths=[8, 12], shared_repeats=1)
+
+
+def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():
+    from mnist_lightning.base.errors import UserError
+
+    early, late = StackedSeparableNet(widths=[12, 12], same_padding=True), StackedSeparableNet(
+        widths=[12, 12], same_padding=True, pool_after=1)
+    assert count_params(late) == count_params(early)
+    shapes = [row.shape for row in layer_table(late)]
+    assert (12, 26, 26) in shapes and (12, 13, 13) in shapes and (12, 26, 26) not in [r.shape for r in layer_table(early)]
+    # Pooling after the last block: every block at 26 x 26, the average over 13 x 13.
+    assert StackedSeparableNet(widths=[8], same_padding=True, pool_after=1).eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(UserError, match="pool_after"):
+        StackedSeparableNet(widths=[8, 8], pool_after=3)

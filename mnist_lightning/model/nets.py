@@ -199,7 +199,9 @@ class StackedSeparableNet(nn.Module):
     same convolution weights (each time with its own BatchNorm): depth that costs 2 x width parameters a repeat,
     counted once like any parameter. `residual` adds each block's input (its centre, the valid 3x3 being 2 pixels
     smaller) to its output where the widths match. `same_padding` pads every 3x3, so the whole stack works on the
-    13 x 13 map (more compute, the same parameters). No bias before a BatchNorm and none on the depthwise convolutions.
+    13 x 13 map (more compute, the same parameters). `pool_after` moves the MaxPool after that many blocks, which then
+    work on the stem's 26 x 26 map: four times their compute, the same parameters. No bias before a BatchNorm and none
+    on the depthwise convolutions.
     """
 
     def __init__(
@@ -209,18 +211,27 @@ class StackedSeparableNet(nn.Module):
         shared_repeats: int = 0,
         residual: bool = False,
         same_padding: bool = False,
+        pool_after: int = 0,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
         self.residual = residual
+        self.pool_after = pool_after
         widths = list(widths)
         if not widths or min([stem, *widths]) < 1 or shared_repeats < 0:
             raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
-        if not same_padding and 13 - 2 * (len(widths) + shared_repeats) < 1:
-            raise UserError("model.net has more 3x3 blocks than the 13 x 13 map after the MaxPool allows (at most 6)")
-        self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU(), nn.MaxPool2d(2))
+        if not 0 <= pool_after <= len(widths) + shared_repeats:
+            raise UserError("model.net.pool_after must be between 0 and the number of blocks")
+        size = 26  # the stem's valid 3x3 on 28 x 28
+        for index in range(len(widths) + shared_repeats):
+            size = size // 2 if index == pool_after else size
+            size = size if same_padding else size - 2
+        if size < 1:
+            raise UserError("model.net has more 3x3 blocks than the map allows (at most 6 after the MaxPool, unpadded)")
+        self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU())
+        self.pool = nn.MaxPool2d(2)
         self.blocks = nn.ModuleList()
         for in_channels, out_channels in zip([stem, *widths[:-1]], widths, strict=True):
             self.blocks.append(SeparableBlock(in_channels, out_channels, padding=int(same_padding)))
@@ -234,13 +245,15 @@ class StackedSeparableNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
-        x = self.stem(x)  # (B, stem, 13, 13)
-        for block in self.blocks:  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
+        x = self.stem(x)  # (B, stem, 26, 26)
+        for index, block in enumerate(self.blocks):  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
+            x = self.pool(x) if index == self.pool_after else x
             y = block(x)
             if self.residual and y.shape[1] == x.shape[1]:  # the input's centre: what the 3x3 saw around each pixel
                 x = y + (x if y.shape == x.shape else x[:, :, 1:-1, 1:-1])
             else:
                 x = y
+        x = self.pool(x) if self.pool_after == len(self.blocks) else x
         return self.classifier(self.dropout(x.mean(dim=(2, 3))))
 
 
