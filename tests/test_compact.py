@@ -152,3 +152,21 @@ def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_
     assert StackedSeparableNet(widths=[8], same_padding=True, pool_after=1).eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(UserError, match="pool_after"):
         StackedSeparableNet(widths=[8, 8], pool_after=3)
+
+
+def test_compact_net_crop_cuts_the_border_inside_the_network_with_the_same_weights_and_fewer_flops():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.flops import flops_per_image
+
+    widths = dict(block1=[16], transition=16, block2=[16, 16, 32, 32])
+    full, cropped = CompactNet(**widths).eval(), CompactNet(**widths, crop=2).eval()
+    cropped.load_state_dict(full.state_dict())  # the same keys: the crop holds no weights
+    images = torch.randn(3, 1, 28, 28)
+    assert cropped(images).shape == (3, 10)
+    # It sees only the 24 x 24 centre: the full net's scores of those pixels, whatever the border holds.
+    noisy_border = images.clone()
+    noisy_border[:, :, :2] = 5.0
+    assert torch.allclose(cropped(noisy_border), full(images[:, :, 2:-2, 2:-2]), atol=1e-5)
+    assert flops_per_image(cropped)["train"] < 0.6 * flops_per_image(full)["train"]
+    with pytest.raises(UserError, match="too many 3x3 convolutions for a 18x18 image"):
+        CompactNet(**widths, crop=5)

@@ -103,3 +103,15 @@ def test_export_errors_are_one_clear_line(tmp_path):
                                 "atol": 1e-4, "trust_checkpoint": False})  # fmt: skip
         with pytest.raises(UserError, match=pattern):
             export(cfg)
+
+
+def test_a_net_that_crops_its_input_exports_and_takes_28_pixel_images(tmp_path):
+    from mnist_lightning.inference.onnx import export_onnx, onnx_logits
+    from mnist_lightning.model.nets import CompactNet
+
+    model = PixelsToLogits(CompactNet(block1=[8], transition=8, block2=[8, 8], crop=2).eval())
+    export_onnx(model, tmp_path / "cropped.onnx")
+    pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(pixels)).numpy()
+    assert np.abs(onnx_logits(tmp_path / "cropped.onnx", pixels) - expected).max() < 1e-4

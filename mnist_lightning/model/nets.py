@@ -59,6 +59,18 @@ def conv_block(
     return nn.Sequential(*layers)
 
 
+class CenterCrop(nn.Module):
+    """Cuts `border` pixels off each side of a (B, C, H, W) batch: a slice, no copy. (torchvision's CenterCrop
+    computes its offsets in Python from the traced shape and fails torch.onnx.export.)"""
+
+    def __init__(self, border: int) -> None:
+        super().__init__()
+        self.border = border
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, :, self.border : -self.border, self.border : -self.border]
+
+
 class ReferenceNet(nn.Module):
     """The seed's 17,216-parameter CNN: two conv blocks with a MaxPool + 1x1 transition, GAP, one Linear.
 
@@ -99,7 +111,10 @@ class CompactNet(nn.Module):
     2 pixels off the side), `transition` those of the 1x1 after the MaxPool. Two convolutions before the
     pool (instead of the reference's three) keep the costly full-resolution part short. Dropout, when
     > 0, follows every 3x3 block except the one before the MaxPool. `separable` makes every 3x3 convolution
-    after the first depthwise-separable (see conv_block): wider layers for the same parameters.
+    after the first depthwise-separable (see conv_block): wider layers for the same parameters. `crop` cuts that
+    many pixels off each side of the image first (MNIST's digits sit in a centred 20 x 20 box; a 24 x 24 centre
+    holds 99.8% of the training set's ink): every layer's map shrinks, and so does the compute, with the same
+    parameters. The crop is part of the network, so evaluate, predict, ONNX and the page still feed 28 x 28 images.
     """
 
     def __init__(
@@ -109,14 +124,18 @@ class CompactNet(nn.Module):
         block2: Sequence[int] = (16, 16, 16),
         dropout: float = 0.0,
         separable: bool = False,
+        crop: int = 0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
         if not block1 or not block2 or min(*block1, transition, *block2) < 1:
             raise UserError("model.net widths must be positive channel counts, with at least one conv per block")
-        if 28 - 2 * len(block1) < 2 or (28 - 2 * len(block1)) // 2 - 2 * len(block2) < 1:
-            raise UserError("model.net has too many 3x3 convolutions for a 28x28 image")
+        size = 28 - 2 * crop
+        if crop < 0 or size - 2 * len(block1) < 2 or (size - 2 * len(block1)) // 2 - 2 * len(block2) < 1:
+            raise UserError(f"model.net has too many 3x3 convolutions for a {size}x{size} image (crop {crop})")
+        # No parameters, so the state_dict keys stay those of the uncropped net.
+        self.crop = CenterCrop(crop) if crop else nn.Identity()
         layers: list[nn.Module] = []
         channels = 1
         for i, width in enumerate(block1):  # (B, 1, 28, 28) -> (B, block1[-1], 28 - 2 * len(block1), ...)
@@ -133,7 +152,7 @@ class CompactNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
-        x = self.features(x)  # (B, block2[-1], H, W)
+        x = self.features(self.crop(x))  # (B, block2[-1], H, W)
         x = x.mean(dim=(2, 3))  # global average pooling -> (B, block2[-1])
         return self.classifier(x)
 
