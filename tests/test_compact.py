@@ -143,13 +143,17 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():
     from mnist_lightning.base.errors import UserError
 
-    early, late = StackedSeparableNet(widths=[12, 12], same_padding=True), StackedSeparableNet(
-        widths=[12, 12], same_padding=True, pool_after=1)
+    early, late = (
+        StackedSeparableNet(widths=[12, 12], same_padding=True),
+        StackedSeparableNet(widths=[12, 12], same_padding=True, pool_after=1),
+    )
     assert count_params(late) == count_params(early)
     shapes = [row.shape for row in layer_table(late)]
-    assert (12, 26, 26) in shapes and (12, 13, 13) in shapes and (12, 26, 26) not in [r.shape for r in layer_table(early)]
+    assert (12, 26, 26) in shapes and (12, 13, 13) in shapes
+    assert (12, 26, 26) not in [row.shape for row in layer_table(early)]
     # Pooling after the last block: every block at 26 x 26, the average over 13 x 13.
-    assert StackedSeparableNet(widths=[8], same_padding=True, pool_after=1).eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    pooled_last = StackedSeparableNet(widths=[8], same_padding=True, pool_after=1).eval()
+    assert pooled_last(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(UserError, match="pool_after"):
         StackedSeparableNet(widths=[8, 8], pool_after=3)
 

@@ -108,3 +108,26 @@ def test_cpu_dropout_masks_are_independent_across_elements():
 def test_gpu_path_with_every_option(tmp_path):
     # Data, augmentation and steps on the GPU, in bf16 with channels_last: the same options as on the CPU.
     few_steps(tmp_path, "trainer=gpu", "trainer.precision=bf16-mixed", "data/augment=affine", "model=compact")
+
+
+def test_without_nvml_an_optimizer_step_no_longer_loads_its_library_and_cuda_answers_the_same(monkeypatch):
+    import ctypes
+    import os
+
+    from mnist_lightning.base.nvml import skip_failing_nvml_check
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as importing Lightning leaves it
+    before = torch.cuda.is_available()
+    turned_off = skip_failing_nvml_check()
+    net = torch.nn.Linear(4, 4)
+    optimizer = torch.optim.Adam(net.parameters(), fused=True)
+    net(torch.randn(2, 4)).sum().backward()
+    loads, real_cdll = [], ctypes.CDLL
+    monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **k: loads.append(name) or real_cdll(name, *a, **k))
+    for _ in range(3):
+        optimizer.step()
+    assert torch.cuda.is_available() == before
+    if turned_off:  # no usable NVML here (a CPU machine): no step tries to load it any more
+        assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "0" and loads == []
+    else:  # NVML works (an NVIDIA driver): Lightning's fork-safe check stays on
+        assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"

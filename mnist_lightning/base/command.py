@@ -9,6 +9,7 @@ import hydra
 from mnist_lightning.base.console import tidy_console
 from mnist_lightning.base.errors import check_group_choices, exit_on_user_error
 from mnist_lightning.base.locations import CONF_DIR
+from mnist_lightning.base.nvml import skip_failing_nvml_check
 from mnist_lightning.base.option_names import check_option_names
 
 
@@ -30,4 +31,5 @@ def run_command(main: Callable[[], Any]) -> None:
     check_group_choices(sys.argv[1:])
     if hasattr(main, "config_name"):  # a Hydra command (report takes a folder, not options)
         check_option_names(main.config_name, sys.argv[1:])
+    skip_failing_nvml_check()  # after the commands imported Lightning, which turns the check on
     main()
