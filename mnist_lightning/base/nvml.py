@@ -10,7 +10,7 @@ def skip_failing_nvml_check() -> bool:
     Importing Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1, so that `torch.cuda.is_available()` asks NVML and does
     not initialize CUDA before a fork. torch then calls it in every `optimizer.step()`, and where NVML's library is
     missing (a machine without an NVIDIA driver) each call loads it again, fails, and falls back to the CUDA runtime's
-    own count: 0.2 ms a step on a 2-core Xeon, 1-2% of a reference step at batch 28 (docs/speed.md). With the check
+    own count: 0.1-0.2 ms a step on a 2-core Xeon, about 1% of a reference step at batch 28 (docs/speed.md). With the check
     off torch asks the CUDA runtime directly, which is what the failed check fell back to, so the answer is the same.
     Returns whether it turned the check off.
     """
