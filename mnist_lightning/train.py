@@ -19,7 +19,12 @@ from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.model.flops import flops_per_image, run_flops
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
-from mnist_lightning.run.checkpoints import check_same_distillation, check_same_network, read_checkpoint
+from mnist_lightning.run.checkpoints import (
+    check_same_distillation,
+    check_same_network,
+    check_same_network_options,
+    read_checkpoint,
+)
 from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
 from mnist_lightning.run.diagnostics import log_hparams
@@ -57,6 +62,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     if ckpt_path:  # check it now: Lightning would fail only after setting everything up
         checkpoint = read_checkpoint(ckpt_path, cfg.trust_checkpoint)
         check_same_network(checkpoint, module, ckpt_path)
+        check_same_network_options(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
     history = EpochHistory()
     pruning = []

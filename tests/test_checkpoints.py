@@ -169,3 +169,23 @@ def test_a_trusted_checkpoint_that_pickled_the_flat_layouts_schedule_still_opens
         read_checkpoint(old)
     scheduler = read_checkpoint(old, trust=True)["hyper_parameters"]["scheduler"]
     assert scheduler.func is lit_module.exponential_lambda and scheduler.keywords == {"gamma": 0.85}
+
+
+def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(trained_sweep, tmp_path):
+    # The weights fit whatever the dropout, crop or padding: only the stored network config can tell.
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_here("mnist_lightning.train", f"ckpt_path={ckpt}", "model.dropout=0.1", "trainer.max_epochs=2",
+                      f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
+    assert_clear_error(result, r"was trained with model.net.dropout=0.05 and this run has model.net.dropout=0.1")
+    # An option an older checkpoint's config does not name counts as the network's default.
+    from types import SimpleNamespace
+
+    from mnist_lightning.run.checkpoints import check_same_network_options
+
+    older = {"_target_": "mnist_lightning.model.nets.CompactNet", "block1": [8, 16], "dropout": 0.0}
+    checkpoint = {"hyper_parameters": {"net_config": older}}
+    check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": {**older, "crop": 0}}), ckpt)
+    with pytest.raises(UserError, match="model.net.crop=0 and this run has model.net.crop=2"):
+        check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": {**older, "crop": 2}}), ckpt)
+    # A default given as a tuple, (8, 16, 16), is the same as a config's list.
+    check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": {**older, "block2": [16] * 3}}), ckpt)

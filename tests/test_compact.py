@@ -154,6 +154,7 @@ def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_
     # Pooling after the last block: every block at 26 x 26, the average over 13 x 13.
     pooled_last = StackedSeparableNet(widths=[8], same_padding=True, pool_after=1).eval()
     assert pooled_last(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert [row.shape for row in layer_table(pooled_last)][-4:] == [(8, 26, 26), (8, 13, 13), (8,), (10,)]
     with pytest.raises(UserError, match="pool_after"):
         StackedSeparableNet(widths=[8, 8], pool_after=3)
 
@@ -174,3 +175,7 @@ def test_compact_net_crop_cuts_the_border_inside_the_network_with_the_same_weigh
     assert flops_per_image(cropped)["train"] < 0.6 * flops_per_image(full)["train"]
     with pytest.raises(UserError, match="too many 3x3 convolutions for a 18x18 image"):
         CompactNet(**widths, crop=5)
+    with pytest.raises(UserError, match="crop is the pixels cut off each side, 0 or more"):
+        CompactNet(**widths, crop=-1)
+    # Uncropped, the layer table is what it was: its first row is the first convolution.
+    assert layer_table(full)[0].name == "Conv2d-1" and layer_table(cropped)[0].name == "CenterCrop-1"

@@ -110,15 +110,43 @@ def test_gpu_path_with_every_option(tmp_path):
     few_steps(tmp_path, "trainer=gpu", "trainer.precision=bf16-mixed", "data/augment=affine", "model=compact")
 
 
-def test_without_nvml_an_optimizer_step_no_longer_loads_its_library_and_cuda_answers_the_same(monkeypatch):
+class FakeNvml:
+    def __init__(self, init_code: int) -> None:
+        self.init_code = init_code
+
+    def nvmlInit(self) -> int:  # noqa: N802 (NVML's name)
+        return self.init_code
+
+
+def fake_cdll(init_code: int | None):
+    def load(name: str, *args, **kwargs):
+        assert name == "libnvidia-ml.so.1"
+        if init_code is None:
+            raise OSError(f"{name}: cannot open shared object file")
+        return FakeNvml(init_code)
+
+    return load
+
+
+@pytest.mark.parametrize(("init_code", "check"), [(None, "0"), (9, "0"), (0, "1")], ids=["missing", "fails", "works"])
+def test_the_nvml_check_is_turned_off_only_where_nvml_cannot_start(monkeypatch, init_code, check):
     import ctypes
     import os
 
-    from mnist_lightning.base.nvml import skip_failing_nvml_check
+    from mnist_lightning.base.command import without_failing_nvml_check
 
     monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # as importing Lightning leaves it
+    monkeypatch.setattr(ctypes, "CDLL", fake_cdll(init_code))
+    # Every command's Hydra task runs with it: the variable as the task sees it.
+    assert without_failing_nvml_check(lambda: os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"])() == check
+
+
+def test_with_the_check_off_an_optimizer_step_loads_no_library_and_cuda_answers_the_same(monkeypatch):
+    import ctypes
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     before = torch.cuda.is_available()
-    turned_off = skip_failing_nvml_check()
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "0")
     net = torch.nn.Linear(4, 4)
     optimizer = torch.optim.Adam(net.parameters(), fused=True)
     net(torch.randn(2, 4)).sum().backward()
@@ -126,8 +154,7 @@ def test_without_nvml_an_optimizer_step_no_longer_loads_its_library_and_cuda_ans
     monkeypatch.setattr(ctypes, "CDLL", lambda name, *a, **k: loads.append(name) or real_cdll(name, *a, **k))
     for _ in range(3):
         optimizer.step()
-    assert torch.cuda.is_available() == before
-    if turned_off:  # no usable NVML here (a CPU machine): no step tries to load it any more
-        assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "0" and loads == []
-    else:  # NVML works (an NVIDIA driver): Lightning's fork-safe check stays on
-        assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+    assert loads == [] and torch.cuda.is_available() == before
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # and with it on, each step tries NVML again
+    optimizer.step()
+    assert loads == ["libnvidia-ml.so.1"] or torch.cuda.is_initialized()  # (a GPU machine caches its count)

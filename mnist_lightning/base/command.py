@@ -1,5 +1,6 @@
 """The wrapper every Hydra command shares: its entry point, one-line user errors, and the group check before Hydra."""
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,11 +19,24 @@ def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         hydra_main = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
-        main = hydra_main(tidy_console(exit_on_user_error(fn)))
+        main = hydra_main(tidy_console(exit_on_user_error(without_failing_nvml_check(fn))))
         main.config_name = config_name  # for run_command's check of the option names
         return main
 
     return decorate
+
+
+def without_failing_nvml_check(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run `fn` (a Hydra task) with torch's NVML check off where NVML cannot start (base/nvml.py). In the task, not
+    before Hydra, so it also holds in jobs a launcher starts in new processes (submitit), which import Lightning
+    (and so turn the check on) anew. Not in DDP's spawned workers, which start from Lightning's own entry point."""
+
+    @functools.wraps(fn)
+    def task(*args: Any, **kwargs: Any) -> Any:
+        skip_failing_nvml_check()
+        return fn(*args, **kwargs)
+
+    return task
 
 
 def run_command(main: Callable[[], Any]) -> None:
@@ -31,5 +45,4 @@ def run_command(main: Callable[[], Any]) -> None:
     check_group_choices(sys.argv[1:])
     if hasattr(main, "config_name"):  # a Hydra command (report takes a folder, not options)
         check_option_names(main.config_name, sys.argv[1:])
-    skip_failing_nvml_check()  # after the commands imported Lightning, which turns the check on
     main()

@@ -131,11 +131,14 @@ class CompactNet(nn.Module):
         check_dropout(dropout)
         if not block1 or not block2 or min(*block1, transition, *block2) < 1:
             raise UserError("model.net widths must be positive channel counts, with at least one conv per block")
+        if crop < 0:
+            raise UserError(f"model.net.crop is the pixels cut off each side, 0 or more, got {crop}")
         size = 28 - 2 * crop
-        if crop < 0 or size - 2 * len(block1) < 2 or (size - 2 * len(block1)) // 2 - 2 * len(block2) < 1:
+        if size - 2 * len(block1) < 2 or (size - 2 * len(block1)) // 2 - 2 * len(block2) < 1:
             raise UserError(f"model.net has too many 3x3 convolutions for a {size}x{size} image (crop {crop})")
-        # No parameters, so the state_dict keys stay those of the uncropped net.
-        self.crop = CenterCrop(crop) if crop else nn.Identity()
+        # No parameters, so the state_dict keys stay those of the uncropped net; None (not nn.Identity) keeps the
+        # uncropped net's layer table as it was.
+        self.crop = CenterCrop(crop) if crop else None
         layers: list[nn.Module] = []
         channels = 1
         for i, width in enumerate(block1):  # (B, 1, 28, 28) -> (B, block1[-1], 28 - 2 * len(block1), ...)
@@ -152,7 +155,9 @@ class CompactNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
-        x = self.features(self.crop(x))  # (B, block2[-1], H, W)
+        if self.crop is not None:
+            x = self.crop(x)  # (B, 1, 28 - 2 * crop, ...)
+        x = self.features(x)  # (B, block2[-1], H, W)
         x = x.mean(dim=(2, 3))  # global average pooling -> (B, block2[-1])
         return self.classifier(x)
 
@@ -265,7 +270,7 @@ class StackedSeparableNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
         x = self.stem(x)  # (B, stem, 26, 26)
-        for index, block in enumerate(self.blocks):  # each valid 3x3 takes 2 pixels off the side: 11, 9, 7, ...
+        for index, block in enumerate(self.blocks):  # a valid 3x3 takes 2 pixels off the side, a padded one none
             x = self.pool(x) if index == self.pool_after else x
             y = block(x)
             if self.residual and y.shape[1] == x.shape[1]:  # the input's centre: what the 3x3 saw around each pixel

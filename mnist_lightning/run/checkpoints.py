@@ -1,12 +1,13 @@
 """Checkpoints: read the ones a user points at (one clear error when wrong), and write them atomically."""
 
+import inspect
 import os
 import pickle
 import types
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
@@ -80,6 +81,28 @@ MOVED_MODULES = {
     "mnist_lightning.nets": "mnist_lightning.model.nets",
     "mnist_lightning.module": "mnist_lightning.model.lit_module",
 }
+
+
+def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+    """Refuse to resume with network options that hold no weights but change what the network computes (crop,
+    same_padding, residual, pool_after, dropout): the weights still fit, so check_same_network lets them through.
+    An option the checkpoint's config does not name (an older version) counts as the network's default."""
+    saved, now = checkpoint.get("hyper_parameters", {}).get("net_config"), module.hparams.get("net_config")
+    if not saved or not now:  # checkpoints of 0.1 stored no net_config
+        return
+    signature = inspect.signature(get_class(now["_target_"]))
+    defaults = {name: p.default for name, p in signature.parameters.items() if p.default is not p.empty}
+
+    def value(config: dict, key: str) -> object:
+        found = config.get(key, defaults.get(key))
+        return list(found) if isinstance(found, tuple) else found  # a default (8, 16) equals a config's [8, 16]
+
+    for key in sorted((saved.keys() | now.keys()) - {"_target_"}):
+        if value(saved, key) != value(now, key):
+            raise UserError(
+                f"{path} was trained with model.net.{key}={value(saved, key)} and this run has "
+                f"model.net.{key}={value(now, key)}: resume with the network options it was trained with"
+            )
 
 
 def check_same_distillation(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:

@@ -47,7 +47,7 @@ run stack6_12_12_r3_res_s2 seed=2 model.net.widths=[12,12] model.net.shared_repe
 wait
 # Round 3 (2026-11-29, third session): padding bought +0.50 on both seeds by giving the same weights more pixels to
 # work on. Further that way: the MaxPool after the first block (pool_after=1, the 6 -> 12 block on the 26 x 26 map,
-# about 1.3x the compute) and after the second (pool_after=2, about 2x), the padded six-block residual net, seed 1.
+# 1.2x the training FLOPs) and after the second (pool_after=2, 1.9x), the padded six-block residual net, seed 1.
 padded6="model.net.widths=[12,12] model.net.shared_repeats=3 +model.net.residual=true +model.net.same_padding=true"
 run stack6_12_12_r3_res_same_pool1_s1 seed=1 $padded6 +model.net.pool_after=1 &
 run stack6_12_12_r3_res_same_pool2_s1 seed=1 $padded6 +model.net.pool_after=2 &
