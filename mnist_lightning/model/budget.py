@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.nets import ShiftAveraged
 
 
 @dataclass
@@ -36,6 +37,8 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
     neighbouring outputs, is multiplied by each stride. Layers after global average pooling (no spatial
     dimensions left) see the whole image.
     """
+    if isinstance(net, ShiftAveraged):  # its views run the same layers again: the table is the network's inside
+        net = net.net
     rows: list[LayerRow] = []
     field, jump = 1, 1
     counted: set[int] = set()

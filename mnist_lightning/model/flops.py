@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from mnist_lightning.model.nets import ShiftAveraged
+
 MNIST_IMAGE = (1, 28, 28)
 
 
@@ -21,16 +23,21 @@ def flops_per_image(net: nn.Module, backward: bool = True) -> dict[str, int]:
     # A copy, so BatchNorm's statistics and the real network stay untouched, in eval mode: dropout draws no random
     # numbers, and fork_rng restores the generators anyway: counting must not change the seeded run that follows.
     # The products are the same as in training. The first convolution's input needs no gradient, as in training.
+    # Test-time augmentation (ShiftAveraged) scores several views of an image, but trains on one: training is
+    # counted on the network inside it.
     probe = copy.deepcopy(net).float().eval()
+    trained = probe.net if isinstance(probe, ShiftAveraged) else probe
     images = torch.zeros(2, *MNIST_IMAGE)
     with torch.random.fork_rng(devices=[]):
+        with FlopCounterMode(display=False) as scoring:
+            probe(images)
         with FlopCounterMode(display=False) as forward:
-            logits = probe(images)
+            logits = trained(images)
         with FlopCounterMode(display=False) as backward_pass:
             if backward:
                 logits.sum().backward()
     return {
-        "forward": forward.get_total_flops() // 2,
+        "forward": scoring.get_total_flops() // 2,
         "train": (forward.get_total_flops() + backward_pass.get_total_flops()) // 2,
     }
 

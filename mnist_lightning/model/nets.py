@@ -1,11 +1,13 @@
 """The networks: plain torch.nn modules (no Lightning here)."""
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.data.mnist import MNIST_MEAN, MNIST_STD
 
 _MASK_LEVELS = 2**15  # the CPU dropout mask compares 15 random bits per element
 
@@ -298,3 +300,31 @@ class SeparableBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.relu(self.norm(self.pointwise(self.depthwise(x))))
+
+
+class ShiftAveraged(nn.Module):
+    """Test-time augmentation around any network: in eval mode, the class probabilities averaged over the image
+    shifted by up to `shift` pixels each way ((2 x shift + 1)^2 views, the border filled with the background), returned
+    as their log (the logits of the average: softmax gives it back). In training, `net` alone: one view, as before.
+
+    Part of the network, so evaluate, predict, serve and the ONNX file all score the same views, and the evaluation
+    FLOPs count them (model/flops.py counts training on `net` alone). No parameters of its own.
+    """
+
+    BACKGROUND = -MNIST_MEAN / MNIST_STD  # a blank pixel, normalized
+
+    def __init__(self, net: nn.Module, shift: int = 1) -> None:
+        super().__init__()
+        if shift < 0:
+            raise UserError(f"model.net.shift is the pixels each view moves at most, 0 or more, got {shift}")
+        self.net, self.shift = net, shift
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
+        if self.training or self.shift == 0:
+            return self.net(x)
+        s, (h, w) = self.shift, x.shape[-2:]
+        padded = nn.functional.pad(x, (s, s, s, s), value=self.BACKGROUND)
+        views = [padded[:, :, dy : dy + h, dx : dx + w] for dy in range(2 * s + 1) for dx in range(2 * s + 1)]
+        log_probs = self.net(torch.cat(views)).float().log_softmax(dim=1).unflatten(0, (len(views), x.shape[0]))
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(views))  # log of the mean probability

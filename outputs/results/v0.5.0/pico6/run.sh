@@ -1,0 +1,12 @@
+#!/bin/bash
+# experiment=pico6, seeds 1-3, final-epoch test accuracy (with its 9-view test-time augmentation): the three side by
+# side, 1 thread each, on 2 cores (with a held-out run beside them at first; the timings are not a measure).
+# Kept: metrics.json, .hydra/, train.log and checkpoints/last.ckpt of each.
+cd "$(dirname "$0")/../../../.."
+D=outputs/results/v0.5.0/pico6
+run() {
+    .venv/bin/python -m mnist_lightning.train experiment=pico6 seed=$1 torch_threads=1 logger=csv \
+        callbacks.progress_bar.refresh_rate=1000 hydra.run.dir=$D/seed$1 > $D/seed$1.log 2>&1
+    rm -rf $D/seed$1/csv
+}
+run 1 & run 2 & run 3 & wait
