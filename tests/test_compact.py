@@ -8,12 +8,12 @@ from hydra.utils import instantiate
 from mnist_lightning.data.augment import BLACK, RandomAffine
 from mnist_lightning.data.datamodule import MNISTDataModule
 from mnist_lightning.model.budget import count_params, layer_table
-from mnist_lightning.model.nets import CompactNet, PicoNet, StackedSeparableNet
+from mnist_lightning.model.nets import CompactNet, PicoNet, ShiftAveraged, StackedSeparableNet
 
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
-           ("pico", 697, 672), ("pico_stack", 697, 676), ("reference", 20000, 17216), ("fast", 20000, 19546),
-           ("fast_v1", 20000, 19102)]  # fmt: skip
+           ("pico", 697, 672), ("pico_stack", 697, 676), ("pico6", 697, 694), ("reference", 20000, 17216),
+           ("fast", 20000, 19546), ("fast_v1", 20000, 19102)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("model", "budget", "params"), BUDGETS)
@@ -94,7 +94,8 @@ def test_augmentation_settings_without_a_target_are_one_clear_error():
 
 
 @pytest.mark.parametrize(("experiment", "budget", "batch"), [("micro", 4000, 128), ("nano", 3000, 64),
-                                                            ("fast", 20000, 256), ("fast_v1", 20000, 256)])  # fmt: skip
+                                                            ("pico6", 697, 64), ("fast", 20000, 256),
+                                                            ("fast_v1", 20000, 256)])  # fmt: skip
 def test_the_frontier_recipes_run_fast_dev_run(tmp_path, experiment, budget, batch):
     from mnist_lightning.train import train
 
@@ -179,3 +180,34 @@ def test_compact_net_crop_cuts_the_border_inside_the_network_with_the_same_weigh
         CompactNet(**widths, crop=-1)
     # Uncropped, the layer table is what it was: its first row is the first convolution.
     assert layer_table(full)[0].name == "Conv2d-1" and layer_table(cropped)[0].name == "CenterCrop-1"
+
+
+def test_shift_averaged_scores_the_mean_probability_of_nine_shifted_views_and_trains_on_one():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.flops import flops_per_image
+
+    inner = StackedSeparableNet(widths=[12, 12], same_padding=True).eval()
+    torch.nn.init.normal_(inner.classifier.weight, std=5.0)  # scores far from uniform, so the views differ
+    net = ShiftAveraged(inner, shift=1).eval()
+    images = torch.randn(4, 1, 28, 28)
+    # By hand: each image moved by (dx, dy), the uncovered border blank (the normalized background).
+    blank = ShiftAveraged.BACKGROUND
+    probs = []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            moved = torch.full_like(images, blank)
+            moved[..., max(dy, 0) : 28 + min(dy, 0), max(dx, 0) : 28 + min(dx, 0)] = images[
+                ..., max(-dy, 0) : 28 + min(-dy, 0), max(-dx, 0) : 28 + min(-dx, 0)
+            ]
+            probs.append(inner(moved).softmax(dim=1))
+    with torch.no_grad():
+        assert torch.allclose(net(images), torch.stack(probs).mean(dim=0).log(), atol=1e-5)
+        assert not torch.allclose(net(images), inner(images).log_softmax(dim=1), atol=1e-2)  # the views matter
+    net.train()
+    assert torch.equal(net(images), inner.train()(images))  # training sees the image once, as before
+    # Scoring costs the nine views; a training step costs the network's own forward and backward.
+    assert flops_per_image(net)["forward"] == 9 * flops_per_image(inner)["forward"]
+    assert flops_per_image(net)["train"] == flops_per_image(inner)["train"]
+    assert layer_table(net) == layer_table(inner) and count_params(net) == count_params(inner)
+    with pytest.raises(UserError, match="model.net.shift is the pixels each view moves at most"):
+        ShiftAveraged(inner, shift=-1)
