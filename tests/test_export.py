@@ -118,7 +118,7 @@ def test_a_net_that_crops_its_input_exports_and_takes_28_pixel_images(tmp_path):
 
 
 def test_a_net_with_test_time_shifts_exports_its_nine_views(tmp_path):
-    from mnist_lightning.inference.onnx import export_onnx, onnx_logits
+    from mnist_lightning.inference.onnx import export_onnx, onnx_logits, quantize_int8
     from mnist_lightning.model.nets import ShiftAveraged, StackedSeparableNet
 
     model = PixelsToLogits(ShiftAveraged(StackedSeparableNet(widths=[8, 8], same_padding=True)).eval())
@@ -127,3 +127,6 @@ def test_a_net_with_test_time_shifts_exports_its_nine_views(tmp_path):
     with torch.no_grad():
         expected = model(torch.from_numpy(pixels)).numpy()
     assert np.abs(onnx_logits(tmp_path / "shifted.onnx", pixels) - expected).max() < 1e-4
+    # export also writes an int8 file: onnxruntime's quantizer must be able to read the graph's shapes.
+    quantize_int8(tmp_path / "shifted.onnx", tmp_path / "shifted.int8.onnx", pixels)
+    assert onnx_logits(tmp_path / "shifted.int8.onnx", pixels).shape == (5, 10)

@@ -1,6 +1,5 @@
 """The networks: plain torch.nn modules (no Lightning here)."""
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -326,5 +325,7 @@ class ShiftAveraged(nn.Module):
         s, (h, w) = self.shift, x.shape[-2:]
         padded = nn.functional.pad(x, (s, s, s, s), value=self.BACKGROUND)
         views = [padded[:, :, dy : dy + h, dx : dx + w] for dy in range(2 * s + 1) for dx in range(2 * s + 1)]
-        log_probs = self.net(torch.cat(views)).float().log_softmax(dim=1).unflatten(0, (len(views), x.shape[0]))
-        return torch.logsumexp(log_probs, dim=0) - math.log(len(views))  # log of the mean probability
+        probs = self.net(torch.cat(views)).float().softmax(dim=1).unflatten(0, (len(views), x.shape[0]))
+        # The log of the mean probability, kept finite. (Not logsumexp of log_softmax, the same in exact arithmetic:
+        # onnxruntime's int8 quantization cannot infer that graph's shapes, and export makes an int8 file too.)
+        return probs.mean(dim=0).clamp_min(torch.finfo(torch.float32).tiny).log()
