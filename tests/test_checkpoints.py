@@ -189,3 +189,15 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
         check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": {**older, "crop": 2}}), ckpt)
     # A default given as a tuple, (8, 16, 16), is the same as a config's list.
     check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": {**older, "block2": [16] * 3}}), ckpt)
+    # A network inside a network (ShiftAveraged) is compared option by option, with its own defaults.
+    inner = {"_target_": "mnist_lightning.model.nets.StackedSeparableNet", "widths": [12, 12]}
+    shifted = {"_target_": "mnist_lightning.model.nets.ShiftAveraged", "shift": 1, "net": inner}
+    checkpoint = {"hyper_parameters": {"net_config": shifted}}
+    same = {**shifted, "net": {**inner, "pool_after": 0}}
+    check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": same}), ckpt)
+    for changed, message in [
+        ({**shifted, "shift": 2}, "model.net.shift=1 and this run has model.net.shift=2"),
+        ({**shifted, "net": {**inner, "residual": True}}, "model.net.net.residual=False and"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": changed}), ckpt)

@@ -191,7 +191,10 @@ def test_shift_averaged_scores_the_mean_probability_of_nine_shifted_views_and_tr
     net = ShiftAveraged(inner, shift=1).eval()
     images = torch.randn(4, 1, 28, 28)
     # By hand: each image moved by (dx, dy), the uncovered border blank (the normalized background).
-    blank = ShiftAveraged.BACKGROUND
+    from mnist_lightning.data.mnist import normalize
+
+    blank = normalize(torch.tensor(0.0)).item()
+    assert ShiftAveraged.BACKGROUND == pytest.approx(blank)
     probs = []
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):

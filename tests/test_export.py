@@ -129,4 +129,6 @@ def test_a_net_with_test_time_shifts_exports_its_nine_views(tmp_path):
     assert np.abs(onnx_logits(tmp_path / "shifted.onnx", pixels) - expected).max() < 1e-4
     # export also writes an int8 file: onnxruntime's quantizer must be able to read the graph's shapes.
     quantize_int8(tmp_path / "shifted.onnx", tmp_path / "shifted.int8.onnx", pixels)
-    assert onnx_logits(tmp_path / "shifted.int8.onnx", pixels).shape == (5, 10)
+    int8 = onnx_logits(tmp_path / "shifted.int8.onnx", pixels)
+    # Its outputs are still the log of a mean probability: they exponentiate to a distribution.
+    assert int8.shape == (5, 10) and np.allclose(np.exp(int8).sum(axis=1), 1.0, atol=0.05)

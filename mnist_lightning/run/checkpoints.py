@@ -4,7 +4,9 @@ import inspect
 import os
 import pickle
 import types
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from hydra.utils import get_class, instantiate
@@ -85,24 +87,35 @@ MOVED_MODULES = {
 
 def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
     """Refuse to resume with network options that hold no weights but change what the network computes (crop,
-    same_padding, residual, pool_after, dropout): the weights still fit, so check_same_network lets them through.
-    An option the checkpoint's config does not name (an older version) counts as the network's default."""
+    same_padding, residual, pool_after, dropout, a ShiftAveraged shift): the weights still fit, so check_same_network
+    lets them through. An option a config does not name (an older version's) counts as the network's default."""
     saved, now = checkpoint.get("hyper_parameters", {}).get("net_config"), module.hparams.get("net_config")
     if not saved or not now:  # checkpoints of 0.1 stored no net_config
         return
+    for name, was, is_now in network_option_differences(saved, now):
+        raise UserError(
+            f"{path} was trained with {name}={was} and this run has {name}={is_now}: "
+            "resume with the network options it was trained with"
+        )
+
+
+def network_option_differences(saved: dict, now: dict, prefix: str = "model.net") -> Iterator[tuple[str, Any, Any]]:
+    """(option, saved value, current value) for every option that differs, defaults filled in from the current
+    config's class at each level (a network inside a network, such as ShiftAveraged's, is compared option by option).
+    """
     signature = inspect.signature(get_class(now["_target_"]))
     defaults = {name: p.default for name, p in signature.parameters.items() if p.default is not p.empty}
+    saved, now = defaults | saved, defaults | now
 
-    def value(config: dict, key: str) -> object:
-        found = config.get(key, defaults.get(key))
-        return list(found) if isinstance(found, tuple) else found  # a default (8, 16) equals a config's [8, 16]
+    def plain(value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value  # a default (8, 16) equals a config's [8, 16]
 
     for key in sorted((saved.keys() | now.keys()) - {"_target_"}):
-        if value(saved, key) != value(now, key):
-            raise UserError(
-                f"{path} was trained with model.net.{key}={value(saved, key)} and this run has "
-                f"model.net.{key}={value(now, key)}: resume with the network options it was trained with"
-            )
+        was, is_now = saved.get(key), now.get(key)
+        if isinstance(was, dict) and isinstance(is_now, dict) and "_target_" in is_now:
+            yield from network_option_differences(was, is_now, f"{prefix}.{key}")
+        elif plain(was) != plain(is_now):
+            yield f"{prefix}.{key}", plain(was), plain(is_now)
 
 
 def check_same_distillation(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:

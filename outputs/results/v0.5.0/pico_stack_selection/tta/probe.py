@@ -1,7 +1,10 @@
 """Held-out probe: does averaging the class probabilities over shifted copies of each image (test-time
 augmentation) raise the padded six-block net's held-out accuracy? Uses the runs' last.ckpt (the EMA weights) and
-the same 5,000 held-out images as training held out (MNISTDataModule with data.val_size=5000, seed 1 and 2).
-Run from the project folder: .venv/bin/python outputs/results/v0.5.0/pico_stack_selection/tta/probe.py"""
+the same 5,000 held-out images as training held out (MNISTDataModule with data.val_size=5000 and the run's seed).
+Their last.ckpt files are kept beside the runs (collect.sh copies them). Run from the project folder:
+  .venv/bin/python outputs/results/v0.5.0/pico_stack_selection/tta/probe.py stack6_12_12_r3_res_same_s1 \
+      stack6_12_12_r3_res_same_s2 stack6_12_12_r3_res_s1 stack6_12_12_r3_res_same_lr04_s1 stack6_12_12_r3_res_same_e80_s1
+(probe.txt holds its output; the first four runs were probed in one call, the last one later.)"""
 
 import sys
 
@@ -32,8 +35,7 @@ VIEWS = {
     "square2": [(dx, dy) for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2)],
 }
 for run in sys.argv[1:]:
-    module = load_module(f"outputs/explore/{run}/checkpoints/last.ckpt").eval()
-    seed = module.hparams.get("seed", None)
+    module = load_module(f"outputs/results/v0.5.0/pico_stack_selection/{run}/checkpoints/last.ckpt").eval()
     data = MNISTDataModule(val_size=5000, seed=int(run.rsplit("_s", 1)[1]))
     data.setup("fit")
     images, labels = torch.cat([b[0] for b in data.val_dataloader()]), torch.cat([b[1] for b in data.val_dataloader()])
