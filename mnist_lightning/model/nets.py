@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from mnist_lightning.base.errors import UserError
-from mnist_lightning.data.mnist import MNIST_MEAN, MNIST_STD
+from mnist_lightning.data.augment import BLACK
 
 _MASK_LEVELS = 2**15  # the CPU dropout mask compares 15 random bits per element
 
@@ -310,7 +310,7 @@ class ShiftAveraged(nn.Module):
     FLOPs count them (model/flops.py counts training on `net` alone). No parameters of its own.
     """
 
-    BACKGROUND = -MNIST_MEAN / MNIST_STD  # a blank pixel, normalized
+    BACKGROUND = BLACK  # a blank pixel, normalized (as augmentation fills its borders)
 
     def __init__(self, net: nn.Module, shift: int = 1) -> None:
         super().__init__()
