@@ -214,3 +214,36 @@ def test_shift_averaged_scores_the_mean_probability_of_nine_shifted_views_and_tr
     assert layer_table(net) == layer_table(inner) and count_params(net) == count_params(inner)
     with pytest.raises(UserError, match="model.net.shift is the pixels each view moves at most"):
         ShiftAveraged(inner, shift=-1)
+
+
+def test_compact_net_stride_halves_with_the_stem_conv_and_transition_0_drops_the_1x1():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.flops import flops_per_image
+
+    widths = dict(block1=[16], transition=16, block2=[16, 16, 32, 32])
+    pooled, strided = CompactNet(**widths).eval(), CompactNet(**widths, downsample="stride").eval()
+    images = torch.randn(3, 1, 28, 28)
+    stem_pooled, stem_strided = pooled.features[0][0], strided.features[0][0]
+    stem_strided.load_state_dict(stem_pooled.state_dict())
+    assert count_params(strided) == count_params(pooled)  # the same weights: only where the map is halved differs
+    # The strided stem computes every second pixel of the full-resolution convolution: 13 x 13 from 28 x 28.
+    assert torch.allclose(stem_strided(images), stem_pooled(images)[:, :, ::2, ::2], atol=1e-6)
+    assert stem_strided(images).shape[-2:] == pooled.features[:2](images).shape[-2:] == (13, 13)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in strided.modules())
+    assert strided(images).shape == (3, 10)
+    # The FLOPs saved are three quarters of the stem conv's forward and weight gradient (it has no input gradient);
+    # the time saved is larger, in the elementwise layers after it (docs/speed.md).
+    stem_forward = 26 * 26 * 16 * 9 * 2
+    assert flops_per_image(pooled)["train"] - flops_per_image(strided)["train"] == 2 * stem_forward * 3 // 4
+    lean = CompactNet(**{**widths, "transition": 0}, downsample="stride")
+    assert count_params(pooled) - count_params(lean) == 16 * 16 + 16 + 2 * 16  # the 1x1 conv and its BatchNorm
+    assert not any(isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1) for m in lean.modules())
+    # A separable net strides its depthwise conv, so the pointwise one already works on the halved map.
+    separable = CompactNet(block1=[8, 16], downsample="stride", separable=True)
+    assert [m.stride for m in separable.modules() if isinstance(m, torch.nn.Conv2d)][:3] == [(1, 1), (2, 2), (1, 1)]
+    assert separable.eval()(images).shape == (3, 10)
+    with pytest.raises(UserError, match="downsample must be 'maxpool' or 'stride', got 'avg'"):
+        CompactNet(downsample="avg")
+    with pytest.raises(UserError, match="too many 3x3 convolutions"):
+        CompactNet(block1=[16], block2=[16] * 7, downsample="stride")
+    CompactNet(block1=[16], block2=[16] * 6, downsample="stride")  # 13 x 13 -> 1 x 1: the most that fits

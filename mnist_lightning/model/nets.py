@@ -40,20 +40,25 @@ class Dropout(nn.Dropout):
 
 
 def conv_block(
-    in_channels: int, out_channels: int, kernel_size: int = 3, dropout: float = 0.0, separable: bool = False
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    dropout: float = 0.0,
+    separable: bool = False,
+    stride: int = 1,
 ) -> nn.Sequential:
-    """Conv2d (no padding) -> ReLU -> BatchNorm2d, then Dropout when `dropout` > 0.
+    """Conv2d (no padding, `stride`) -> ReLU -> BatchNorm2d, then Dropout when `dropout` > 0.
 
     `separable`: the k x k convolution is depthwise (one k x k filter per input channel) followed by a 1x1
     pointwise one, about k*k times fewer weights for the same widths (MobileNet's trick).
     """
     if separable and kernel_size > 1 and in_channels > 1:
         convs = [
-            nn.Conv2d(in_channels, in_channels, kernel_size, groups=in_channels),
+            nn.Conv2d(in_channels, in_channels, kernel_size, stride=stride, groups=in_channels),
             nn.Conv2d(in_channels, out_channels, 1),
         ]
     else:
-        convs = [nn.Conv2d(in_channels, out_channels, kernel_size)]
+        convs = [nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride)]
     layers: list[nn.Module] = [*convs, nn.ReLU(), nn.BatchNorm2d(out_channels)]
     if dropout > 0:
         layers.append(Dropout(dropout))
@@ -116,6 +121,12 @@ class CompactNet(nn.Module):
     many pixels off each side of the image first (MNIST's digits sit in a centred 20 x 20 box; a 24 x 24 centre
     holds 99.8% of the training set's ink): every layer's map shrinks, and so does the compute, with the same
     parameters. The crop is part of the network, so evaluate, predict, ONNX and the page still feed 28 x 28 images.
+
+    `downsample="stride"` halves the map with the last 3x3 convolution of `block1` itself (stride 2) instead of a
+    MaxPool after it: the same map size and weights, but that convolution and its ReLU, BatchNorm and backward pass
+    work on a quarter of the pixels. With one conv in `block1` this is most of a CPU training step's saving, since
+    the full-resolution layer's elementwise work was half of model=fast's step (docs/speed.md). `transition=0`
+    leaves out the 1x1 block after the halving (0 channels: no block, as timm's `num_classes=0` drops the head).
     """
 
     def __init__(
@@ -126,16 +137,21 @@ class CompactNet(nn.Module):
         dropout: float = 0.0,
         separable: bool = False,
         crop: int = 0,
+        downsample: str = "maxpool",
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
-        if not block1 or not block2 or min(*block1, transition, *block2) < 1:
+        if not block1 or not block2 or min(*block1, *block2) < 1 or transition < 0:
             raise UserError("model.net widths must be positive channel counts, with at least one conv per block")
         if crop < 0:
             raise UserError(f"model.net.crop is the pixels cut off each side, 0 or more, got {crop}")
+        if downsample not in ("maxpool", "stride"):
+            raise UserError(f"model.net.downsample must be 'maxpool' or 'stride', got {downsample!r}")
         size = 28 - 2 * crop
-        if size - 2 * len(block1) < 2 or (size - 2 * len(block1)) // 2 - 2 * len(block2) < 1:
+        before_halving = size - 2 * len(block1) + (2 if downsample == "stride" else 0)  # the last conv's input size
+        halved = (before_halving - 3) // 2 + 1 if downsample == "stride" else before_halving // 2
+        if before_halving < 3 or halved - 2 * len(block2) < 1:
             raise UserError(f"model.net has too many 3x3 convolutions for a {size}x{size} image (crop {crop})")
         # No parameters, so the state_dict keys stay those of the uncropped net; None (not nn.Identity) keeps the
         # uncropped net's layer table as it was.
@@ -143,11 +159,17 @@ class CompactNet(nn.Module):
         layers: list[nn.Module] = []
         channels = 1
         for i, width in enumerate(block1):  # (B, 1, 28, 28) -> (B, block1[-1], 28 - 2 * len(block1), ...)
-            block_dropout = dropout if i < len(block1) - 1 else 0.0
-            layers.append(conv_block(channels, width, dropout=block_dropout, separable=separable))
+            last = i == len(block1) - 1
+            stride = 2 if last and downsample == "stride" else 1  # the conv itself halves the map
+            layers.append(
+                conv_block(channels, width, dropout=0.0 if last else dropout, separable=separable, stride=stride)
+            )
             channels = width
-        layers += [nn.MaxPool2d(2), conv_block(channels, transition, kernel_size=1)]  # halve, then mix channels
-        channels = transition
+        if downsample == "maxpool":
+            layers.append(nn.MaxPool2d(2))  # (B, block1[-1], 13, 13) from 26 x 26
+        if transition:
+            layers.append(conv_block(channels, transition, kernel_size=1))  # mix channels on the halved map
+            channels = transition
         for width in block2:
             layers.append(conv_block(channels, width, dropout=dropout, separable=separable))
             channels = width
