@@ -248,7 +248,8 @@ class StackedSeparableNet(nn.Module):
     smaller) to its output where the widths match. `same_padding` pads every 3x3, so the whole stack works on the
     13 x 13 map (more compute, the same parameters). `pool_after` moves the MaxPool after that many blocks, which then
     work on the stem's 26 x 26 map: four times their compute, the same parameters. No bias before a BatchNorm and none
-    on the depthwise convolutions.
+    on the depthwise convolutions. `repeat_affine=False` gives the repeats' BatchNorms no scale and shift of their
+    own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
     """
 
     def __init__(
@@ -259,6 +260,7 @@ class StackedSeparableNet(nn.Module):
         residual: bool = False,
         same_padding: bool = False,
         pool_after: int = 0,
+        repeat_affine: bool = True,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
@@ -286,7 +288,7 @@ class StackedSeparableNet(nn.Module):
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
-            self.blocks.append(SeparableBlock(shared=last))
+            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine))
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -309,7 +311,12 @@ class SeparableBlock(nn.Module):
     convolutions as that block with a BatchNorm of its own."""
 
     def __init__(
-        self, in_channels: int = 0, out_channels: int = 0, padding: int = 0, shared: "SeparableBlock | None" = None
+        self,
+        in_channels: int = 0,
+        out_channels: int = 0,
+        padding: int = 0,
+        shared: "SeparableBlock | None" = None,
+        affine: bool = True,
     ) -> None:
         super().__init__()
         if shared is None:
@@ -317,7 +324,7 @@ class SeparableBlock(nn.Module):
             self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
-        self.norm = nn.BatchNorm2d(self.pointwise.out_channels)
+        self.norm = nn.BatchNorm2d(self.pointwise.out_channels, affine=affine)
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.relu(self.norm(self.pointwise(self.depthwise(x))))
