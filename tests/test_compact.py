@@ -139,6 +139,11 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert layer_table(padded)[-3].shape == (8, 13, 13)
     with pytest.raises(UserError, match="as wide as its input"):
         StackedSeparableNet(widths=[8, 12], shared_repeats=1)
+    # repeat_affine=False: the repeats' BatchNorms only normalize, so repeats cost nothing; the others keep theirs.
+    free = StackedSeparableNet(widths=[12, 12], shared_repeats=2, repeat_affine=False)
+    assert count_params(free) == count_params(once) and len(free.blocks) == 4
+    assert [b.norm.affine for b in free.blocks] == [True, True, False, False]
+    assert free.eval()(images).shape == (3, 10) and sum(row.params for row in layer_table(free)) == count_params(free)
 
 
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():
