@@ -236,6 +236,9 @@ class PicoNet(nn.Module):
         return self.features(x).mean(dim=(2, 3))  # global average pooling of the class scores
 
 
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "leaky_relu": nn.LeakyReLU}
+
+
 class StackedSeparableNet(nn.Module):
     """Under 700 parameters, depth before width: a 3x3 stem, a MaxPool, then a stack of depthwise-separable 3x3
     blocks on the 13 x 13 map, global average pooling and one Linear layer.
@@ -250,6 +253,8 @@ class StackedSeparableNet(nn.Module):
     work on the stem's 26 x 26 map: four times their compute, the same parameters. No bias before a BatchNorm and none
     on the depthwise convolutions. `repeat_affine=False` gives the repeats' BatchNorms no scale and shift of their
     own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
+    `stem_padding` pads the stem's 3x3 too, so the stack works on a 14 x 14 map instead of 13 x 13. `activation` is
+    the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu" (slope 0.01).
     """
 
     def __init__(
@@ -261,11 +266,15 @@ class StackedSeparableNet(nn.Module):
         same_padding: bool = False,
         pool_after: int = 0,
         repeat_affine: bool = True,
+        stem_padding: bool = False,
+        activation: str = "relu",
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        if activation not in ACTIVATIONS:
+            raise UserError(f"model.net.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.residual = residual
         self.pool_after = pool_after
         widths = list(widths)
@@ -273,22 +282,25 @@ class StackedSeparableNet(nn.Module):
             raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
         if not 0 <= pool_after <= len(widths) + shared_repeats:
             raise UserError("model.net.pool_after must be between 0 and the number of blocks")
-        size = 26  # the stem's valid 3x3 on 28 x 28
+        size = 28 if stem_padding else 26  # the stem's 3x3 on 28 x 28
         for index in range(len(widths) + shared_repeats):
             size = size // 2 if index == pool_after else size
             size = size if same_padding else size - 2
         if size < 1:
             raise UserError("model.net has more 3x3 blocks than the map allows (at most 6 after the MaxPool, unpadded)")
-        self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, bias=False), nn.BatchNorm2d(stem), nn.ReLU())
+        act = ACTIVATIONS[activation]
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, stem, 3, padding=int(stem_padding), bias=False), nn.BatchNorm2d(stem), act()
+        )
         self.pool = nn.MaxPool2d(2)
         self.blocks = nn.ModuleList()
         for in_channels, out_channels in zip([stem, *widths[:-1]], widths, strict=True):
-            self.blocks.append(SeparableBlock(in_channels, out_channels, padding=int(same_padding)))
+            self.blocks.append(SeparableBlock(in_channels, out_channels, padding=int(same_padding), activation=act()))
         last = self.blocks[-1]
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
-            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine))
+            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine, activation=act()))
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -317,6 +329,7 @@ class SeparableBlock(nn.Module):
         padding: int = 0,
         shared: "SeparableBlock | None" = None,
         affine: bool = True,
+        activation: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if shared is None:
@@ -325,9 +338,10 @@ class SeparableBlock(nn.Module):
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
         self.norm = nn.BatchNorm2d(self.pointwise.out_channels, affine=affine)
+        self.activation = activation if activation is not None else nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.relu(self.norm(self.pointwise(self.depthwise(x))))
+        return self.activation(self.norm(self.pointwise(self.depthwise(x))))
 
 
 class ShiftAveraged(nn.Module):
