@@ -144,6 +144,14 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert count_params(free) == count_params(once) and len(free.blocks) == 4
     assert [b.norm.affine for b in free.blocks] == [True, True, False, False]
     assert free.eval()(images).shape == (3, 10) and sum(row.params for row in layer_table(free)) == count_params(free)
+    # stem_padding: the stack on 14 x 14 with the same weights; activation: every block's and the stem's.
+    padded_stem = StackedSeparableNet(widths=[12, 12], stem_padding=True, activation="silu")
+    assert count_params(padded_stem) == count_params(once)
+    assert padded_stem.pool(padded_stem.stem(images)).shape[-2:] == (14, 14)
+    assert sum(isinstance(m, torch.nn.SiLU) for m in padded_stem.modules()) == 3  # stem and two blocks
+    assert not any(isinstance(m, torch.nn.ReLU) for m in padded_stem.modules())
+    with pytest.raises(UserError, match="activation must be one of relu, silu, leaky_relu, got 'gelu'"):
+        StackedSeparableNet(activation="gelu")
 
 
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():
