@@ -144,12 +144,27 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert count_params(free) == count_params(once) and len(free.blocks) == 4
     assert [b.norm.affine for b in free.blocks] == [True, True, False, False]
     assert free.eval()(images).shape == (3, 10) and sum(row.params for row in layer_table(free)) == count_params(free)
-    # stem_padding: the stack on 14 x 14 with the same weights; activation: every block's and the stem's.
+    # stem_padding: the stack from 14 x 14 with the same weights, so one more valid block fits after the pool.
     padded_stem = StackedSeparableNet(widths=[12, 12], stem_padding=True, activation="silu")
     assert count_params(padded_stem) == count_params(once)
     assert padded_stem.pool(padded_stem.stem(images)).shape[-2:] == (14, 14)
+    assert padded_stem.eval()(images).shape == (3, 10)
+    deepest = StackedSeparableNet(widths=[8] * 7, stem_padding=True, pool_after=1)  # 28 -> 26 -> 13 -> ... -> 1
+    assert deepest.eval()(images).shape == (3, 10)
+    with pytest.raises(UserError, match="more 3x3 blocks than the map allows"):
+        StackedSeparableNet(widths=[8] * 7, pool_after=1)  # 26 -> 24 -> 12 -> ... -> 0
+    with pytest.raises(UserError, match="stem_padding must be true or false, got 2"):
+        StackedSeparableNet(stem_padding=2)
+    # activation: the stem's and every block's, applied in the block's forward (the same weights, another output).
     assert sum(isinstance(m, torch.nn.SiLU) for m in padded_stem.modules()) == 3  # stem and two blocks
     assert not any(isinstance(m, torch.nn.ReLU) for m in padded_stem.modules())
+    block = padded_stem.blocks[1].eval()
+    x = torch.randn(2, 12, 9, 9)
+    assert torch.allclose(block(x), torch.nn.functional.silu(block.norm(block.pointwise(block.depthwise(x)))))
+    leaky = StackedSeparableNet(widths=[12, 12], activation="leaky_relu").eval()
+    relu = StackedSeparableNet(widths=[12, 12]).eval()
+    relu.load_state_dict(leaky.state_dict())  # activations hold no weights
+    assert not torch.allclose(leaky(images), relu(images))
     with pytest.raises(UserError, match="activation must be one of relu, silu, leaky_relu, got 'gelu'"):
         StackedSeparableNet(activation="gelu")
 
@@ -255,8 +270,15 @@ def test_compact_net_stride_halves_with_the_stem_conv_and_transition_0_drops_the
     separable = CompactNet(block1=[8, 16], downsample="stride", separable=True)
     assert [m.stride for m in separable.modules() if isinstance(m, torch.nn.Conv2d)][:3] == [(1, 1), (2, 2), (1, 1)]
     assert separable.eval()(images).shape == (3, 10)
+    assert lean.eval()(images).shape == (3, 10)
+    with_dropout = CompactNet(block1=[8, 16], block2=[16, 16], dropout=0.1, downsample="stride")
+    assert sum(isinstance(m, torch.nn.Dropout) for m in with_dropout.modules()) == 3  # not after the strided conv
     with pytest.raises(UserError, match="downsample must be 'maxpool' or 'stride', got 'avg'"):
         CompactNet(downsample="avg")
-    with pytest.raises(UserError, match="too many 3x3 convolutions"):
-        CompactNet(block1=[16], block2=[16] * 7, downsample="stride")
-    CompactNet(block1=[16], block2=[16] * 6, downsample="stride")  # 13 x 13 -> 1 x 1: the most that fits
+    # The size check: (n - 3) // 2 + 1 after a strided conv, as torch computes it; each accepted net runs.
+    for kwargs in (dict(block1=[16], block2=[16] * 6), dict(block1=[8, 16], block2=[16] * 5)):  # 13 -> 1, 12 -> 2
+        assert CompactNet(**kwargs, downsample="stride").eval()(images).shape == (3, 10)
+    for kwargs in (dict(block1=[16], block2=[16] * 7), dict(block1=[8, 16], block2=[16] * 6),  # 13 -> -1, 12 -> 0
+                   dict(block1=[16], block2=[16] * 6, crop=1)):  # fmt: skip  # 26 x 26: 12 -> 0
+        with pytest.raises(UserError, match="too many 3x3 convolutions"):
+            CompactNet(**kwargs, downsample="stride")

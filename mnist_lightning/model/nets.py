@@ -114,18 +114,19 @@ class CompactNet(nn.Module):
     """The reference net's shape with chosen widths: 3x3 blocks, MaxPool + 1x1 transition, more 3x3s, GAP, Linear.
 
     `block1` and `block2` are the output channels of their 3x3 convolutions (no padding, so each takes
-    2 pixels off the side), `transition` those of the 1x1 after the MaxPool. Two convolutions before the
-    pool (instead of the reference's three) keep the costly full-resolution part short. Dropout, when
-    > 0, follows every 3x3 block except the one before the MaxPool. `separable` makes every 3x3 convolution
-    after the first depthwise-separable (see conv_block): wider layers for the same parameters. `crop` cuts that
-    many pixels off each side of the image first (MNIST's digits sit in a centred 20 x 20 box; a 24 x 24 centre
-    holds 99.8% of the training set's ink): every layer's map shrinks, and so does the compute, with the same
-    parameters. The crop is part of the network, so evaluate, predict, ONNX and the page still feed 28 x 28 images.
+    2 pixels off the side), `transition` those of the 1x1 after the map is halved. Two convolutions before the
+    halving (instead of the reference's three) keep the costly full-resolution part short. Dropout, when
+    > 0, follows every 3x3 block except the last of `block1` (the one before the halving). `separable` makes every
+    3x3 convolution after the first depthwise-separable (see conv_block): wider layers for the same parameters.
+    `crop` cuts that many pixels off each side of the image first (MNIST's digits sit in a centred 20 x 20 box; a
+    24 x 24 centre holds 99.8% of the training set's ink): every layer's map shrinks, and so does the compute, with
+    the same parameters. The crop is part of the network, so evaluate, predict, ONNX and the page still feed 28 x 28
+    images.
 
     `downsample="stride"` halves the map with the last 3x3 convolution of `block1` itself (stride 2) instead of a
     MaxPool after it: the same map size and weights, but that convolution and its ReLU, BatchNorm and backward pass
-    work on a quarter of the pixels. With one conv in `block1` this is most of a CPU training step's saving, since
-    the full-resolution layer's elementwise work was half of model=fast's step (docs/speed.md). `transition=0`
+    work on a quarter of the pixels, and there is no MaxPool to run. For model=fast (one conv in `block1`) the
+    full-resolution layer's elementwise work was about half of a CPU training step (docs/speed.md). `transition=0`
     leaves out the 1x1 block after the halving (0 channels: no block, as timm's `num_classes=0` drops the head).
     """
 
@@ -158,7 +159,8 @@ class CompactNet(nn.Module):
         self.crop = CenterCrop(crop) if crop else None
         layers: list[nn.Module] = []
         channels = 1
-        for i, width in enumerate(block1):  # (B, 1, 28, 28) -> (B, block1[-1], 28 - 2 * len(block1), ...)
+        for i, width in enumerate(block1):  # (B, 1, size, size) -> (B, block1[-1], before_halving - 2, ...), halved
+            # when strided
             last = i == len(block1) - 1
             stride = 2 if last and downsample == "stride" else 1  # the conv itself halves the map
             layers.append(
@@ -166,7 +168,7 @@ class CompactNet(nn.Module):
             )
             channels = width
         if downsample == "maxpool":
-            layers.append(nn.MaxPool2d(2))  # (B, block1[-1], 13, 13) from 26 x 26
+            layers.append(nn.MaxPool2d(2))  # (B, block1[-1], halved, halved): 13 x 13 from 26 x 26 uncropped
         if transition:
             layers.append(conv_block(channels, transition, kernel_size=1))  # mix channels on the halved map
             channels = transition
@@ -253,7 +255,8 @@ class StackedSeparableNet(nn.Module):
     work on the stem's 26 x 26 map: four times their compute, the same parameters. No bias before a BatchNorm and none
     on the depthwise convolutions. `repeat_affine=False` gives the repeats' BatchNorms no scale and shift of their
     own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
-    `stem_padding` pads the stem's 3x3 too, so the stack works on a 14 x 14 map instead of 13 x 13. `activation` is
+    `stem_padding` pads the stem's 3x3 too, so its map is 28 x 28 and the blocks after the MaxPool start from 14 x 14
+    instead of 13 x 13. `activation` is
     the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu" (slope 0.01).
     """
 
@@ -273,6 +276,8 @@ class StackedSeparableNet(nn.Module):
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        if not isinstance(stem_padding, bool):  # an int would pad by that many pixels, a string fail in int()
+            raise UserError(f"model.net.stem_padding must be true or false, got {stem_padding!r}")
         if activation not in ACTIVATIONS:
             raise UserError(f"model.net.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.residual = residual
@@ -306,7 +311,7 @@ class StackedSeparableNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
-        x = self.stem(x)  # (B, stem, 26, 26)
+        x = self.stem(x)  # (B, stem, 26, 26), or 28 x 28 with stem_padding
         for index, block in enumerate(self.blocks):  # a valid 3x3 takes 2 pixels off the side, a padded one none
             x = self.pool(x) if index == self.pool_after else x
             y = block(x)
@@ -319,8 +324,8 @@ class StackedSeparableNet(nn.Module):
 
 
 class SeparableBlock(nn.Module):
-    """Depthwise 3x3 (no bias) -> pointwise 1x1 (no bias) -> BatchNorm -> ReLU; or, given `shared`, the same two
-    convolutions as that block with a BatchNorm of its own."""
+    """Depthwise 3x3 (no bias) -> pointwise 1x1 (no bias) -> BatchNorm -> activation (ReLU unless given); or, given
+    `shared`, the same two convolutions as that block with a BatchNorm of its own."""
 
     def __init__(
         self,
