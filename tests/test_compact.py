@@ -167,6 +167,18 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert not torch.allclose(leaky(images), relu(images))
     with pytest.raises(UserError, match="activation must be one of relu, silu, leaky_relu, got 'gelu'"):
         StackedSeparableNet(activation="gelu")
+    # pointwise_groups: each 1x1 in groups (half the weights at 2), its outputs dealt across the groups (ShuffleNet).
+    grouped = StackedSeparableNet(widths=[12, 12], pointwise_groups=2).eval()
+    assert count_params(once) - count_params(grouped) == (6 * 12 + 12 * 12) // 2
+    block = grouped.blocks[1]
+    assert block.pointwise.weight.shape == (12, 6, 1, 1)
+    x = torch.randn(2, 12, 9, 9)
+    mixed = block.pointwise(block.depthwise(x))
+    dealt = [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11]  # group 0's outputs alternate with group 1's
+    assert torch.allclose(block(x), torch.relu(block.norm(mixed[:, dealt])))
+    assert grouped(images).shape == (3, 10)
+    with pytest.raises(UserError, match="pointwise_groups=4 must divide the stem and every width"):
+        StackedSeparableNet(widths=[12, 12], pointwise_groups=4)  # the stem's 6 channels
 
 
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():

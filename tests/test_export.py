@@ -117,6 +117,18 @@ def test_a_net_that_crops_its_input_exports_and_takes_28_pixel_images(tmp_path):
     assert np.abs(onnx_logits(tmp_path / "cropped.onnx", pixels) - expected).max() < 1e-4
 
 
+def test_a_net_with_grouped_pointwise_convolutions_and_channel_shuffles_exports(tmp_path):
+    from mnist_lightning.inference.onnx import export_onnx, onnx_logits
+    from mnist_lightning.model.nets import StackedSeparableNet
+
+    model = PixelsToLogits(StackedSeparableNet(widths=[8, 8], shared_repeats=1, pointwise_groups=2).eval())
+    export_onnx(model, tmp_path / "grouped.onnx")
+    pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(pixels)).numpy()
+    assert np.abs(onnx_logits(tmp_path / "grouped.onnx", pixels) - expected).max() < 1e-4
+
+
 def test_a_net_with_test_time_shifts_exports_its_nine_views(tmp_path):
     from mnist_lightning.inference.onnx import export_onnx, onnx_logits, quantize_int8
     from mnist_lightning.model.nets import ShiftAveraged, StackedSeparableNet

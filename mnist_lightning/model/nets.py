@@ -257,7 +257,9 @@ class StackedSeparableNet(nn.Module):
     own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
     `stem_padding` pads the stem's 3x3 too, so its map is 28 x 28 and the blocks after the MaxPool start from 14 x 14
     instead of 13 x 13. `activation` is
-    the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu" (slope 0.01).
+    the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu" (slope 0.01). `pointwise_groups` splits
+    every 1x1 convolution into that many groups (1/groups of its weights), each followed by a channel shuffle: width
+    for fewer parameters.
     """
 
     def __init__(
@@ -269,6 +271,7 @@ class StackedSeparableNet(nn.Module):
         same_padding: bool = False,
         pool_after: int = 0,
         repeat_affine: bool = True,
+        pointwise_groups: int = 1,
         stem_padding: bool = False,
         activation: str = "relu",
         dropout: float = 0.0,
@@ -283,8 +286,10 @@ class StackedSeparableNet(nn.Module):
         self.residual = residual
         self.pool_after = pool_after
         widths = list(widths)
-        if not widths or min([stem, *widths]) < 1 or shared_repeats < 0:
-            raise UserError("model.net widths must be positive channel counts and shared_repeats at least 0")
+        if not widths or min([stem, *widths]) < 1 or shared_repeats < 0 or pointwise_groups < 1:
+            raise UserError(
+                "model.net widths must be positive channel counts, shared_repeats 0 or more, pointwise_groups 1 or more"
+            )
         if not 0 <= pool_after <= len(widths) + shared_repeats:
             raise UserError("model.net.pool_after must be between 0 and the number of blocks")
         size = 28 if stem_padding else 26  # the stem's 3x3 on 28 x 28
@@ -300,7 +305,12 @@ class StackedSeparableNet(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.blocks = nn.ModuleList()
         for in_channels, out_channels in zip([stem, *widths[:-1]], widths, strict=True):
-            self.blocks.append(SeparableBlock(in_channels, out_channels, padding=int(same_padding), activation=act()))
+            if in_channels % pointwise_groups or out_channels % pointwise_groups:
+                raise UserError(f"model.net.pointwise_groups={pointwise_groups} must divide the stem and every width")
+            block = SeparableBlock(
+                in_channels, out_channels, int(same_padding), activation=act(), groups=pointwise_groups
+            )
+            self.blocks.append(block)
         last = self.blocks[-1]
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
@@ -335,18 +345,26 @@ class SeparableBlock(nn.Module):
         shared: "SeparableBlock | None" = None,
         affine: bool = True,
         activation: nn.Module | None = None,
+        groups: int = 1,
     ) -> None:
         super().__init__()
         if shared is None:
             self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=padding, groups=in_channels, bias=False)
-            self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
+            self.pointwise = nn.Conv2d(in_channels, out_channels, 1, groups=groups, bias=False)
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
+        # Grouped 1x1s mix channels only within a group; the shuffle deals each group's outputs across the groups so
+        # the next block's groups see all of them (ShuffleNet).
+        groups = self.pointwise.groups
+        self.shuffle = nn.ChannelShuffle(groups) if groups > 1 else None
         self.norm = nn.BatchNorm2d(self.pointwise.out_channels, affine=affine)
         self.activation = activation if activation is not None else nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.activation(self.norm(self.pointwise(self.depthwise(x))))
+        x = self.pointwise(self.depthwise(x))
+        if self.shuffle is not None:
+            x = self.shuffle(x)
+        return self.activation(self.norm(x))
 
 
 class ShiftAveraged(nn.Module):

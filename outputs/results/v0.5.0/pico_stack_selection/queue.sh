@@ -90,3 +90,8 @@ run stack6_12_12_r3_res_same_silu_s2 seed=2 $padded6 +model.net.activation=silu 
 wait
 # Round 8 ended at 98.32% (LeakyReLU, seed 1: ReLU's figure to the image; 98.44% with the 9 views against ReLU's
 # 98.58%) and 97.90% (SiLU, seed 2, against ReLU's 98.26%): SiLU is below ReLU on both seeds, LeakyReLU no better.
+# Round 9: grouped 1x1 convolutions with a channel shuffle (pointwise_groups) to buy width, the last idea on the list:
+# 2 groups with blocks 14 wide (676 parameters) and 3 groups with blocks 15 wide (670), seed 1 side by side.
+run stack6_14_14_r3_res_same_g2_s1 seed=1 $padded6 model.net.widths=[14,14] +model.net.pointwise_groups=2 &
+run stack6_15_15_r3_res_same_g3_s1 seed=1 $padded6 model.net.widths=[15,15] +model.net.pointwise_groups=3 &
+wait
