@@ -161,7 +161,8 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     block = padded_stem.blocks[1].eval()
     x = torch.randn(2, 12, 9, 9)
     assert torch.allclose(block(x), torch.nn.functional.silu(block.norm(block.pointwise(block.depthwise(x)))))
-    leaky = StackedSeparableNet(widths=[12, 12], activation="leaky_relu").eval()
+    leaky = StackedSeparableNet(widths=[12, 12], activation="leaky_relu", leaky_slope=0.2).eval()
+    assert {m.negative_slope for m in leaky.modules() if isinstance(m, torch.nn.LeakyReLU)} == {0.2}
     relu = StackedSeparableNet(widths=[12, 12]).eval()
     relu.load_state_dict(leaky.state_dict())  # activations hold no weights
     assert not torch.allclose(leaky(images), relu(images))

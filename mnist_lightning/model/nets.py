@@ -1,6 +1,7 @@
 """The networks: plain torch.nn modules (no Lightning here)."""
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -256,10 +257,9 @@ class StackedSeparableNet(nn.Module):
     on the depthwise convolutions. `repeat_affine=False` gives the repeats' BatchNorms no scale and shift of their
     own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
     `stem_padding` pads the stem's 3x3 too, so its map is 28 x 28 and the blocks after the MaxPool start from 14 x 14
-    instead of 13 x 13. `activation` is
-    the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu" (slope 0.01). `pointwise_groups` splits
-    every 1x1 convolution into that many groups (1/groups of its weights), each followed by a channel shuffle: width
-    for fewer parameters.
+    instead of 13 x 13. `activation` is the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu"
+    (slope `leaky_slope`, torch's 0.01 by default). `pointwise_groups` splits every 1x1 convolution into that many
+    groups (1/groups of its weights), each followed by a channel shuffle: width for fewer parameters.
     """
 
     def __init__(
@@ -272,6 +272,7 @@ class StackedSeparableNet(nn.Module):
         pool_after: int = 0,
         repeat_affine: bool = True,
         pointwise_groups: int = 1,
+        leaky_slope: float = 0.01,
         stem_padding: bool = False,
         activation: str = "relu",
         dropout: float = 0.0,
@@ -298,7 +299,7 @@ class StackedSeparableNet(nn.Module):
             size = size if same_padding else size - 2
         if size < 1:
             raise UserError("model.net has more 3x3 blocks than the map allows (at most 6 after the MaxPool, unpadded)")
-        act = ACTIVATIONS[activation]
+        act = partial(nn.LeakyReLU, leaky_slope) if activation == "leaky_relu" else ACTIVATIONS[activation]
         self.stem = nn.Sequential(
             nn.Conv2d(1, stem, 3, padding=int(stem_padding), bias=False), nn.BatchNorm2d(stem), act()
         )
