@@ -103,3 +103,5 @@ wait
 run stack6_12_12_r3_res_same_leaky02_s1 seed=1 $padded6 +model.net.activation=leaky_relu +model.net.leaky_slope=0.2 &
 run stack6_12_12_r3_res_same_leaky02_s2 seed=2 $padded6 +model.net.activation=leaky_relu +model.net.leaky_slope=0.2 &
 wait
+# Round 10 ended at 98.32% and 98.26%, ReLU's figures to the image on both seeds (val loss 0.0545 and 0.0591 against
+# 0.0517 and 0.0586), and 98.60% and 98.48% with the 9 views (tta/probe.py) against ReLU's 98.58% and 98.56%.
