@@ -97,7 +97,7 @@ run stack6_15_15_r3_res_same_g3_s1 seed=1 $padded6 model.net.widths=[15,15] +mod
 wait
 # Round 9 ended at 97.98% (2 groups, width 14) and 97.66% (3 groups, width 15), below the six-block net's 98.32%:
 # the width the groups buy does not pay for the mixing they lose.
-# Round 10: the public 697/997-parameter networks (JoshWarn/Parameter-Efficient-MNIST) use LeakyReLU with a slope of
+# Round 10: the public 997-parameter network's code (JoshWarn/Parameter-Efficient-MNIST) uses LeakyReLU with a slope of
 # 0.2, not torch's 0.01 of round 8 (and no BatchNorm, dropout 0.1, 200 epochs with early stopping on the test set).
 # The slope alone on the padded six-block net, seeds 1 and 2 side by side.
 run stack6_12_12_r3_res_same_leaky02_s1 seed=1 $padded6 +model.net.activation=leaky_relu +model.net.leaky_slope=0.2 &
