@@ -260,6 +260,8 @@ class StackedSeparableNet(nn.Module):
     instead of 13 x 13. `activation` is the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu"
     (slope `leaky_slope`, torch's 0.01 by default). `pointwise_groups` splits every 1x1 convolution into that many
     groups (1/groups of its weights), each followed by a channel shuffle: width for fewer parameters.
+    `batch_norm=False` drops every BatchNorm and gives the stem and the 1x1 convolutions biases instead (as the public
+    997-parameter network): a shared repeat then costs nothing.
     """
 
     def __init__(
@@ -273,6 +275,7 @@ class StackedSeparableNet(nn.Module):
         repeat_affine: bool = True,
         pointwise_groups: int = 1,
         leaky_slope: float = 0.01,
+        batch_norm: bool = True,
         stem_padding: bool = False,
         activation: str = "relu",
         dropout: float = 0.0,
@@ -301,7 +304,9 @@ class StackedSeparableNet(nn.Module):
             raise UserError("model.net has more 3x3 blocks than the map allows (at most 6 after the MaxPool, unpadded)")
         act = partial(nn.LeakyReLU, leaky_slope) if activation == "leaky_relu" else ACTIVATIONS[activation]
         self.stem = nn.Sequential(
-            nn.Conv2d(1, stem, 3, padding=int(stem_padding), bias=False), nn.BatchNorm2d(stem), act()
+            nn.Conv2d(1, stem, 3, padding=int(stem_padding), bias=not batch_norm),
+            nn.BatchNorm2d(stem) if batch_norm else nn.Identity(),
+            act(),
         )
         self.pool = nn.MaxPool2d(2)
         self.blocks = nn.ModuleList()
@@ -309,14 +314,14 @@ class StackedSeparableNet(nn.Module):
             if in_channels % pointwise_groups or out_channels % pointwise_groups:
                 raise UserError(f"model.net.pointwise_groups={pointwise_groups} must divide the stem and every width")
             block = SeparableBlock(
-                in_channels, out_channels, int(same_padding), activation=act(), groups=pointwise_groups
+                in_channels, out_channels, int(same_padding), activation=act(), groups=pointwise_groups, norm=batch_norm
             )
             self.blocks.append(block)
         last = self.blocks[-1]
         for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
-            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine, activation=act()))
+            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine, activation=act(), norm=batch_norm))
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -347,18 +352,19 @@ class SeparableBlock(nn.Module):
         affine: bool = True,
         activation: nn.Module | None = None,
         groups: int = 1,
+        norm: bool = True,
     ) -> None:
         super().__init__()
-        if shared is None:
+        if shared is None:  # without a BatchNorm to shift it, the pointwise conv needs its bias
             self.depthwise = nn.Conv2d(in_channels, in_channels, 3, padding=padding, groups=in_channels, bias=False)
-            self.pointwise = nn.Conv2d(in_channels, out_channels, 1, groups=groups, bias=False)
+            self.pointwise = nn.Conv2d(in_channels, out_channels, 1, groups=groups, bias=not norm)
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
         # Grouped 1x1s mix channels only within a group; the shuffle deals each group's outputs across the groups so
         # the next block's groups see all of them (ShuffleNet).
         groups = self.pointwise.groups
         self.shuffle = nn.ChannelShuffle(groups) if groups > 1 else None
-        self.norm = nn.BatchNorm2d(self.pointwise.out_channels, affine=affine)
+        self.norm = nn.BatchNorm2d(self.pointwise.out_channels, affine=affine) if norm else nn.Identity()
         self.activation = activation if activation is not None else nn.ReLU()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -105,3 +105,9 @@ run stack6_12_12_r3_res_same_leaky02_s2 seed=2 $padded6 +model.net.activation=le
 wait
 # Round 10 ended at 98.32% and 98.26%, ReLU's figures to the image on both seeds (val loss 0.0545 and 0.0591 against
 # 0.0517 and 0.0586), and 98.60% and 98.48% with the 9 views (tta/probe.py) against ReLU's 98.58% and 98.56%.
+# Round 11, the last of this session: no BatchNorm, as the public 997-parameter network (batch_norm=false: the stem
+# and the 1x1 convolutions get biases, and shared repeats cost nothing), seed 1 side by side: the six-block net as it is
+# (592 parameters), and with the 102 parameters freed spent on a stem of 7 and blocks 13 wide (676).
+run stack6_12_12_r3_res_same_nobn_s1 seed=1 $padded6 +model.net.batch_norm=false &
+run stack6_s7_13_13_r3_res_same_nobn_s1 seed=1 $padded6 model.net.stem=7 model.net.widths=[13,13] +model.net.batch_norm=false &
+wait
