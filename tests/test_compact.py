@@ -180,6 +180,13 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     assert grouped(images).shape == (3, 10)
     with pytest.raises(UserError, match="pointwise_groups=4 must divide the stem and every width"):
         StackedSeparableNet(widths=[12, 12], pointwise_groups=4)  # the stem's 6 channels
+    # batch_norm=False: no BatchNorm anywhere, biases on the stem and the 1x1s instead, and repeats cost nothing.
+    plain = StackedSeparableNet(widths=[12, 12], shared_repeats=2, batch_norm=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert plain.stem[0].bias is not None and all(b.pointwise.bias is not None for b in plain.blocks)
+    no_repeats = StackedSeparableNet(widths=[12, 12], batch_norm=False)
+    assert count_params(plain) == count_params(no_repeats) == count_params(once) - 2 * (6 + 12 + 12) + (6 + 12 + 12)
+    assert plain.train()(images).shape == (3, 10)
 
 
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():
