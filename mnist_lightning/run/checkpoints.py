@@ -87,9 +87,9 @@ MOVED_MODULES = {
 
 def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
     """Refuse to resume with network options that hold no weights but change what the network computes (crop,
-    downsample, same_padding, stem_padding, residual, pool_after, activation, dropout, a ShiftAveraged shift): the
-    weights still fit, so check_same_network lets them through. An option a config does not name (an older
-    version's) counts as the network's default."""
+    downsample, same_padding, stem_padding, residual, pool_after, activation, leaky_slope, dropout, a ShiftAveraged
+    shift): the weights still fit, so check_same_network lets them through. An option a config does not name (an
+    older version's) counts as the network's default."""
     saved, now = checkpoint.get("hyper_parameters", {}).get("net_config"), module.hparams.get("net_config")
     if not saved or not now:  # checkpoints of 0.1 stored no net_config
         return
