@@ -169,14 +169,17 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     with pytest.raises(UserError, match="activation must be one of relu, silu, leaky_relu, got 'gelu'"):
         StackedSeparableNet(activation="gelu")
     # pointwise_groups: each 1x1 in groups (half the weights at 2), its outputs dealt across the groups (ShuffleNet).
-    grouped = StackedSeparableNet(widths=[12, 12], pointwise_groups=2).eval()
-    assert count_params(once) - count_params(grouped) == (6 * 12 + 12 * 12) // 2
-    block = grouped.blocks[1]
-    assert block.pointwise.weight.shape == (12, 6, 1, 1)
-    x = torch.randn(2, 12, 9, 9)
-    mixed = block.pointwise(block.depthwise(x))
+    grouped = StackedSeparableNet(widths=[12, 12], pointwise_groups=2, shared_repeats=1).eval()
+    assert count_params(once) + 2 * 12 - count_params(grouped) == (6 * 12 + 12 * 12) // 2
     dealt = [0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11]  # group 0's outputs alternate with group 1's
-    assert torch.allclose(block(x), torch.relu(block.norm(mixed[:, dealt])))
+    for block in grouped.blocks[1:]:  # the shared block and its repeat, which shares the grouped conv
+        assert block.pointwise.weight.shape == (12, 6, 1, 1)
+        # BatchNorm statistics that differ per channel, so shuffling after the BatchNorm would give another output.
+        block.norm.running_mean.copy_(torch.randn(12))
+        block.norm.running_var.copy_(torch.rand(12) + 0.5)
+        x = torch.randn(2, 12, 9, 9)
+        mixed = block.pointwise(block.depthwise(x))
+        assert torch.allclose(block(x), torch.relu(block.norm(mixed[:, dealt])), atol=1e-6)
     assert grouped(images).shape == (3, 10)
     with pytest.raises(UserError, match="pointwise_groups=4 must divide the stem and every width"):
         StackedSeparableNet(widths=[12, 12], pointwise_groups=4)  # the stem's 6 channels
@@ -187,6 +190,8 @@ def test_stacked_separable_repeats_share_their_convolutions_and_add_only_a_batch
     no_repeats = StackedSeparableNet(widths=[12, 12], batch_norm=False)
     assert count_params(plain) == count_params(no_repeats) == count_params(once) - 2 * (6 + 12 + 12) + (6 + 12 + 12)
     assert plain.train()(images).shape == (3, 10)
+    with pytest.raises(UserError, match="batch_norm must be true or false, got 'false'"):
+        StackedSeparableNet(batch_norm="false")
 
 
 def test_stacked_separable_pool_after_runs_the_first_blocks_on_the_26_pixel_map_with_the_same_parameters():

@@ -261,7 +261,8 @@ class StackedSeparableNet(nn.Module):
     (slope `leaky_slope`, torch's 0.01 by default). `pointwise_groups` splits every 1x1 convolution into that many
     groups (1/groups of its weights), each followed by a channel shuffle: width for fewer parameters.
     `batch_norm=False` drops every BatchNorm and gives the stem and the 1x1 convolutions biases instead (as the public
-    997-parameter network): a shared repeat then costs nothing.
+    997-parameter network): a shared repeat then costs nothing, and `repeat_affine` has nothing to act on.
+    `leaky_slope` acts only with `activation="leaky_relu"`.
     """
 
     def __init__(
@@ -283,8 +284,9 @@ class StackedSeparableNet(nn.Module):
     ) -> None:
         super().__init__()
         check_dropout(dropout)
-        if not isinstance(stem_padding, bool):  # an int would pad by that many pixels, a string fail in int()
-            raise UserError(f"model.net.stem_padding must be true or false, got {stem_padding!r}")
+        for name, value in (("stem_padding", stem_padding), ("batch_norm", batch_norm)):
+            if not isinstance(value, bool):  # an int would pad by that many pixels, a string "false" count as true
+                raise UserError(f"model.net.{name} must be true or false, got {value!r}")
         if activation not in ACTIVATIONS:
             raise UserError(f"model.net.activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
         self.residual = residual
