@@ -56,3 +56,17 @@ def test_metrics_json_records_the_reference_networks_flops_and_older_runs_are_co
         flops["fit"] + flops["test"],
         False,
     )
+
+
+def test_a_grouped_convolutions_weight_gradient_costs_its_forward_products_not_groups_times_more():
+    from torch import nn
+
+    from mnist_lightning.model.flops import flops_per_image
+
+    # torch's own formula counts the depthwise layer's weight gradient 4 times over here (its 4 groups).
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.Conv2d(4, 4, 3, groups=4, bias=False), nn.Flatten())
+    first, depthwise = 2 * 26 * 26 * 4 * 9, 2 * 24 * 24 * 4 * 9  # forward FLOPs per image (2 per multiply-add)
+    counted = flops_per_image(net)
+    assert counted["forward"] == first + depthwise
+    # The first layer's input needs no gradient: its weight gradient only; the depthwise one both gradients.
+    assert counted["train"] == 2 * first + 3 * depthwise
