@@ -105,40 +105,39 @@ def test_export_errors_are_one_clear_line(tmp_path):
             export(cfg)
 
 
-def test_a_net_that_crops_its_input_exports_and_takes_28_pixel_images(tmp_path):
+def export_and_compare(net: torch.nn.Module, path) -> np.ndarray:
+    """Export `net` (eval mode, pixels in) to ONNX at `path`, check its logits match torch's on 5 random images, and
+    return those images."""
     from mnist_lightning.inference.onnx import export_onnx, onnx_logits
-    from mnist_lightning.model.nets import CompactNet
 
-    model = PixelsToLogits(CompactNet(block1=[8], transition=8, block2=[8, 8], crop=2).eval())
-    export_onnx(model, tmp_path / "cropped.onnx")
+    model = PixelsToLogits(net.eval())
+    export_onnx(model, path)
     pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(pixels)).numpy()
-    assert np.abs(onnx_logits(tmp_path / "cropped.onnx", pixels) - expected).max() < 1e-4
+    assert np.abs(onnx_logits(path, pixels) - expected).max() < 1e-4
+    return pixels
+
+
+def test_a_net_that_crops_its_input_exports_and_takes_28_pixel_images(tmp_path):
+    from mnist_lightning.model.nets import CompactNet
+
+    export_and_compare(CompactNet(block1=[8], transition=8, block2=[8, 8], crop=2), tmp_path / "cropped.onnx")
 
 
 def test_a_net_with_grouped_pointwise_convolutions_and_channel_shuffles_exports(tmp_path):
-    from mnist_lightning.inference.onnx import export_onnx, onnx_logits
     from mnist_lightning.model.nets import StackedSeparableNet
 
-    model = PixelsToLogits(StackedSeparableNet(widths=[8, 8], shared_repeats=1, pointwise_groups=2).eval())
-    export_onnx(model, tmp_path / "grouped.onnx")
-    pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(pixels)).numpy()
-    assert np.abs(onnx_logits(tmp_path / "grouped.onnx", pixels) - expected).max() < 1e-4
+    net = StackedSeparableNet(widths=[8, 8], shared_repeats=1, pointwise_groups=2)
+    export_and_compare(net, tmp_path / "grouped.onnx")
 
 
 def test_a_net_with_test_time_shifts_exports_its_nine_views(tmp_path):
-    from mnist_lightning.inference.onnx import export_onnx, onnx_logits, quantize_int8
+    from mnist_lightning.inference.onnx import onnx_logits, quantize_int8
     from mnist_lightning.model.nets import ShiftAveraged, StackedSeparableNet
 
-    model = PixelsToLogits(ShiftAveraged(StackedSeparableNet(widths=[8, 8], same_padding=True)).eval())
-    export_onnx(model, tmp_path / "shifted.onnx")
-    pixels = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)
-    with torch.no_grad():
-        expected = model(torch.from_numpy(pixels)).numpy()
-    assert np.abs(onnx_logits(tmp_path / "shifted.onnx", pixels) - expected).max() < 1e-4
+    net = ShiftAveraged(StackedSeparableNet(widths=[8, 8], same_padding=True))
+    pixels = export_and_compare(net, tmp_path / "shifted.onnx")
     # export also writes an int8 file: onnxruntime's quantizer must be able to read the graph's shapes.
     quantize_int8(tmp_path / "shifted.onnx", tmp_path / "shifted.int8.onnx", pixels)
     int8 = onnx_logits(tmp_path / "shifted.int8.onnx", pixels)
