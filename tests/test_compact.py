@@ -307,3 +307,28 @@ def test_compact_net_stride_halves_with_the_stem_conv_and_transition_0_drops_the
                    dict(block1=[16], block2=[16] * 6, crop=1)):  # fmt: skip  # 26 x 26: 12 -> 0
         with pytest.raises(UserError, match="too many 3x3 convolutions"):
             CompactNet(**kwargs, downsample="stride")
+
+
+def test_compact_net_halving_kernel_sizes_the_strided_conv():
+    from mnist_lightning.base.errors import UserError
+
+    widths = dict(block1=[16], transition=0, block2=[16, 16, 32, 32])
+    images = torch.randn(3, 1, 28, 28)
+    k3, k4 = (CompactNet(**widths, downsample="stride", halving_kernel=k).eval() for k in (3, 4))
+    stem = k4.features[0][0]
+    assert stem.kernel_size == (4, 4) and stem.stride == (2, 2)
+    assert count_params(k4) - count_params(k3) == 16 * (16 - 9)  # seven more weights per stem filter
+    # (28 - 4) // 2 + 1 = 13: the same map as the 3 x 3, each output seeing a 4 x 4 patch, as conv + MaxPool do.
+    assert stem(images).shape[-2:] == k3.features[0][0](images).shape[-2:] == (13, 13)
+    assert k4(images).shape == (3, 10)
+    # The size check uses the kernel: a 6 x 6 gives 12 x 12, so four 3x3 convs leave 4 x 4 and five leave 2 x 2.
+    assert CompactNet(block1=[16], block2=[16] * 5, downsample="stride", halving_kernel=6).eval()(images).shape == (
+        3,
+        10,
+    )
+    with pytest.raises(UserError, match="too many 3x3 convolutions"):
+        CompactNet(block1=[16], block2=[16] * 6, downsample="stride", halving_kernel=6)
+    with pytest.raises(UserError, match="halving_kernel is the strided convolution's size: set model.net.downsample"):
+        CompactNet(halving_kernel=4)
+    with pytest.raises(UserError, match="halving_kernel must be 2 or more, got 1"):
+        CompactNet(downsample="stride", halving_kernel=1)
