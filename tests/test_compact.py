@@ -321,14 +321,20 @@ def test_compact_net_halving_kernel_sizes_the_strided_conv():
     # (28 - 4) // 2 + 1 = 13: the same map as the 3 x 3, each output seeing a 4 x 4 patch, as conv + MaxPool do.
     assert stem(images).shape[-2:] == k3.features[0][0](images).shape[-2:] == (13, 13)
     assert k4(images).shape == (3, 10)
-    # The size check uses the kernel: a 6 x 6 gives 12 x 12, so four 3x3 convs leave 4 x 4 and five leave 2 x 2.
-    assert CompactNet(block1=[16], block2=[16] * 5, downsample="stride", halving_kernel=6).eval()(images).shape == (
-        3,
-        10,
-    )
-    with pytest.raises(UserError, match="too many 3x3 convolutions"):
+    # Only the halving conv takes the kernel: with two convs in block1 the first stays 3 x 3.
+    two = CompactNet(block1=[8, 16], block2=[16, 16], downsample="stride", halving_kernel=4).eval()
+    convs = [m for m in two.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs[:2]] == [((3, 3), (1, 1)), ((4, 4), (2, 2))]
+    assert two.features[:2](images).shape[-2:] == (12, 12)  # (26 - 4) // 2 + 1
+    # The size check uses the kernel, at its edge: 13 x 13 after a 4 x 4 leaves 1 x 1 after six 3x3 convs; a 6 x 6
+    # gives 12 x 12, so five leave 2 x 2 and six would leave 0.
+    edge = CompactNet(block1=[16], block2=[16] * 6, downsample="stride", halving_kernel=4).eval()
+    assert edge.features(images).shape[-2:] == (1, 1)
+    six = CompactNet(block1=[16], block2=[16] * 5, downsample="stride", halving_kernel=6).eval()
+    assert six.features(images).shape[-2:] == (2, 2)
+    with pytest.raises(UserError, match=r"too many 3x3 convolutions for a 28x28 image \(crop 0, halving_kernel 6\)"):
         CompactNet(block1=[16], block2=[16] * 6, downsample="stride", halving_kernel=6)
     with pytest.raises(UserError, match="halving_kernel is the strided convolution's size: set model.net.downsample"):
         CompactNet(halving_kernel=4)
     with pytest.raises(UserError, match="halving_kernel must be 2 or more, got 1"):
-        CompactNet(downsample="stride", halving_kernel=1)
+        CompactNet(halving_kernel=1)

@@ -125,12 +125,13 @@ class CompactNet(nn.Module):
     images.
 
     `downsample="stride"` halves the map with the last 3x3 convolution of `block1` itself (stride 2) instead of a
-    MaxPool after it: the same map size and weights, but that convolution and its ReLU, BatchNorm and backward pass
-    work on a quarter of the pixels, and there is no MaxPool to run. For model=fast (one conv in `block1`) the
-    full-resolution layer's elementwise work was about half of a CPU training step (docs/speed.md). `transition=0`
-    leaves out the 1x1 block after the halving (0 channels: no block, as timm's `num_classes=0` drops the head).
-    `halving_kernel` is that strided convolution's size: 4 makes each output see a 4 x 4 patch, as a 3x3 conv and
-    a 2x2 MaxPool together do, where a 3x3 of stride 2 sees 3 x 3 patches that overlap by one pixel.
+    MaxPool after it: with the default 3 x 3 kernel, the same weights and map size, but that convolution and its
+    ReLU, BatchNorm and backward pass work on a quarter of the pixels, and there is no MaxPool to run. For
+    model=fast (one conv in `block1`) the full-resolution layer's elementwise work was about half of a CPU training
+    step (docs/speed.md). `transition=0` leaves out the 1x1 block after the halving (0 channels: no block, as timm's
+    `num_classes=0` drops the head). `halving_kernel` is that strided convolution's size: 4 makes each output see a
+    4 x 4 patch, as a 3x3 conv and a 2x2 MaxPool together do, where a 3x3 of stride 2 sees 3 x 3 patches that overlap
+    by one pixel.
     """
 
     def __init__(
@@ -153,24 +154,26 @@ class CompactNet(nn.Module):
             raise UserError(f"model.net.crop is the pixels cut off each side, 0 or more, got {crop}")
         if downsample not in ("maxpool", "stride"):
             raise UserError(f"model.net.downsample must be 'maxpool' or 'stride', got {downsample!r}")
+        if halving_kernel < 2:
+            raise UserError(f"model.net.halving_kernel must be 2 or more, got {halving_kernel}")
         if halving_kernel != 3 and downsample != "stride":
             raise UserError(
                 "model.net.halving_kernel is the strided convolution's size: set model.net.downsample=stride"
             )
-        if halving_kernel < 2:
-            raise UserError(f"model.net.halving_kernel must be 2 or more, got {halving_kernel}")
         size = 28 - 2 * crop
         before_halving = size - 2 * len(block1) + (2 if downsample == "stride" else 0)  # the last conv's input size
         halved = (before_halving - halving_kernel) // 2 + 1 if downsample == "stride" else before_halving // 2
         if before_halving < halving_kernel or halved - 2 * len(block2) < 1:
-            raise UserError(f"model.net has too many 3x3 convolutions for a {size}x{size} image (crop {crop})")
+            kernel = f", halving_kernel {halving_kernel}" if downsample == "stride" else ""
+            raise UserError(f"model.net has too many 3x3 convolutions for a {size}x{size} image (crop {crop}{kernel})")
         # No parameters, so the state_dict keys stay those of the uncropped net; None (not nn.Identity) keeps the
         # uncropped net's layer table as it was.
         self.crop = CenterCrop(crop) if crop else None
         layers: list[nn.Module] = []
         channels = 1
-        for i, width in enumerate(block1):  # (B, 1, size, size) -> (B, block1[-1], before_halving - 2, ...), halved
-            # when strided
+        # (B, 1, size, size) -> (B, block1[-1], before_halving - 2, ...), or (B, block1[-1], halved, halved) when the
+        # last conv is strided
+        for i, width in enumerate(block1):
             last = i == len(block1) - 1
             halving = last and downsample == "stride"  # the conv itself halves the map
             layers.append(

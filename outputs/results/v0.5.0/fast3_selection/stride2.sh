@@ -18,8 +18,8 @@ trial() {  # name, overrides...
 for seed in 1 2; do trial lean_k4_e3_s$seed seed=$seed "${lean[@]}" +model.net.halving_kernel=4 & done
 wait
 # lean_k4 (3 epochs) ended at 99.14% and 99.28% (fast: 99.30, 99.28; the 3 x 3 lean net 99.12, 99.18). One seed's
-# 5,000 images move by about 0.1 points, so two more seeds of each (fast's seeds 3 and 4 are in crop.sh's notes:
-# 99.16%, 99.18%).
+# 5,000 images move by about 0.1 points, so two more seeds of lean_k4 (fast's seeds 3 and 4 are in stride.sh's notes and
+# docs/speed.md's fast_e3_s3 and fast_e3_s4 rows: 99.16%, 99.18%).
 for seed in 3 4; do trial lean_k4_e3_s$seed seed=$seed "${lean[@]}" +model.net.halving_kernel=4 & done
 wait
 # lean_k4 ended at 99.20% and 99.10% (seeds 3, 4): 99.18% mean over seeds 1-4 against fast's 99.23% (99.30, 99.28,
