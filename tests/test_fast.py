@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.model.nets import CompactNet
-from mnist_lightning.results.frontier import time_rows
+from mnist_lightning.results.frontier import TIME_SITTING, time_rows
 from mnist_lightning.results.runs import Job, job_rows
 from mnist_lightning.run.build import build_module
 from mnist_lightning.train import train
@@ -110,7 +110,7 @@ def write_run(folder, acc, fit, test, cpu="Some CPU"):
 
 
 def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
-    sitting = tmp_path / "outputs" / "results" / "v0.4.0" / "time"
+    sitting = tmp_path / TIME_SITTING
     for seed, (acc, fit) in enumerate([(0.9950, 48.0), (0.9944, 50.0)], start=1):
         write_run(sitting / "fast_v1" / f"seed{seed}", acc, fit, 1.0)
     for seed, (acc, fit) in enumerate([(0.9941, 23.0), (0.9939, 25.0)], start=1):
@@ -123,7 +123,7 @@ def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
 
 
 def test_the_time_table_names_every_machine_and_needs_its_baseline(tmp_path):
-    sitting = tmp_path / "outputs" / "results" / "v0.4.0" / "time"
+    sitting = tmp_path / TIME_SITTING
     write_run(sitting / "fast" / "seed1", 0.9941, 23.0, 1.0, cpu="CPU A")
     write_run(sitting / "fast" / "seed2", 0.9941, 23.0, 1.0, cpu="CPU B")
     [fast] = time_rows(tmp_path)  # no fast_v1 runs: no ratio rather than a ratio to itself

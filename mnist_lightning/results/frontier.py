@@ -43,8 +43,8 @@ def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
 # One committed folder of seeds per model recipe: (recipe, folder relative to the project, what code made it).
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
-    ("fast_v1", "outputs/results/v0.4.0/time/fast_v1", "0.4.0"),
-    ("fast", "outputs/results/v0.4.0/time/fast", "0.4.0"),
+    ("fast_v1", "outputs/results/v0.5.0/time/fast_v1", "0.5.0"),
+    ("fast", "outputs/results/v0.5.0/time/fast", "0.5.0"),
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
     ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
@@ -143,7 +143,7 @@ def frontier_table(root: Path) -> str:
 
 # The time frontier: one sitting, recipes run back to back on one idle machine (machines differ too much to
 # compare across sittings). The first recipe is the baseline the others are timed against.
-TIME_SITTING = "outputs/results/v0.4.0/time"
+TIME_SITTING = "outputs/results/v0.5.0/time"
 TIME_RECIPES = ["fast_v1", "fast"]
 
 
