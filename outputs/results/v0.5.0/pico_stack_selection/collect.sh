@@ -3,7 +3,7 @@
 # .hydra/, metrics.csv), and the distillation teacher's run with its last.ckpt (291 KB), so the distilled runs can
 # be repeated: their teacher is outputs/explore/teacher_fast6/checkpoints/last.ckpt, this folder's copy.
 cd "$(dirname "$0")"
-for run in ../../../explore/stack6_* ../../../explore/stack8_* ../../../explore/teacher_fast6; do
+for run in ../../../explore/stack6_* ../../../explore/stack7_* ../../../explore/stack8_* ../../../explore/teacher_fast6; do
     [ -f "$run/metrics.json" ] || continue  # still running
     name=$(basename "$run"); mkdir -p "$name"
     cp -r "$run/metrics.json" "$run/train.log" "$run/.hydra" "$name/"

@@ -116,3 +116,11 @@ wait
 # (Later the same day the FLOP counter was corrected for grouped convolutions, docs/speed.md: the ratios above then
 # read 2.7x for padding, 1.3x for pool_after=1, 1.9x for pool_after=2, 1.3x for stem 4 with eight blocks and 1.16x
 # for stem_padding; the comments keep the figures the choices were made with.)
+# Round 12 (2026-11-29, fifth session, commit 01b40e7's code): depth for stem width, the other way from round 5 (stem 4
+# with eight blocks: 97.82%, 97.84%): a stem of 5 and one more shared repeat (seven blocks, 686 parameters), seeds 1
+# and 2 side by side.
+run stack7_s5_12_12_r4_res_same_s1 seed=1 $padded6 model.net.stem=5 model.net.shared_repeats=4 &
+run stack7_s5_12_12_r4_res_same_s2 seed=2 $padded6 model.net.stem=5 model.net.shared_repeats=4 &
+wait
+# Round 12 ended at 97.54% and 98.06% (seeds 1, 2), below the six-block net's 98.32% and 98.26%: as in round 5, the
+# stem's width is worth more than a block of depth.
