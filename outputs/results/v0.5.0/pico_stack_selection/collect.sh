@@ -15,6 +15,7 @@ mkdir -p teacher_fast6/checkpoints && cp ../../../explore/teacher_fast6/checkpoi
 for name in stack6_12_12_r3_res_same_s1 stack6_12_12_r3_res_same_s2 stack6_12_12_r3_res_s1 \
             stack6_12_12_r3_res_same_silu_s1 stack6_12_12_r3_res_same_stempad_s1 stack6_12_12_r3_res_same_leaky_s1 \
             stack6_12_12_r3_res_same_leaky02_s1 stack6_12_12_r3_res_same_leaky02_s2 \
-            stack6_12_12_r3_res_same_lr04_s1 stack6_12_12_r3_res_same_e80_s1; do
+            stack6_12_12_r3_res_same_lr04_s1 stack6_12_12_r3_res_same_e80_s1 \
+            stack6_12_12_r3_res_same_b32_s1; do
     mkdir -p "$name/checkpoints" && cp "../../../explore/$name/checkpoints/last.ckpt" "$name/checkpoints/"
 done

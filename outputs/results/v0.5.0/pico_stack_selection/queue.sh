@@ -124,3 +124,15 @@ run stack7_s5_12_12_r4_res_same_s2 seed=2 $padded6 model.net.stem=5 model.net.sh
 wait
 # Round 12 ended at 97.54% and 98.06% (seeds 1, 2), below the six-block net's 98.32% and 98.26%: as in round 5, the
 # stem's width is worth more than a block of depth.
+# Round 13 (fifth session, commit 54dc246's code): the six-block net underfits (training accuracy about 98.5% at
+# epoch 40), and only a higher peak lr was tried on it (0.04, round 4: 98.14%). Seed 1 side by side: peak lr 0.01
+# (experiment=pico's is 0.02), and batch 32 instead of 64 (twice the steps over the same images).
+run stack6_12_12_r3_res_same_lr01_s1 seed=1 $padded6 scheduler.max_lr=0.01 &
+run stack6_12_12_r3_res_same_b32_s1 seed=1 $padded6 data.batch_size=32 &
+wait
+# Round 13 ended at 98.22% (peak lr 0.01) and 98.50% (batch 32; val loss 0.0488 against 0.0517), against 98.32%
+# at batch 64: the first held-out gain on this net since round three, at about the same time (855 s against 874 s).
+# Round 14: batch 32 on seed 2, and batch 16 on seed 1, side by side.
+run stack6_12_12_r3_res_same_b32_s2 seed=2 $padded6 data.batch_size=32 &
+run stack6_12_12_r3_res_same_b16_s1 seed=1 $padded6 data.batch_size=16 &
+wait
