@@ -136,3 +136,5 @@ wait
 run stack6_12_12_r3_res_same_b32_s2 seed=2 $padded6 data.batch_size=32 &
 run stack6_12_12_r3_res_same_b16_s1 seed=1 $padded6 data.batch_size=16 &
 wait
+# Round 14 ended at 97.98% (batch 32, seed 2, against batch 64's 98.26%) and 98.00% (batch 16, seed 1, 1,269 s): batch
+# 32's seed-1 gain (+0.18) is matched by a seed-2 loss (-0.28), so it was noise, and batch 16 is lower still.
