@@ -84,6 +84,7 @@ def misclassified_figure(samples: list[tuple[Tensor, int, int]]) -> Figure:
     """
     columns, cell, caption = 6, 32, 12  # a cell: the 28 x 28 digit with a 2-pixel margin, under a 12-pixel caption
     rows = max(1, -(-len(samples) // columns))
+    # Laid out by hand rather than with torchvision's make_grid, which leaves no strip for the captions.
     canvas = np.ones((rows * (caption + cell), columns * cell))  # white between the digits
     fig, ax = plt.subplots(figsize=(columns * 1.1, rows * 1.5))
     for i, (image, true, pred) in enumerate(samples):
