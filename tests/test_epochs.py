@@ -73,6 +73,20 @@ def test_onecycle_logs_the_lr_of_every_step(tmp_path):
     assert len(set(expected)) == 3 * STEPS
 
 
+def test_onecycle_logs_the_lr_of_each_step_the_loggers_write(tmp_path):
+    # The lr is logged only on the steps Lightning writes (every log_every_n_steps, counted over the whole fit):
+    # those must still carry that step's own lr, and each at its own step.
+    watch = Watch()
+    overrides = [*THREE_EPOCHS, "scheduler=onecycle", "trainer.log_every_n_steps=2"]
+    train(compose_train_config(tmp_path, overrides), callbacks=[watch])
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    written = [(event.step, event.value) for event in events.Scalars("train/lr")]
+    assert [step for step, _ in written] == list(range(1, 3 * STEPS, 2))  # steps 1, 3, ..., 13 of 0-14
+    assert [lr for _, lr in written] == pytest.approx(watch.lrs[1::2])
+    assert len(set(watch.lrs[1::2])) == len(written)
+
+
 def test_seed_replicates_share_no_epoch_order():
     orders = {}
     for seed in (1, 2, 3):

@@ -67,6 +67,15 @@ def test_bad_values_stop_before_anything_is_written(tmp_path, earlier_run, overr
     assert snapshot(earlier_run) == before
 
 
+def test_a_onecycle_warm_up_of_one_step_is_one_clear_error(tmp_path):
+    # torch's OneCycleLR divides by zero when pct_start x total_steps is exactly 1 (here 0.25 x 4 steps). The run's
+    # length is known only inside fit, once the Trainer holds the data (its logger has started by then).
+    overrides = ["scheduler=onecycle", "trainer.max_epochs=1", "trainer.limit_train_batches=4", "logger=csv"]
+    with pytest.raises(UserError, match="the scheduler's warm-up would be a single step of the run's 4: train for"):
+        train(compose_train_config(tmp_path / "four", overrides))
+    train(compose_train_config(tmp_path / "five", [*overrides[:2], "trainer.limit_train_batches=5", "logger=csv"]))
+
+
 def test_a_data_folder_without_write_permission(tmp_path, monkeypatch):
     # Tests run as root here, for whom permission bits do not stop a write: simulate the refusal.
     (tmp_path / "MNIST" / "raw").mkdir(parents=True)

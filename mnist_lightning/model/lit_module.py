@@ -129,14 +129,21 @@ class MNISTLitModule(pl.LightningModule):
         return values
 
     # The lr is logged here rather than by Lightning's LearningRateMonitor, which names an optimizer without a
-    # scheduler "lr-Adam" instead of train/lr and logs a per-step lr only every log_every_n_steps.
+    # scheduler "lr-Adam" instead of train/lr.
     def on_train_epoch_start(self) -> None:
         if self.hparams.scheduler_interval == "epoch":  # one lr per epoch
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
     def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        if self.hparams.scheduler_interval == "step":  # e.g. OneCycle: the lr changes every step, so log every step
-            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+        # e.g. OneCycle: the lr changes every step. Lightning writes step values to the loggers only every
+        # trainer.log_every_n_steps, so log it on those steps only (the test LearningRateMonitor makes here): a
+        # self.log on every step cost about 0.28 ms a call (1 thread; outputs/results/v0.5.0/bench/lrlog_2026-11-29)
+        # for values no logger ever received.
+        trainer = self.trainer
+        if self.hparams.scheduler_interval == "step" and (
+            trainer._logger_connector.should_update_logs or trainer.fast_dev_run
+        ):
+            self.log("train/lr", trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self) -> None:
         values = self._log_epoch("train")
@@ -177,7 +184,14 @@ class MNISTLitModule(pl.LightningModule):
         make_scheduler = instantiate(self.hparams.scheduler)
         interval = self.hparams.scheduler_interval
         if interval == "step":  # e.g. OneCycleLR: its length is the run's number of optimizer steps
-            scheduler = make_scheduler(optimizer=optimizer, total_steps=self.trainer.estimated_stepping_batches)
+            total_steps = self.trainer.estimated_stepping_batches
+            try:
+                scheduler = make_scheduler(optimizer=optimizer, total_steps=total_steps)
+            except ZeroDivisionError:  # OneCycleLR (torch 2.14) when pct_start x total_steps is exactly 1 step
+                raise UserError(
+                    f"the scheduler's warm-up would be a single step of the run's {total_steps}: "
+                    "train for more steps or change scheduler.pct_start"
+                ) from None
         else:
             scheduler = make_scheduler(optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
