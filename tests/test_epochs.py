@@ -11,6 +11,7 @@ from conftest import compose_train_config
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mnist_lightning.data.loader import AUGMENT, ORDER, EpochSampler, epoch_seed
+from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.run.callbacks import EpochHistory
 from mnist_lightning.train import train
 
@@ -37,6 +38,12 @@ def logged_lrs(run) -> list[float]:
     events = EventAccumulator(str(run))
     events.Reload()
     return [event.value for event in events.Scalars("train/lr")]
+
+
+def logged_steps(run) -> list[tuple[int, float]]:
+    events = EventAccumulator(str(run))
+    events.Reload()
+    return [(event.step, event.value) for event in events.Scalars("train/lr")]
 
 
 def test_exponential_schedule_data_order_and_best_epoch_over_three_epochs(tmp_path, caplog):
@@ -73,18 +80,33 @@ def test_onecycle_logs_the_lr_of_every_step(tmp_path):
     assert len(set(expected)) == 3 * STEPS
 
 
-def test_onecycle_logs_the_lr_of_each_step_the_loggers_write(tmp_path):
-    # The lr is logged only on the steps Lightning writes (every log_every_n_steps, counted over the whole fit):
-    # those must still carry that step's own lr, and each at its own step.
+def test_onecycle_logs_the_lr_of_each_step_the_loggers_write(tmp_path, monkeypatch):
+    # The lr is logged only on the steps Lightning writes (every log_every_n_steps over the whole fit, and the step
+    # where a callback stops training): each written step must carry that step's own lr, at that step.
+    calls = []
+    log = MNISTLitModule.log
+    monkeypatch.setattr(
+        MNISTLitModule, "log", lambda self, name, *a, **k: (calls.append(name), log(self, name, *a, **k))
+    )
     watch = Watch()
-    overrides = [*THREE_EPOCHS, "scheduler=onecycle", "trainer.log_every_n_steps=2"]
-    train(compose_train_config(tmp_path, overrides), callbacks=[watch])
-    events = EventAccumulator(str(tmp_path))
-    events.Reload()
-    written = [(event.step, event.value) for event in events.Scalars("train/lr")]
-    assert [step for step, _ in written] == list(range(1, 3 * STEPS, 2))  # steps 1, 3, ..., 13 of 0-14
-    assert [lr for _, lr in written] == pytest.approx(watch.lrs[1::2])
-    assert len(set(watch.lrs[1::2])) == len(written)
+    overrides = [*THREE_EPOCHS, "scheduler=onecycle", "trainer.log_every_n_steps=4"]
+    train(compose_train_config(tmp_path / "every4", overrides), callbacks=[watch])
+    assert len(set(watch.lrs)) == 3 * STEPS  # every step's lr differs: a value written at the wrong step shows
+    written = logged_steps(tmp_path / "every4")
+    assert [step for step, _ in written] == [3, 7, 11]  # steps 0-14: the 4th, 8th and 12th
+    assert [lr for _, lr in written] == pytest.approx([watch.lrs[3], watch.lrs[7], watch.lrs[11]])
+    assert calls.count("train/lr") == 3  # not a call on every step
+
+    class StopAtStep(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            if trainer.global_step == 6:  # after the 6th step (step 5)
+                trainer.should_stop = True
+
+    watch = Watch()
+    train(compose_train_config(tmp_path / "stopped", overrides), callbacks=[StopAtStep(), watch])
+    assert len(watch.lrs) == 6
+    written = logged_steps(tmp_path / "stopped")
+    assert written == [(3, pytest.approx(watch.lrs[3])), (5, pytest.approx(watch.lrs[5]))]  # the stop is written too
 
 
 def test_seed_replicates_share_no_epoch_order():

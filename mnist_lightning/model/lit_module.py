@@ -72,6 +72,7 @@ class MNISTLitModule(pl.LightningModule):
         self.net = net
         # Keyed "<stage>_" because ModuleDict keys become attributes and `train` is a method.
         self.metrics = nn.ModuleDict({f"{stage}_": stage_metrics(num_classes) for stage in STAGES})
+        self._step_lr: float | None = None  # a step schedule's lr of the current step (on_train_batch_start)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -134,16 +135,22 @@ class MNISTLitModule(pl.LightningModule):
         if self.hparams.scheduler_interval == "epoch":  # one lr per epoch
             self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
 
+    # A step schedule (e.g. OneCycle) changes the lr every step. Lightning writes step values to the loggers only on
+    # some steps (every trainer.log_every_n_steps, and the step where training is told to stop), so the lr is logged on
+    # those steps only: a self.log cost about 0.28 ms a call (1 thread; outputs/results/v0.5.0/bench/lrlog_2026-11-29),
+    # and 49 of every 50 values were never written. It is read before the step (the scheduler steps after it) and
+    # logged after it, when the callbacks have run and should_update_logs, the test Lightning makes before writing,
+    # also knows whether one of them stopped training.
     def on_train_batch_start(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        # e.g. OneCycle: the lr changes every step. Lightning writes step values to the loggers only every
-        # trainer.log_every_n_steps, so log it on those steps only (the test LearningRateMonitor makes here): a
-        # self.log on every step cost about 0.28 ms a call (1 thread; outputs/results/v0.5.0/bench/lrlog_2026-11-29)
-        # for values no logger ever received.
+        if self.hparams.scheduler_interval == "step":
+            self._step_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+
+    def on_train_batch_end(self, outputs: object, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         trainer = self.trainer
         if self.hparams.scheduler_interval == "step" and (
             trainer._logger_connector.should_update_logs or trainer.fast_dev_run
         ):
-            self.log("train/lr", trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+            self.log("train/lr", self._step_lr, on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self) -> None:
         values = self._log_epoch("train")
@@ -185,13 +192,14 @@ class MNISTLitModule(pl.LightningModule):
         interval = self.hparams.scheduler_interval
         if interval == "step":  # e.g. OneCycleLR: its length is the run's number of optimizer steps
             total_steps = self.trainer.estimated_stepping_batches
-            try:
-                scheduler = make_scheduler(optimizer=optimizer, total_steps=total_steps)
-            except ZeroDivisionError:  # OneCycleLR (torch 2.14) when pct_start x total_steps is exactly 1 step
+            pct_start = self.hparams.scheduler.get("pct_start")
+            if pct_start is not None and float(pct_start * total_steps) == 1.0:
+                # OneCycleLR (torch 2.14) divides by its warm-up's length minus one step: ZeroDivisionError.
                 raise UserError(
                     f"the scheduler's warm-up would be a single step of the run's {total_steps}: "
                     "train for more steps or change scheduler.pct_start"
-                ) from None
+                )
+            scheduler = make_scheduler(optimizer=optimizer, total_steps=total_steps)
         else:
             scheduler = make_scheduler(optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Item 4, sixth session (2026-11-29): lean_k4 with the short-schedule knobs that tune_probe.py's bare loop suggested
 # (tune_probe.txt: OneCycle warm-up 15% of the steps instead of 25%, starting at max_lr / 10 instead of / 25, label
-# smoothing 0.05 instead of 0.1; at batch 128 they matched fast held out there, 99.23% against 99.22% over seeds 1-8),
+# smoothing 0.05 instead of 0.1; at batch 128 they came within 0.02 points of fast held out there, 99.21% against 99.22% over seeds 1-8),
 # now through the project (held out as stride2.sh, 1 thread, two at a time on the otherwise idle machine).
 # Run from the repository root: bash outputs/results/v0.5.0/fast3_selection/lean_knobs.sh
 cd "$(dirname "$0")/../../../.."
