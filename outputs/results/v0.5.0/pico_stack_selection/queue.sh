@@ -138,7 +138,7 @@ run stack6_12_12_r3_res_same_b16_s1 seed=1 $padded6 data.batch_size=16 &
 wait
 # Round 14 ended at 97.98% (batch 32, seed 2, against batch 64's 98.26%) and 98.00% (batch 16, seed 1, 1,269 s): batch
 # 32's seed-1 gain (+0.18) is matched by a seed-2 loss (-0.28), so it was noise, and batch 16 is lower still.
-# Round 15 (2026-11-29, sixth session, commit eb07b86's code): stem width and depth together, paid for by the first
+# Round 15 (2026-11-29, sixth session, commit bea19bf: eb07b86's code): stem width and depth together, paid for by the first
 # block's own weights. A stem of 12 (not 6) and one 12-wide block applied seven times (six shared repeats, each with its
 # own BatchNorm), residual and padded: 682 parameters, 1.4x the blocks' compute. Rounds 5 and 12 found the stem's width
 # worth more than depth, round 6 a stem of 8 paid by the repeats' BatchNorm affines worth less: here the affines stay.
@@ -146,3 +146,5 @@ wait
 run stack7_s12_12_r6_res_same_s1 seed=1 $padded6 model.net.stem=12 model.net.widths=[12] model.net.shared_repeats=6 &
 run stack7_s12_12_r6_res_same_s2 seed=2 $padded6 model.net.stem=12 model.net.widths=[12] model.net.shared_repeats=6 &
 wait
+# Round 15 ended at 97.92% and 97.60% (seeds 1, 2; 892 and 895 s side by side), against the six-block net's 98.32% and
+# 98.26%: at epoch 20 it was already 0.5 points behind. The stem's width does not pay for the first block's own weights.
