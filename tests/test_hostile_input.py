@@ -40,6 +40,12 @@ def foreign_checkpoint(path: Path) -> Path:
         ("model.dropout=1.5", r"model.dropout must be in \[0, 1\), got 1.5"),
         ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\), got -0.1"),
         ("scheduler.gamma=0", r"scheduler.gamma must be in \(0, 1\], got 0"),
+        ("scheduler=onecycle scheduler.max_lr=-1", "scheduler.max_lr must be a positive number, got -1"),
+        (
+            "scheduler=onecycle scheduler.pct_start=1.5",
+            r"the scheduler refused its settings: Expected float between 0 and 1 pct_start, but got 1.5 \(see sch",
+        ),
+        ("scheduler=onecycle scheduler.div_factor=0", "the scheduler refused its settings: float division by zero"),
         ("scheduler.gamma=1.5", r"scheduler.gamma must be in \(0, 1\], got 1.5"),
         ("data.batch_size=60001", "data.batch_size=60001 is larger than the 60,000 training images"),
         ("data/augment=affine data.augment.degrees=200", r"data.augment.degrees must be in \[0, 180\], got 200"),

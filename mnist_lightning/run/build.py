@@ -35,12 +35,19 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
     interval = scheduler_cfg.pop("interval", "epoch")  # ours, not the scheduler's: when Lightning steps it
     if interval not in ("epoch", "step"):
         raise UserError(f"scheduler.interval must be epoch or step, got {interval!r}")
-    try:  # a trial build, so a bad lr or gamma stops the run now rather than after data loading
+    # Trial builds, so a bad lr, gamma or schedule stops the run now rather than after data loading.
+    try:
         trial = instantiate(optimizer_cfg)(params=net.parameters())
-        if scheduler_cfg:
-            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
     except ValueError as error:
         raise UserError(f"the optimizer refused its settings: {error} (see optimizer.* in the config)") from error
+    if scheduler_cfg:
+        max_lr = scheduler_cfg.get("max_lr")  # OneCycleLR takes any number: a negative one would train backwards
+        if isinstance(max_lr, int | float) and not isinstance(max_lr, bool) and max_lr <= 0:
+            raise UserError(f"scheduler.max_lr must be a positive number, got {max_lr}")
+        try:
+            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
+        except (ValueError, ZeroDivisionError) as error:  # ZeroDivisionError: OneCycleLR with a factor of 0
+            raise UserError(f"the scheduler refused its settings: {error} (see scheduler.* in the config)") from error
     module = MNISTLitModule(
         net=net,
         optimizer=optimizer_cfg,
