@@ -41,6 +41,7 @@ def foreign_checkpoint(path: Path) -> Path:
         ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\), got -0.1"),
         ("scheduler.gamma=0", r"scheduler.gamma must be in \(0, 1\], got 0"),
         ("scheduler=onecycle scheduler.max_lr=-1", "scheduler.max_lr must be a positive number, got -1"),
+        ("scheduler=onecycle scheduler.max_lr=0", "scheduler.max_lr must be a positive number, got 0"),
         (
             "scheduler=onecycle scheduler.pct_start=1.5",
             r"the scheduler refused its settings: Expected float between 0 and 1 pct_start, but got 1.5 \(see sch",
@@ -117,3 +118,12 @@ def test_evaluate_without_a_checkpoint_says_what_to_give(tmp_path):
         cfg = compose("evaluate", overrides=[f"paths.output_dir={tmp_path}"])
     with pytest.raises(UserError, match="give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt"):
         evaluate(cfg)
+
+
+def test_a_valid_warm_up_is_not_refused_by_the_trial_build(tmp_path):
+    # The trial build before the data loads uses a stand-in run length; with 100 steps, pct_start=0.01 would be a
+    # one-step warm-up there (torch divides by zero), though a real run of thousands of steps is fine.
+    from mnist_lightning.run.build import build_module
+
+    module, _ = build_module(compose_train_config(tmp_path, ["scheduler=onecycle", "scheduler.pct_start=0.01"]))
+    assert module.hparams.scheduler["pct_start"] == 0.01

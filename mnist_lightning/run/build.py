@@ -44,8 +44,11 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
         max_lr = scheduler_cfg.get("max_lr")  # OneCycleLR takes any number: a negative one would train backwards
         if isinstance(max_lr, int | float) and not isinstance(max_lr, bool) and max_lr <= 0:
             raise UserError(f"scheduler.max_lr must be a positive number, got {max_lr}")
+        # A step schedule's trial length: not one that makes OneCycleLR's warm-up exactly 1 step (the real run's length
+        # is checked in configure_optimizers), so a valid pct_start such as 0.01 is not refused here.
+        trial_steps = 101 if float(scheduler_cfg.get("pct_start", 0) or 0) * 100 == 1.0 else 100
         try:
-            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": 100} if interval == "step" else {}))
+            instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": trial_steps} if interval == "step" else {}))
         except (ValueError, ZeroDivisionError) as error:  # ZeroDivisionError: OneCycleLR with a factor of 0
             raise UserError(f"the scheduler refused its settings: {error} (see scheduler.* in the config)") from error
     module = MNISTLitModule(

@@ -140,7 +140,8 @@ wait
 # 32's seed-1 gain (+0.18) is matched by a seed-2 loss (-0.28), so it was noise, and batch 16 is lower still.
 # Round 15 (2026-11-29, sixth session, commit bea19bf: eb07b86's code): stem width and depth together, paid for by the first
 # block's own weights. A stem of 12 (not 6) and one 12-wide block applied seven times (six shared repeats, each with its
-# own BatchNorm), residual and padded: 682 parameters, 1.4x the blocks' compute. Rounds 5 and 12 found the stem's width
+# own BatchNorm), residual and padded: 682 parameters, about 1.6x the forward FLOPs (742,488 against 456,540
+# per image, as its metrics.json counts them; the queue was written with an estimate of 1.4x). Rounds 5 and 12 found the stem's width
 # worth more than depth, round 6 a stem of 8 paid by the repeats' BatchNorm affines worth less: here the affines stay.
 # Seeds 1 and 2 side by side.
 run stack7_s12_12_r6_res_same_s1 seed=1 $padded6 model.net.stem=12 model.net.widths=[12] model.net.shared_repeats=6 &
