@@ -192,9 +192,7 @@ class MNISTLitModule(pl.LightningModule):
         interval = self.hparams.scheduler_interval
         if interval == "step":  # e.g. OneCycleLR: its length is the run's number of optimizer steps
             total_steps = self.trainer.estimated_stepping_batches
-            pct_start = self.hparams.scheduler.get("pct_start")
-            if pct_start is not None and float(pct_start * total_steps) == 1.0:
-                # OneCycleLR (torch 2.14) divides by its warm-up's length minus one step: ZeroDivisionError.
+            if warm_up_is_one_step(self.hparams.scheduler, total_steps):
                 raise UserError(
                     f"the scheduler's warm-up would be a single step of the run's {total_steps}: "
                     "train for more steps or change scheduler.pct_start"
@@ -203,6 +201,12 @@ class MNISTLitModule(pl.LightningModule):
         else:
             scheduler = make_scheduler(optimizer=optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": interval}}
+
+
+def warm_up_is_one_step(scheduler: dict, total_steps: int) -> bool:
+    """Whether OneCycleLR's warm-up (`pct_start` x `total_steps`) is exactly one step, where torch 2.14 divides by
+    the warm-up's length minus one step (ZeroDivisionError). False for schedulers without `pct_start`."""
+    return float((scheduler.get("pct_start") or 0) * total_steps) == 1.0
 
 
 def exponential_lambda(optimizer: Optimizer, gamma: float = 0.85) -> torch.optim.lr_scheduler.LambdaLR:

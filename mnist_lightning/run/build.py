@@ -14,7 +14,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
-from mnist_lightning.model.lit_module import MNISTLitModule
+from mnist_lightning.model.lit_module import MNISTLitModule, warm_up_is_one_step
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
@@ -46,7 +46,7 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
             raise UserError(f"scheduler.max_lr must be a positive number, got {max_lr}")
         # A step schedule's trial length: not one that makes OneCycleLR's warm-up exactly 1 step (the real run's length
         # is checked in configure_optimizers), so a valid pct_start such as 0.01 is not refused here.
-        trial_steps = 101 if float(scheduler_cfg.get("pct_start", 0) or 0) * 100 == 1.0 else 100
+        trial_steps = 101 if warm_up_is_one_step(scheduler_cfg, 100) else 100
         try:
             instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": trial_steps} if interval == "step" else {}))
         except (ValueError, ZeroDivisionError) as error:  # ZeroDivisionError: OneCycleLR with a factor of 0

@@ -5,4 +5,5 @@ from mnist_lightning.model import lit_module as lm
 if os.environ.get("V") == "nolr":
     lm.MNISTLitModule.on_train_batch_start = lambda self, batch, batch_idx: None
 sys.argv = ["cpu_ab.py", *sys.argv[1:]]
-runpy.run_path(str(Path(__file__).with_name("cpu_ab.py")), run_name="__main__")
+# The measuring loop is the gap probe's (identical to the copy that made ab.txt).
+runpy.run_path(str(Path(__file__).parent.parent / "gap_2026-11-29" / "cpu_ab.py"), run_name="__main__")
