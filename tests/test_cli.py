@@ -26,6 +26,8 @@ def test_fast_dev_run_writes_metrics_json(tmp_path):
     assert {"python", "torch", "lightning", "hydra", "cpu"} <= provenance.keys()
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
     assert "Total params: 17,216" in result.stdout  # the layer table is printed at start
+    assert metrics["checkpoints"] == {"last": None, "best": None}  # fast_dev_run saves none: no path to a missing file
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp_path, tiny_run_args):
@@ -39,6 +41,8 @@ def test_short_run_logs_tensorboard_scalars_checkpoints_and_seed_style_lines(tmp
         assert line in log and line in result.stdout, line
     assert "it/s" not in log
     assert (run / "checkpoints" / "last.ckpt").exists()
+    recorded = json.loads((run / "metrics.json").read_text())["checkpoints"]
+    assert recorded == {"last": str(run / "checkpoints" / "last.ckpt"), "best": None}
     assert not list(run.glob("checkpoints/best-*.ckpt"))  # validation is the test set: no model chosen on it
 
     events = EventAccumulator(str(run))

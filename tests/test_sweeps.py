@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import optuna
 import pytest
 import yaml
-from conftest import CONF_DIR, compose_train_config, free_port, run_here, wait_until_answers
+from conftest import CONF_DIR, assert_clear_error, compose_train_config, free_port, run_here, wait_until_answers
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
@@ -86,6 +86,41 @@ def test_the_onecycle_search_runs_on_experiment_fast_and_validates_on_held_out_i
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert set(best["best_params"]) == {"scheduler.max_lr", "data.batch_size", "model.label_smoothing", "model.dropout"}
     assert best["best_value"] == trial["val/acc"]
+
+
+@pytest.mark.parametrize(
+    ("recipe", "search", "key", "scheduler"),
+    [("experiment=fast", "hparams_search=optuna", "scheduler.gamma", "onecycle"),
+     ("seed=1", "hparams_search=optuna_onecycle", "scheduler.max_lr", "exponential")],
+)  # fmt: skip
+def test_a_search_over_a_key_the_recipe_lacks_is_one_line_before_any_trial(tmp_path, recipe, search, key, scheduler):
+    # Hydra refused the key only when composing the first trial's job: five lines of its own, trial 0 left RUNNING
+    # in the study and an empty sweep folder.
+    storage, sweep = tmp_path / "study.db", tmp_path / "sweep"
+    args = [recipe, search, f"hydra.sweeper.storage=sqlite:///{storage}", f"hydra.sweep.dir={sweep}"]
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert_clear_error(result, f"names {key}, which this run's config does not have \\(scheduler={scheduler} has no ")
+    assert not storage.exists() and not sweep.exists()
+
+
+def test_a_sweep_on_the_command_line_of_a_search_is_one_line(tmp_path):
+    result = run_here(TRAIN, "hparams_search=optuna", "optimizer.lr=0.1,0.2", cwd=tmp_path)
+    assert_clear_error(result, "optimizer.lr=0.1,0.2: a search sweeps hydra.sweeper.params only")
+
+
+def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
+
+    params = {"+model.net.crop": "choice(1, 2)", "model.nope": "choice(1)"}
+    worker = OptunaSweeper(
+        f"sqlite:///{tmp_path / 'study.db'}", "plus", n_trials=1, n_jobs=1, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=1), params=params,
+    )  # fmt: skip
+    worker.config = compose_train_config(tmp_path, [])
+    with pytest.raises(SearchError, match="names model.nope, which .* change hydra.sweeper.params"):
+        worker.check_space()
+    del worker.space["model.nope"]
+    worker.check_space()  # +model.net.crop adds a key: not checked
 
 
 @pytest.mark.system

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import socket
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -22,20 +23,23 @@ from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
+from mnist_lightning.base.errors import UserError
 from mnist_lightning.run.pruning import open_storage
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+_ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
-class SearchError(Exception):
-    """A search that cannot start (a sweep on the command line, a storage that cannot be opened): one line."""
+class SearchError(UserError):
+    """A search that cannot start or go on (a sweep on the command line, a parameter the run's config does not
+    have, a space with no new set left): `error: <message>` and exit code 2, as every command's user errors."""
 
 
 def pid_alive(pid: int) -> bool:
@@ -63,6 +67,15 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
+        # Hydra runs the sweeper outside the task, where the commands' one-line wrapper does not reach, and prints
+        # a traceback for anything raised here: a user's mistake ends in one line instead.
+        try:
+            self.search(arguments)
+        except SearchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(error.exit_code)
+
+    def search(self, arguments: list[str]) -> None:
         fixed = []
         for override in OverridesParser.create().parse_overrides(arguments):
             if override.is_sweep_override():
@@ -71,6 +84,7 @@ class OptunaSweeper(Sweeper):
                     f"add it there, e.g. hydra.sweeper.params.{override.key_or_group}='choice(...)'"
                 )
             fixed.append(override.input_line)
+        self.check_space()
         # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -99,6 +113,21 @@ class OptunaSweeper(Sweeper):
                 self.tell(study, trial, result)
             left = self.trials_left(study)
         self.write_best(study)
+
+    def check_space(self) -> None:
+        """Refuse, before the study is opened, a parameter the run's config does not have: Hydra would refuse it only
+        when the first trial's job is composed, after the trial was asked (and left running). `+key` adds a key
+        and is not checked."""
+        for key in self.space:
+            if key.startswith("+") or OmegaConf.select(self.config, key, default=_ABSENT) is not _ABSENT:
+                continue
+            group = key.split(".")[0]
+            choice = OmegaConf.select(self.config, f"hydra.runtime.choices.{group}", default=None)
+            chosen = f" ({group}={choice} has no {key.removeprefix(group + '.')})" if choice else ""
+            hint = (": choose the search of the recipe's schedule (hparams_search=optuna for scheduler=exponential, "
+                    "hparams_search=optuna_onecycle for scheduler=onecycle) or change hydra.sweeper.params"
+                    if group == "scheduler" else ": change hydra.sweeper.params (or add the key with +)")  # fmt: skip
+            raise SearchError(f"hydra.sweeper.params names {key}, which this run's config does not have{chosen}{hint}")
 
     def open_study(self) -> optuna.Study:
         """Create the study, or load it. Workers started at once may race to create a new database's tables

@@ -70,13 +70,14 @@ def final_metrics(trainer: pl.Trainer, history: EpochHistory, output_dir: Path, 
     """The results of a finished run as metrics.json has them (without the timings and the record's header)."""
     best = history.best()
     best_ckpt = next((c.best_model_path for c in trainer.checkpoint_callbacks if c.monitor), None)
+    last_ckpt = output_dir / "checkpoints" / "last.ckpt"  # none after fast_dev_run, which saves nothing
     return {
         "test/acc": test.get("test/acc"),
         "test/loss": test.get("test/loss"),
         "val/acc": history.rows[-1]["val/acc"] if history.rows else None,
         "val/acc_best": best["val/acc"] if best else None,  # on the test set when val_is_test
         "epoch_of_val_acc_best": best["epoch"] if best else None,
-        "checkpoints": {"last": str(output_dir / "checkpoints" / "last.ckpt"), "best": best_ckpt or None},
+        "checkpoints": {"last": str(last_ckpt) if last_ckpt.is_file() else None, "best": best_ckpt or None},
         "test/images": as_float(trainer.callback_metrics.get("test/images")) if test else None,
         "epochs": trainer.current_epoch,
         "history": history.rows,
