@@ -109,6 +109,7 @@ def test_a_sweep_on_the_command_line_of_a_search_is_one_line(tmp_path):
 
 
 def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
+    config = compose_train_config(tmp_path, [])  # first: Hydra's plugin scan runs the sweeper's module again
     from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
 
     params = {"+model.net.crop": "choice(1, 2)", "model.nope": "choice(1)"}
@@ -116,7 +117,7 @@ def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
         f"sqlite:///{tmp_path / 'study.db'}", "plus", n_trials=1, n_jobs=1, direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=1), params=params,
     )  # fmt: skip
-    worker.config = compose_train_config(tmp_path, [])
+    worker.config = config
     with pytest.raises(SearchError, match="names model.nope, which .* change hydra.sweeper.params"):
         worker.check_space()
     del worker.space["model.nope"]
