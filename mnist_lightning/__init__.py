@@ -21,6 +21,12 @@ warnings.filterwarnings("ignore", message=r"(?s).*is validated against ConfigSto
 # which has already gathered every process's state, so syncing again would only average equal numbers. (Here, not
 # in train.py: a submitit job unpickles the task function without importing train.py as a module first.)
 warnings.filterwarnings("ignore", message=".*sync_dist=True.*when logging on epoch level.*")
+# A run of fewer batches than trainer.log_every_n_steps (a short check with trainer.limit_train_batches) is told it
+# will log no step: what the project logs and reports is per epoch (only a step schedule's lr is logged per step).
+warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging")
+# A resume writes into a new run folder by design, and Lightning's checkpoint callbacks then say they do not reload
+# their scores: BestCheckpoint restores the best score itself (run/checkpoints.py), and last.ckpt starts anew there.
+warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
 
 
 def _expose_the_sweeper_plugin() -> None:

@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import require
+from mnist_lightning.run.callbacks import EpochProgressBar
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import check_hardware
 from mnist_lightning.run.diagnostics import TestDiagnostics
@@ -30,8 +31,9 @@ def evaluate(cfg: DictConfig) -> dict:
     module = module_from_checkpoint(checkpoint, cfg.ckpt_path, cfg.trust_checkpoint)
     precision = checkpoint.get("precision", cfg.trainer.precision)  # the run's own numerics, e.g. bf16-mixed
     diagnostics = TestDiagnostics()
+    bar = EpochProgressBar()  # train's bar: drawn in a terminal only, not into a pipe or a log file
     trainer = instantiate(
-        cfg.trainer, precision=precision, logger=False, callbacks=[diagnostics], enable_checkpointing=False
+        cfg.trainer, precision=precision, logger=False, callbacks=[diagnostics, bar], enable_checkpointing=False
     )
     result = trainer.test(module, datamodule=instantiate(cfg.data), verbose=False)[0]
     per_class = diagnostics.per_class_accuracy()

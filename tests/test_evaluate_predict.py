@@ -25,6 +25,15 @@ def test_evaluate_matches_the_training_runs_test_accuracy(trained_sweep, tmp_pat
     true_counts = np.bincount(torchvision.datasets.MNIST(BUNDLED_DATA_DIR, train=False).targets.numpy())
     assert counts.sum(axis=1).tolist() == true_counts.tolist()  # rows are the true digits, columns the predicted
     assert not list(tmp_path.iterdir())  # evaluate prints; it leaves no run folder behind
+    assert "it/s" not in result.stdout + result.stderr  # no progress bar into a pipe or a file, as in train
+
+
+def test_evaluate_draws_its_progress_bar_in_a_terminal(trained_sweep, tmp_path):
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_here("mnist_lightning.evaluate", f"ckpt_path={ckpt}", "trainer.limit_test_batches=2", cwd=tmp_path,
+                      terminal=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "it/s" in result.stdout and "test accuracy: " in result.stdout
 
 
 def write_test_digits(folder, count: int = 40) -> list[int]:

@@ -1,7 +1,9 @@
 """The three timed training loops of bench: the project's Trainer path, a bare PyTorch loop, the notebook's loop."""
 
+import contextlib
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -15,6 +17,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 from mnist_lightning.data.mnist import MNIST_MEAN, MNIST_STD
+from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.run.build import build_module, build_trainer
 
 LOOPS = ("project", "bare", "notebook")
@@ -51,6 +54,19 @@ class StepClock(pl.Callback):
         self.eval_seconds = time.perf_counter() - self.start
 
 
+@contextlib.contextmanager
+def without_epoch_lines() -> Iterator[None]:
+    """The module's per-epoch lines (`Epoch 1: train loss ...`) off: in bench they are the timed stretch's, a few
+    hundred steps of a fresh network, and would read as results among the throughput figures."""
+    lines = logging.getLogger(MNISTLitModule.__module__)
+    level = lines.level
+    lines.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        lines.setLevel(level)
+
+
 def project_loop(cfg: DictConfig, batch_size: int) -> tuple[float, float]:
     """Training images/s of the project's own path (Trainer + DataModule + LightningModule), and of its
     per-epoch validation pass over the 10,000 test images."""
@@ -67,9 +83,10 @@ def project_loop(cfg: DictConfig, batch_size: int) -> tuple[float, float]:
     clock = StepClock(cfg.warmup_steps, cfg.steps)
     datamodule = instantiate(cfg.data)
     trainer = build_trainer(cfg, [clock], datamodule.val_is_test)
-    trainer.fit(module, datamodule=datamodule)
-    trainer.limit_val_batches = 1.0  # now the whole validation set, timed by the clock
-    trainer.validate(module, datamodule=datamodule, verbose=False)
+    with without_epoch_lines():
+        trainer.fit(module, datamodule=datamodule)
+        trainer.limit_val_batches = 1.0  # now the whole validation set, timed by the clock
+        trainer.validate(module, datamodule=datamodule, verbose=False)
     return cfg.steps * batch_size / clock.train_seconds, 10_000 / clock.eval_seconds
 
 
