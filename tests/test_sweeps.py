@@ -1,7 +1,9 @@
 """Sweeps beyond a grid: Optuna's sweeper, the parallel joblib launcher, and run folders that never collide."""
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +108,29 @@ def test_a_search_over_a_key_the_recipe_lacks_is_one_line_before_any_trial(tmp_p
 def test_a_sweep_on_the_command_line_of_a_search_is_one_line(tmp_path):
     result = run_here(TRAIN, "hparams_search=optuna", "optimizer.lr=0.1,0.2", cwd=tmp_path)
     assert_clear_error(result, "optimizer.lr=0.1,0.2: a search sweeps hydra.sweeper.params only")
+
+
+def test_a_search_refused_by_the_runs_own_checks_is_refused_before_its_study_opens(tmp_path):
+    # data.val_size=0 with optimized_metric=val/acc: every trial would refuse it, after the study had handed it out.
+    storage = tmp_path / "study.db"
+    args = ["hparams_search=optuna", "data.val_size=0", f"hydra.sweeper.storage=sqlite:///{storage}"]
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert_clear_error(result, "optimized_metric=val/acc with data.val_size=0 would select on the test set")
+    assert not storage.exists() and not (tmp_path / "sweep").exists()
+
+
+def test_a_storage_whose_driver_is_missing_is_one_line(tmp_path):
+    result = run_here(
+        TRAIN, "hparams_search=optuna", "hydra.sweeper.storage=mysql://user@127.0.0.1/optuna", cwd=tmp_path
+    )
+    assert_clear_error(result, "cannot open hydra.sweeper.storage=mysql://user@127.0.0.1/optuna: ")
+
+
+@pytest.mark.system
+def test_a_database_that_does_not_answer_is_one_line(tmp_path):
+    storage = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens there
+    result = run_here(TRAIN, "hparams_search=optuna", f"hydra.sweeper.storage={storage}", cwd=tmp_path)
+    assert_clear_error(result, f"cannot open hydra.sweeper.storage={re.escape(storage)}: .*[Cc]onnection refused")
 
 
 def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
@@ -213,11 +238,10 @@ def test_a_search_killed_mid_trial_resumes_keeping_its_finished_trials(tmp_path,
     assert len(done) == 3 and len({tuple(sorted(t.params.items())) for t in done}) == 3
 
 
-@pytest.fixture
-def postgresql_url():
+@contextlib.contextmanager
+def postgresql_server(password: str | None = None):
     """A PostgreSQL server of its own (Debian's `postgresql`): initdb in a temporary folder, a free local port,
-    stopped and removed at the end. Skipped, with the reason, where the package is missing."""
-    import shutil
+    stopped and removed at the end; its URL names no password. With `password`, the server asks for it (scram)."""
     import tempfile
 
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
@@ -230,7 +254,13 @@ def postgresql_url():
         shutil.chown(data, "postgres")
     port = free_port()
     run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, text=True)  # noqa: E731
-    run(str(bin_dir / "initdb"), "-D", str(data / "db"), "--auth=trust", "-U", "postgres")
+    auth = ["--auth=trust"]
+    if password is not None:
+        (data / "pw").write_text(password)
+        if as_postgres:
+            shutil.chown(data / "pw", "postgres")
+        auth = ["--auth=scram-sha-256", f"--pwfile={data / 'pw'}"]
+    run(str(bin_dir / "initdb"), "-D", str(data / "db"), *auth, "-U", "postgres")
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
     run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start")
     try:
@@ -238,6 +268,31 @@ def postgresql_url():
     finally:
         run(str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "fast", "-w", "stop")
         shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url():
+    with postgresql_server() as url:
+        yield url
+
+
+@pytest.mark.system
+def test_a_database_password_comes_from_pgpassword_never_from_the_url(tmp_path, monkeypatch):
+    # Hydra saves the command line into every run folder: a password in the URL is refused before the study opens,
+    # and the one the documentation gives instead, PGPASSWORD (libpq's), runs a search on a server that asks for it.
+    with postgresql_server(password="s3cret-pw") as url:
+        monkeypatch.delenv("PGPASSWORD", raising=False)
+        with pytest.raises(Exception, match="password"):  # the server does ask: no password, no connection
+            optuna.storages.RDBStorage(url)
+        args = [*SEARCH, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
+        with_password = url.replace("postgres@", "postgres:s3cret-pw@")
+        refused = run_here(TRAIN, *args, f"hydra.sweeper.storage={with_password}", cwd=tmp_path)
+        assert_clear_error(refused, "holds a password, which Hydra would save into every run folder: .* PGPASSWORD")
+        assert "s3cret-pw" not in refused.stdout + refused.stderr and not (tmp_path / "sweep").exists()
+        monkeypatch.setenv("PGPASSWORD", "s3cret-pw")
+        result = run_here(TRAIN, *args, f"hydra.sweeper.storage={url}", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert len(finished_trials(url)) == 1
 
 
 @pytest.mark.system

@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.run.checks import check_selection
 from mnist_lightning.run.pruning import open_storage
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class OptunaSweeper(Sweeper):
         # a traceback for anything raised here: a user's mistake ends in one line instead.
         try:
             self.search(arguments)
-        except SearchError as error:
+        except UserError as error:  # SearchError, and the run's own checks (check_selection) made before any trial
             print(f"error: {error}", file=sys.stderr)
             sys.exit(error.exit_code)
 
@@ -84,7 +85,9 @@ class OptunaSweeper(Sweeper):
                     f"add it there, e.g. hydra.sweeper.params.{override.key_or_group}='choice(...)'"
                 )
             fixed.append(override.input_line)
+        self.check_storage()
         self.check_space()
+        check_selection(self.config)  # e.g. optimized_metric=val/acc with data.val_size=0: refused by every trial
         # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -114,6 +117,25 @@ class OptunaSweeper(Sweeper):
             left = self.trials_left(study)
         self.write_best(study)
 
+    def check_storage(self) -> None:
+        """Refuse a storage URL that holds a password: Hydra writes the command line into the sweep's multirun.yaml
+        and every trial's .hydra/, and each trial is handed the URL to report to its study."""
+        if "://" not in self.storage or self.storage.startswith(("sqlite:", "journal:")):
+            return
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.storage)
+        except Exception as error:  # noqa: BLE001 - sqlalchemy.exc.ArgumentError for a URL it cannot parse
+            raise SearchError(f"hydra.sweeper.storage={self.storage} is not a database URL: {error}") from error
+        if url.password is not None:
+            hidden = url.render_as_string(hide_password=True)
+            raise SearchError(
+                f"hydra.sweeper.storage={hidden} holds a password, which Hydra would save into every run folder: "
+                f"leave it out of the URL and put it where the database driver reads it (PostgreSQL: ~/.pgpass or "
+                f"PGPASSWORD)"
+            )
+
     def check_space(self) -> None:
         """Refuse, before the study is opened, a parameter the run's config does not have: Hydra would refuse it only
         when the first trial's job is composed, after the trial was asked (and left running). `+key` adds a key
@@ -138,9 +160,12 @@ class OptunaSweeper(Sweeper):
                     study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
                     pruner=self.pruner or optuna.pruners.NopPruner(), direction=self.direction, load_if_exists=True,
                 )  # fmt: skip
-            except Exception:  # noqa: BLE001 - SQLAlchemy's IntegrityError or OperationalError, by database
+            except ImportError as error:  # the URL's database driver is not installed
+                raise SearchError(f"cannot open hydra.sweeper.storage={self.storage}: {error}") from error
+            except Exception as error:  # noqa: BLE001 - SQLAlchemy's IntegrityError or OperationalError, by database
                 if attempt == 4:
-                    raise
+                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    raise SearchError(f"cannot open hydra.sweeper.storage={self.storage}: {reason}") from error
                 time.sleep(1 + random.random())
         raise AssertionError("unreachable")
 

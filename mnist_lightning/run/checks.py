@@ -108,6 +108,12 @@ def validates_nothing(cfg: DictConfig) -> bool:
 def check_train_config(cfg: DictConfig) -> None:
     """Refuse, in one line each, settings that cannot run or would select on the test set."""
     check_run_settings(cfg)
+    check_selection(cfg)
+
+
+def check_selection(cfg: DictConfig) -> None:
+    """What a run reports and optimizes: a metric it has, never chosen on the test set. A search checks this before
+    it opens its study (hydra_plugins/mnist_optuna_sweeper), each run again before it trains."""
     metric, test = cfg.get("optimized_metric", "test/acc"), cfg.get("test", True)
     if metric not in OPTIMIZABLE_METRICS:
         raise UserError(f"optimized_metric must be one of {', '.join(OPTIMIZABLE_METRICS)}, got {metric!r}")
