@@ -4,7 +4,9 @@ Python's own http.server (ThreadingHTTPServer): one page and one endpoint on 127
 POST /predict takes an image (the canvas as PNG, or an uploaded photo) through predict's preprocessing.
 """
 
+import contextlib
 import errno
+import socket
 from http.server import ThreadingHTTPServer
 
 from omegaconf import DictConfig
@@ -12,6 +14,21 @@ from omegaconf import DictConfig
 from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.inference.server import load_classifier, make_handler
+
+ALL_INTERFACES = ("0.0.0.0", "::", "")
+
+
+def served_names(host: str) -> set[str]:
+    """The names a request may give as Host: the address served and this machine's loopback names, and, when every
+    interface is served (host=0.0.0.0), this machine's name and addresses, which other machines use to reach it.
+    Any other name is refused (a site whose DNS was pointed at this machine); allowed_hosts adds more."""
+    names = {host, "127.0.0.1", "localhost"}
+    if host in ALL_INTERFACES:
+        hostname = socket.gethostname()
+        names |= {hostname, socket.getfqdn()}
+        with contextlib.suppress(OSError):
+            names |= set(socket.gethostbyname_ex(hostname)[2])
+    return names - {""}
 
 
 def serve(cfg: DictConfig) -> None:
@@ -29,8 +46,12 @@ def serve(cfg: DictConfig) -> None:
             message = f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port={cfg.port + 1}"
             raise UserError(message) from error
         raise UserError(f"cannot listen on {cfg.host}:{cfg.port}: {error.strerror}") from error
-    hosts.update(f"{name}:{server.server_port}" for name in (cfg.host, "127.0.0.1", "localhost"))
-    print(f"serving {cfg.ckpt_path} on http://{cfg.host}:{server.server_port} (Ctrl-C stops)", flush=True)
+    names = served_names(cfg.host) | {str(name) for name in cfg.get("allowed_hosts") or []}
+    hosts.update(f"{name}:{server.server_port}" for name in names)
+    if server.server_port == 80:  # a browser leaves the default port out of Host
+        hosts.update(names)
+    shown = socket.gethostname() if cfg.host in ALL_INTERFACES else cfg.host
+    print(f"serving {cfg.ckpt_path} on http://{shown}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -112,6 +112,29 @@ def test_requests_from_elsewhere_and_oversized_pictures_are_refused(server, know
     assert post(server, png)[0] == 200
 
 
+@pytest.mark.system
+def test_serving_every_interface_answers_this_machines_name_and_allowed_hosts_only(checkpoint, known_digit, tmp_path):
+    # host=0.0.0.0 is how another machine reaches the page: it names this machine in Host, which was refused (421).
+    png, label = known_digit
+    port = free_port()
+    command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}",
+               "host=0.0.0.0", "allowed_hosts=[mnist.example]"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answers(url, process)
+        for name in (socket.gethostname(), "mnist.example"):
+            status, result = post(url, png, headers={"X-MNIST-Lightning": "1", "Host": f"{name}:{port}"})
+            assert status == 200 and result["digit"] == label, name
+        rebound = {"X-MNIST-Lightning": "1", "Host": f"attacker.example:{port}"}
+        with pytest.raises(urllib.error.HTTPError, match="421"):
+            urllib.request.urlopen(urllib.request.Request(f"{url}/predict", data=png, headers=rebound))
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+    assert f"on http://{socket.gethostname()}:{port} " in out  # a URL another machine can open, not 0.0.0.0
+
+
 def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
