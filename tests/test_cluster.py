@@ -131,6 +131,20 @@ def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp
 
 
 @pytest.mark.system
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [(["hydra.launcher.partition=nope"], r"SLURM refused the sweep \(sbatch: error: invalid partition specified"),
+     (["hydra.launcher.partition=debug", "hydra.launcher.cpus_per_task=64"],
+      r"a job asks for 64 CPUs .* partition debug have at most \d+ \(sinfo\): SLURM would keep it waiting for ever")],
+)  # fmt: skip
+def test_a_sweep_slurm_cannot_run_is_one_line(slurm, tmp_path, settings, line):
+    # sbatch's refusal was submitit's traceback (46 lines); more CPUs than a node has left the job pending for ever.
+    args = ["-m", "hydra/launcher=submitit_slurm", *settings, "seed=1", "trainer.fast_dev_run=true"]
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert_clear_error(result, line)
+
+
+@pytest.mark.system
 def test_a_seed_sweep_runs_as_one_slurm_array_and_reports(slurm, tmp_path):
     sweep = tmp_path / "sweep"  # two seeds: the local cluster's two cores run both tasks at once
     started = datetime.datetime.now()

@@ -5,6 +5,8 @@ Hydra imports every module under hydra_plugins at start, so without the `cluster
 """
 
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -17,20 +19,49 @@ try:
 except ImportError:  # pip install -e ".[cluster]" brings it
     pass
 else:
+    from submitit.core.utils import FailedJobError
+
+    def refuse(message: str) -> None:
+        """A plain exit: Hydra would print an exception raised from a launcher with its stack trace."""
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    def largest_node_cpus(partition: str) -> int | None:
+        """The most CPUs a node of `partition` has, from `sinfo`; None where sinfo cannot say (no sinfo, no such
+        partition: then sbatch judges)."""
+        if shutil.which("sinfo") is None:
+            return None
+        found = subprocess.run(["sinfo", "-h", "-p", partition, "-o", "%c"], capture_output=True, text=True)
+        counts = [int(word.rstrip("+")) for word in found.stdout.split() if word.rstrip("+").isdigit()]
+        return max(counts) if found.returncode == 0 and counts else None
 
     class CheckedSlurmLauncher(SlurmLauncher):
-        """hydra/launcher=submitit_slurm: refuses, in one line, a sweep with no partition to submit to."""
+        """hydra/launcher=submitit_slurm: refuses, in one line, a sweep with no partition to submit to, one that
+        asks for more CPUs per job than a node of the partition has (it would wait in the queue for ever), and one
+        that sbatch rejects."""
 
         def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-            if self.params.get("partition") in (None, "", "???"):
-                # A plain exit: Hydra would print an exception raised here with its stack trace.
-                print(
-                    "error: hydra.launcher.partition is not set: name your cluster's partition (queue), "
-                    "e.g. hydra.launcher.partition=debug on scripts/local_slurm.sh's cluster (`sinfo` lists them)",
-                    file=sys.stderr,
+            partition = self.params.get("partition")
+            if partition in (None, "", "???"):
+                refuse(
+                    "hydra.launcher.partition is not set: name your cluster's partition (queue), "
+                    "e.g. hydra.launcher.partition=debug on scripts/local_slurm.sh's cluster (`sinfo` lists them)"
                 )
-                sys.exit(2)
-            return super().launch(job_overrides, initial_job_idx)
+            cpus = (self.params.get("cpus_per_task") or 1) * (self.params.get("tasks_per_node") or 1)
+            node_cpus = largest_node_cpus(str(partition))
+            if node_cpus is not None and cpus > node_cpus:
+                refuse(
+                    f"a job asks for {cpus} CPUs (hydra.launcher.cpus_per_task x tasks_per_node) and the nodes of "
+                    f"partition {partition} have at most {node_cpus} (sinfo): SLURM would keep it waiting for ever"
+                )
+            try:
+                return super().launch(job_overrides, initial_job_idx)
+            except FailedJobError as error:
+                if not isinstance(error.__cause__, subprocess.CalledProcessError):  # a job that ran and failed
+                    raise
+                lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+                reason = next((line for line in lines if "error" in line), lines[0] if lines else "sbatch failed")
+                refuse(f"SLURM refused the sweep ({reason}): check hydra.launcher.* against `sinfo`")
 
     class SharedCoresLocalLauncher(LocalLauncher):
         """hydra/launcher=submitit_local: a sweep's jobs all start at once, so each gets cores / jobs threads."""
