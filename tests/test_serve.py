@@ -211,6 +211,26 @@ def test_several_clients_at_once_all_get_answers(server):
     # Timings are printed by the script and measured in docs/ship.md, not asserted here.
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "line"),
+    [(["client=8"], 2, "serve_load has no option 'client=8': did you mean clients?"),
+     (["clients=two"], 2, "clients must be a positive whole number, got 'two'"),
+     (["url=nope"], 2, "url must look like http://127.0.0.1:8000"),
+     (["requests=4", "clients=2"], 1, "none of the 4 requests got an answer from http://127.0.0.1:"),]
+)  # fmt: skip
+def test_serve_load_says_what_went_wrong_in_one_line(args, code, line, capsys):
+    # It printed "400 errors, ... 10844 requests/s" and exit 0 with no server, ignored a misspelled option and
+    # stopped in a traceback for clients=two.
+    from mnist_lightning.benchmarks.serve_load import main
+
+    nobody = [] if any(a.startswith("url=") for a in args) else [f"url=http://127.0.0.1:{free_port()}"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, *nobody])
+    assert stopped.value.code == code
+    [error] = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"error: {line}"), error
+
+
 @pytest.mark.system
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="no Chromium here: apt-get install chromium chromium-driver"

@@ -6,6 +6,7 @@ Measures and prints; tests/test_serve.py runs it with few requests and asserts o
 Threads and http.client, not a load-testing tool: a few hundred requests on 127.0.0.1 need nothing more.
 """
 
+import difflib
 import http.client
 import io
 import statistics
@@ -71,14 +72,45 @@ def load(url: str, clients: int = 8, requests: int = 400) -> dict:
     }
 
 
+OPTIONS = {"url": "http://127.0.0.1:8000", "clients": "8", "requests": "400"}
+
+
+def fail(message: str, code: int) -> None:
+    """One line and the exit code: 2 for an option the user gave wrong, 1 for requests that failed."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def parse(argv: list[str]) -> tuple[str, int, int]:
+    """`url=... clients=N requests=N`, each optional; a misspelled name or a value that is not a positive whole
+    number ends in one line (a plain parser: three options need no Hydra config)."""
+    options = dict(OPTIONS)
+    for arg in argv:
+        name, sep, value = arg.partition("=")
+        if not sep or name not in OPTIONS:
+            close = difflib.get_close_matches(name, OPTIONS, n=1)
+            hint = f": did you mean {close[0]}?" if close else f" (it takes {', '.join(OPTIONS)})"
+            fail(f"serve_load has no option {arg!r}{hint}", 2)
+        options[name] = value
+    for name in ("clients", "requests"):
+        if not options[name].isdigit() or int(options[name]) < 1:
+            fail(f"{name} must be a positive whole number, got {options[name]!r}", 2)
+    if urllib.parse.urlsplit(options["url"]).hostname is None:
+        fail(f"url must look like http://127.0.0.1:8000, got {options['url']!r}", 2)
+    return options["url"], int(options["clients"]), int(options["requests"])
+
+
 def main(argv: list[str]) -> None:
-    options = dict(arg.split("=", 1) for arg in argv)
-    stats = load(options.get("url", "http://127.0.0.1:8000"), int(options.get("clients", 8)),
-                 int(options.get("requests", 400)))  # fmt: skip
+    url, clients, requests = parse(argv)
+    stats = load(url, clients, requests)
     print(
         f"{stats['requests']} requests from {stats['clients']} clients: {stats['errors']} errors, "
         f"median {stats['median_ms']:.1f} ms, p99 {stats['p99_ms']:.1f} ms, {stats['requests_per_s']:.0f} requests/s"
     )
+    if stats["errors"] == stats["requests"]:  # the figures above then time refusals, not answers
+        fail(f"none of the {requests} requests got an answer from {url}: is serve running there?", 1)
+    if stats["errors"]:
+        fail(f"{stats['errors']} of {stats['requests']} requests failed", 1)
 
 
 if __name__ == "__main__":
