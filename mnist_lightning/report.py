@@ -75,8 +75,9 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
         )
         if not drawn:
             ax.text(0.5, 0.5, "no per-epoch history to draw", ha="center", va="center", transform=ax.transAxes)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # bbox_inches="tight" grows the picture to hold the legend beside the plot; tight_layout warned ("not applied")
+    # when a search's long labels left it no room.
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return note
 

@@ -2,6 +2,7 @@
 checkpoint, budget and optimizer, and the refusal of a teacher that has seen the held-out images."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -117,6 +118,9 @@ def test_distillation_settings_out_of_range_are_refused(tmp_path, setting, messa
     cfg = compose_train_config(tmp_path, [*STUDENT, "distill.teacher=nope.ckpt", setting])
     with pytest.raises(UserError, match=message):
         build_module(cfg)
+    result = run_here("mnist_lightning.train", *STUDENT, "distill.teacher=nope.ckpt", setting, cwd=tmp_path)
+    assert_clear_error(result, message)
+    assert "Total params" not in result.stdout + result.stderr  # refused before the layer table, not after it
 
 
 def test_a_distilled_run_trains_in_bf16_true_precision_with_its_teacher_cast_alike(trained_sweep, tmp_path):
@@ -133,6 +137,7 @@ def test_a_distilled_run_counts_its_teachers_forward_and_refuses_to_resume_with_
     teacher = f"distill.teacher={teacher_of(trained_sweep)}"
     first = run_here("mnist_lightning.train", *STUDENT, teacher, f"hydra.run.dir={tmp_path / 'a'}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert f"distilling from {Path(teacher_of(trained_sweep)).resolve()} (distill.weight=0.5" in first.stdout
     flops = json.loads((tmp_path / "a" / "metrics.json").read_text())["flops"]
     student = flops_per_image(instantiate(compose_train_config(tmp_path, STUDENT).model.net))
     assert flops["per_image_forward"] == student["forward"]  # scoring an image needs no teacher

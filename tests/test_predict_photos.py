@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from conftest import CONF_DIR
+from conftest import CONF_DIR, assert_clear_error, run_here
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
@@ -118,3 +118,10 @@ def test_a_large_photo_is_shrunk_before_the_slow_steps():
     seen = to_mnist(photos.noisy(0.9 - 0.8 * page, np.random.default_rng(0)))
     assert time.perf_counter() - start < 5  # about 20 s without shrinking
     assert similar(seen, to_mnist(render(DIGITS[0], "white paper", seed=0))) > 0.9
+
+
+@pytest.mark.parametrize("count", ["0", "20000", "abc"])
+def test_photos_with_a_count_it_cannot_use_is_one_line(tmp_path, count):
+    # count=0 stopped in torch.stack's traceback.
+    result = run_here("mnist_lightning.photos", "ckpt_path=unused.ckpt", f"count={count}", cwd=tmp_path)
+    assert_clear_error(result, "count must be a whole number from 1 to 10000")

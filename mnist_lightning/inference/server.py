@@ -124,6 +124,7 @@ def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:  # one short line per request, not Apache's
-            print(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}", file=sys.stderr)
+            # One write of the whole line: print's separate write of the newline let threads' lines run together.
+            sys.stderr.write(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else ''}\n")
 
     return Handler

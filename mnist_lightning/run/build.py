@@ -24,10 +24,16 @@ log = logging.getLogger(__name__)
 
 def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True) -> tuple[MNISTLitModule, int]:
     """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
+    distill = distill_settings(cfg, val_is_test)  # first: a wrong distill.* is one line before the layer table
     net = instantiate(cfg.model.net)
     params = check_param_budget(net, cfg.model.max_params)
     if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
         log.info(format_layer_table(layer_table(net), params))
+        if distill:
+            log.info(
+                f"distilling from {distill['distill_teacher']} (distill.weight={distill['distill_weight']}, "
+                f"distill.temperature={distill['distill_temperature']})"
+            )
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
     # scheduler=none composes to an empty node, which is falsy: test for None, not truth.
     scheduler_node = cfg.get("scheduler")
@@ -62,7 +68,7 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
         compile=cfg.model.get("compile", False),
         label_smoothing=check_label_smoothing(cfg.model.get("label_smoothing", 0.0)),
         held_out=cfg.data.get("val_size", 0),
-        **distill_settings(cfg, val_is_test),
+        **distill,
     )
     return module, params
 
