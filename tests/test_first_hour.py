@@ -23,6 +23,12 @@ TRAIN = "mnist_lightning.train"
         ("mnist_lightning.predict", ["ckpt_path=x", "inptus=y"], "there is no option inptus: did you mean inputs\\?"),
         ("mnist_lightning.export", ["ckpt_path=x", "fromat=pt2"], "there is no option fromat: did you mean format\\?"),
         ("mnist_lightning.bench", ["step=3"], "there is no option step: did you mean steps\\?"),
+        (TRAIN, ["hparams_search=optuna", "hydra.sweeper.n_trial=3"], "did you mean hydra.sweeper.n_trials"),
+        (
+            TRAIN,
+            ["-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partiton=debug", "seed=1"],
+            "there is no option hydra.launcher.partiton: did you mean hydra.launcher.partition",
+        ),
     ],
 )
 def test_a_misspelled_option_is_one_line_naming_the_nearest_valid_names(tmp_path, command, args, message):
@@ -41,6 +47,12 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
         is None
     )
     assert unknown_option("train", ["experiment=fast", "scheduler.max_lr=0.01"]) is None  # onecycle's, via fast
+    # Hydra's search and launcher settings are checked against the chosen sweeper and launcher; their free-form
+    # nodes (the search space) and Hydra's other settings are not.
+    search = ["hparams_search=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.params.model.dropout=interval(0,1)"]
+    assert unknown_option("train", search) is None
+    assert unknown_option("train", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2"]) is None
+    assert unknown_option("train", ["hydra.run.dir=x", "hydra.job.chdir=true"]) is None
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp"])

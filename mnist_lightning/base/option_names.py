@@ -43,7 +43,7 @@ def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
     for key, value in cfg.items_ex(resolve=False) if isinstance(cfg, DictConfig) else []:
         name = f"{prefix}{key}"
         keys.add(name)
-        if isinstance(value, DictConfig):
+        if isinstance(value, DictConfig) and not value._is_none():  # Hydra's own config has typed None nodes
             keys |= all_keys(value, f"{name}.")
     return keys
 
@@ -58,9 +58,24 @@ def composed_keys(config_name: str, group_choices: dict[str, list[str]], searchp
     keys: set[str] = set()
     for choices in variants:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name, overrides=[*extra, *(f"{g}={o}" for g, o in choices.items())])
-        keys |= all_keys(cfg)
+            overrides = [*extra, *(f"{g}={o}" for g, o in choices.items())]
+            cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+        keys |= {k for k in all_keys(cfg) if not k.startswith("hydra")}
+        keys |= {f"hydra.{k}" for k in all_keys(cfg.hydra) if k.startswith(CHECKED_HYDRA)}
     return keys
+
+
+# The settings of Hydra's a user sets most, and misspells: the search's and the launcher's (`hydra.sweeper.n_trial=3`
+# got Hydra's six lines). Their dict-valued nodes take keys of the user's own and are not checked.
+CHECKED_HYDRA = ("sweeper", "launcher")
+FREE_FORM = ("hydra.sweeper.params.", "hydra.launcher.additional_parameters.", "hydra.launcher.setup.")
+
+
+def unchecked_hydra_setting(key: str) -> bool:
+    hydra_key = key == "hydra" or key.startswith(("hydra.", "hydra/"))
+    return hydra_key and (
+        not key.startswith(tuple(f"hydra.{node}." for node in CHECKED_HYDRA)) or key.startswith(FREE_FORM)
+    )
 
 
 def trainer_arguments() -> set[str]:
@@ -89,9 +104,10 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
     group_choices, values = {}, []
     for override in overrides:
         key = override.key_or_group
-        if key.startswith("hydra") or override.is_force_add():
-            continue  # Hydra checks its own settings; ++key=value adds or replaces by design
-        if key in groups and not override.is_delete():
+        hydra_group = key.startswith("hydra/")  # hydra/launcher=joblib: composed too, its settings are checked
+        if override.is_force_add() or (unchecked_hydra_setting(key) and not hydra_group):
+            continue  # Hydra checks its other settings; ++key=value adds or replaces by design
+        if (key in groups or hydra_group) and not override.is_delete():
             try:
                 options = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
             except HydraException:  # glob(*) and other sweeps Hydra expands against the config: not checked here
