@@ -15,13 +15,14 @@ from mnist_lightning.base.command import command, run_command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.inference.server import load_classifier, make_handler
 
-ALL_INTERFACES = ("0.0.0.0", "::", "")
+ALL_INTERFACES = ("0.0.0.0", "")  # IPv4: ThreadingHTTPServer binds no IPv6 address
 
 
 def served_names(host: str) -> set[str]:
     """The names a request may give as Host: the address served and this machine's loopback names, and, when every
-    interface is served (host=0.0.0.0), this machine's name and addresses, which other machines use to reach it.
-    Any other name is refused (a site whose DNS was pointed at this machine); allowed_hosts adds more."""
+    interface is served (host=0.0.0.0), this machine's names and the addresses they resolve to here (the address a
+    request arrives on is accepted by the handler too). Any other name is refused (a site whose DNS was pointed at
+    this machine); allowed_hosts adds more."""
     names = {host, "127.0.0.1", "localhost"}
     if host in ALL_INTERFACES:
         hostname = socket.gethostname()
@@ -46,11 +47,13 @@ def serve(cfg: DictConfig) -> None:
             message = f"port {cfg.port} is in use: stop what uses it or choose another, e.g. port={cfg.port + 1}"
             raise UserError(message) from error
         raise UserError(f"cannot listen on {cfg.host}:{cfg.port}: {error.strerror}") from error
-    names = served_names(cfg.host) | {str(name) for name in cfg.get("allowed_hosts") or []}
+    allowed = {str(name).lower() for name in cfg.get("allowed_hosts") or []}
+    names = {name.lower() for name in served_names(cfg.host)} | allowed
     hosts.update(f"{name}:{server.server_port}" for name in names)
+    hosts.update(allowed)  # a proxy names the host without the port
     if server.server_port == 80:  # a browser leaves the default port out of Host
         hosts.update(names)
-    shown = socket.gethostname() if cfg.host in ALL_INTERFACES else cfg.host
+    shown = socket.getfqdn() if cfg.host in ALL_INTERFACES else cfg.host
     print(f"serving {cfg.ckpt_path} on http://{shown}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

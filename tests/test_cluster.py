@@ -130,6 +130,24 @@ def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp
     assert not (sweep / ".submitit").exists()  # no job script was written, so none was submitted
 
 
+def test_the_cpu_check_reads_each_node_size_of_the_partition(monkeypatch):
+    # Without --exact sinfo folds node sizes into "<smallest>+", which would refuse jobs a larger node can run.
+    from hydra_plugins.mnist_submitit import launchers
+
+    asked = []
+
+    def sinfo(command, **kwargs):
+        asked.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="2\n64\n", stderr="")
+
+    monkeypatch.setattr(launchers.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(launchers.subprocess, "run", sinfo)
+    assert launchers.largest_node_cpus("mixed") == 64 and "--exact" in asked[0]
+    monkeypatch.setattr(launchers.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(
+        command, 1, stdout="", stderr="sinfo: error: invalid partition"))  # fmt: skip
+    assert launchers.largest_node_cpus("nope") is None  # sbatch judges it, in one line of its own
+
+
 @pytest.mark.system
 @pytest.mark.parametrize(
     ("settings", "line"),

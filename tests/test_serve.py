@@ -123,16 +123,26 @@ def test_serving_every_interface_answers_this_machines_name_and_allowed_hosts_on
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(url, process)
-        for name in (socket.gethostname(), "mnist.example"):
-            status, result = post(url, png, headers={"X-MNIST-Lightning": "1", "Host": f"{name}:{port}"})
-            assert status == 200 and result["digit"] == label, name
+        # This machine's name in any case, an allowed name with or without the port (a proxy sends it bare).
+        for host in (f"{socket.gethostname()}:{port}", f"{socket.gethostname().upper()}:{port}",
+                     f"mnist.example:{port}", "mnist.example"):  # fmt: skip
+            status, result = post(url, png, headers={"X-MNIST-Lightning": "1", "Host": host})
+            assert status == 200 and result["digit"] == label, host
+        # The address a request arrives on, as a user types it: this machine's own on its network, where it has one.
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        address = probe.getsockname()[0]
+        probe.close()
+        if not address.startswith("127."):
+            status, _ = post(f"http://{address}:{port}", png)  # urllib sends Host: <address>:<port>
+            assert status == 200, address
         rebound = {"X-MNIST-Lightning": "1", "Host": f"attacker.example:{port}"}
         with pytest.raises(urllib.error.HTTPError, match="421"):
             urllib.request.urlopen(urllib.request.Request(f"{url}/predict", data=png, headers=rebound))
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=10)
-    assert f"on http://{socket.gethostname()}:{port} " in out  # a URL another machine can open, not 0.0.0.0
+    assert f"on http://{socket.getfqdn()}:{port} " in out  # a URL another machine can open, not 0.0.0.0
 
 
 def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, tmp_path):
@@ -215,6 +225,7 @@ def test_several_clients_at_once_all_get_answers(server):
     ("args", "code", "line"),
     [(["client=8"], 2, "serve_load has no option 'client=8': did you mean clients?"),
      (["clients=two"], 2, "clients must be a positive whole number, got 'two'"),
+     (["clients=\u00b2"], 2, "clients must be a positive whole number"),
      (["url=nope"], 2, "url must look like http://127.0.0.1:8000"),
      (["requests=4", "clients=2"], 1, "none of the 4 requests got an answer from http://127.0.0.1:"),]
 )  # fmt: skip

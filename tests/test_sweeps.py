@@ -120,10 +120,12 @@ def test_a_search_refused_by_the_runs_own_checks_is_refused_before_its_study_ope
 
 
 def test_a_storage_whose_driver_is_missing_is_one_line(tmp_path):
+    start = time.monotonic()
     result = run_here(
         TRAIN, "hparams_search=optuna", "hydra.sweeper.storage=mysql://user@127.0.0.1/optuna", cwd=tmp_path
     )
     assert_clear_error(result, "cannot open hydra.sweeper.storage=mysql://user@127.0.0.1/optuna: ")
+    assert time.monotonic() - start < 5  # at once: retries (1-2 s each) are for a database racing to make its tables
 
 
 @pytest.mark.system
@@ -131,6 +133,36 @@ def test_a_database_that_does_not_answer_is_one_line(tmp_path):
     storage = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres"  # nothing listens there
     result = run_here(TRAIN, "hparams_search=optuna", f"hydra.sweeper.storage={storage}", cwd=tmp_path)
     assert_clear_error(result, f"cannot open hydra.sweeper.storage={re.escape(storage)}: .*[Cc]onnection refused")
+
+
+@pytest.mark.parametrize(
+    ("storage", "shown"),
+    [("postgresql+psycopg://user:s3cret@db-host/optuna", "psycopg://user:***@db-host/optuna holds a password"),
+     ("postgresql+psycopg://user@db-host/optuna?password=s3cret", "psycopg://user@db-host/optuna?... holds"),
+     ("postgresql+psycopg://user:s3cret@db-host:port/optuna", "psycopg://user:***@db-host:port/optuna is not")],
+)  # fmt: skip
+def test_a_storage_url_with_a_password_is_refused_without_showing_it(tmp_path, storage, shown):
+    result = run_here(TRAIN, "hparams_search=optuna", f"hydra.sweeper.storage='{storage}'", cwd=tmp_path)
+    assert_clear_error(result, re.escape(shown))
+    assert "s3cret" not in result.stdout + result.stderr
+
+
+def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_keys(tmp_path):
+    # scheduler: choice(onecycle) brings scheduler.max_lr, which the default recipe's exponential schedule lacks:
+    # refusing it, as a plain key of another schedule is, would refuse a search that runs.
+    conf = tmp_path / "my_conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    preset = yaml.safe_load((CONF_DIR / "hparams_search" / "optuna.yaml").read_text())
+    preset["hydra"]["sweeper"]["params"] = {"scheduler": "choice(onecycle)", "scheduler.max_lr": "interval(0.01, 0.02)"}
+    (conf / "onecycle_choice.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
+    args = ["--config-dir", str(tmp_path / "my_conf"), "hparams_search=onecycle_choice", "hydra.sweeper.n_trials=1",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trial = json.loads((tmp_path / "sweep" / "0" / "metrics.json").read_text())
+    assert trial["config"]["scheduler"]["_target_"] == "torch.optim.lr_scheduler.OneCycleLR"
 
 
 def test_a_search_key_added_with_plus_is_not_refused(tmp_path):

@@ -10,6 +10,7 @@ import datetime
 import logging
 import os
 import random
+import re
 import socket
 import sys
 import time
@@ -25,9 +26,10 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, project_groups
 from mnist_lightning.run.checks import check_selection
 from mnist_lightning.run.pruning import open_storage
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+SELECTION_KEYS = ("optimized_metric", "test", "data.val_size", "trainer.limit_val_batches", "trainer.max_steps")
 _ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
@@ -86,8 +89,12 @@ class OptunaSweeper(Sweeper):
                 )
             fixed.append(override.input_line)
         self.check_storage()
-        self.check_space()
-        check_selection(self.config)  # e.g. optimized_metric=val/acc with data.val_size=0: refused by every trial
+        # The config as every trial starts from it: checked only when the space chooses no config group (a group
+        # choice, such as scheduler: choice(onecycle), changes which keys exist) and sets none of the selection's keys.
+        if not self.chooses_a_group():
+            self.check_space()
+            if not any(key.lstrip("+").startswith(SELECTION_KEYS) for key in self.space):
+                check_selection(self.config)  # e.g. optimized_metric=val/acc with data.val_size=0: every trial refuses
         # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -127,14 +134,20 @@ class OptunaSweeper(Sweeper):
         try:
             url = make_url(self.storage)
         except Exception as error:  # noqa: BLE001 - sqlalchemy.exc.ArgumentError for a URL it cannot parse
-            raise SearchError(f"hydra.sweeper.storage={self.storage} is not a database URL: {error}") from error
-        if url.password is not None:
-            hidden = url.render_as_string(hide_password=True)
+            hidden = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", self.storage)  # user:password@ as in a URL
+            raise SearchError(f"hydra.sweeper.storage={hidden} is not a database URL") from error
+        if url.password is not None or "password" in url.query:
+            hidden = url.render_as_string(hide_password=True).split("?")[0] + ("?..." if url.query else "")
             raise SearchError(
                 f"hydra.sweeper.storage={hidden} holds a password, which Hydra would save into every run folder: "
                 f"leave it out of the URL and put it where the database driver reads it (PostgreSQL: ~/.pgpass or "
                 f"PGPASSWORD)"
             )
+
+    def chooses_a_group(self) -> bool:
+        """Whether the space picks a config group (`scheduler`, `model`, `experiment`, ...)."""
+        choices = OmegaConf.select(self.config, "hydra.runtime.choices", default=None) or {}
+        return any(key.lstrip("+") in choices or key.lstrip("+") in project_groups() for key in self.space)
 
     def check_space(self) -> None:
         """Refuse, before the study is opened, a parameter the run's config does not have: Hydra would refuse it only
@@ -160,9 +173,11 @@ class OptunaSweeper(Sweeper):
                     study_name=self.study_name, storage=open_storage(self.storage), sampler=self.sampler,
                     pruner=self.pruner or optuna.pruners.NopPruner(), direction=self.direction, load_if_exists=True,
                 )  # fmt: skip
-            except ImportError as error:  # the URL's database driver is not installed
+            except (ImportError, OSError) as error:  # the URL's driver is not installed; a file that cannot be made
                 raise SearchError(f"cannot open hydra.sweeper.storage={self.storage}: {error}") from error
-            except Exception as error:  # noqa: BLE001 - SQLAlchemy's IntegrityError or OperationalError, by database
+            except ValueError as error:  # Optuna's: e.g. the study exists with the other direction
+                raise SearchError(f"study {self.study_name!r} in {self.storage}: {error}") from error
+            except SQLAlchemyError as error:  # IntegrityError (a race to create tables) or OperationalError
                 if attempt == 4:
                     reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                     raise SearchError(f"cannot open hydra.sweeper.storage={self.storage}: {reason}") from error

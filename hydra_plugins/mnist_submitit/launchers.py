@@ -31,8 +31,13 @@ else:
         partition: then sbatch judges)."""
         if shutil.which("sinfo") is None:
             return None
-        found = subprocess.run(["sinfo", "-h", "-p", partition, "-o", "%c"], capture_output=True, text=True)
-        counts = [int(word.rstrip("+")) for word in found.stdout.split() if word.rstrip("+").isdigit()]
+        # --exact: a line per node size; without it sinfo folds sizes into "<smallest>+".
+        command = ["sinfo", "--noheader", "--exact", "--partition", partition, "--format", "%c"]
+        try:
+            found = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return None
+        counts = [int(word) for word in found.stdout.split() if word.isdecimal()]
         return max(counts) if found.returncode == 0 and counts else None
 
     class CheckedSlurmLauncher(SlurmLauncher):

@@ -93,7 +93,7 @@ def parse(argv: list[str]) -> tuple[str, int, int]:
             fail(f"serve_load has no option {arg!r}{hint}", 2)
         options[name] = value
     for name in ("clients", "requests"):
-        if not options[name].isdigit() or int(options[name]) < 1:
+        if not options[name].isascii() or not options[name].isdecimal() or int(options[name]) < 1:
             fail(f"{name} must be a positive whole number, got {options[name]!r}", 2)
     if urllib.parse.urlsplit(options["url"]).hostname is None:
         fail(f"url must look like http://127.0.0.1:8000, got {options['url']!r}", 2)

@@ -77,14 +77,17 @@ def answer(classify: Classifier, body: bytes) -> dict:
 def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -> type[BaseHTTPRequestHandler]:
     """The request handler: GET / is the page, POST /predict an answer; errors are JSON the page shows.
 
-    `hosts`: the Host headers answered. Another name (a site whose DNS now points to 127.0.0.1) is refused.
+    `hosts`: the Host headers answered (lower case), besides the address the request arrived on, which a user typed.
+    Another name (a site whose DNS now points to this machine) is refused.
     """
 
     class Handler(BaseHTTPRequestHandler):
         def parse_request(self) -> bool:
             if not super().parse_request():
                 return False
-            if self.headers.get("Host") not in hosts:
+            host = (self.headers.get("Host") or "").lower()
+            address, port = self.connection.getsockname()[:2]
+            if host not in hosts and host not in (f"{address}:{port}", address if port == 80 else None):
                 self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only to its own address")
                 return False
             return True

@@ -14,6 +14,7 @@ for recipe in ("fast", "lean"):
     print(f"{recipe}: test acc {', '.join(f'{a:.2f}' for a in accs)} (mean {statistics.mean(accs):.2f}, "
           f"min {min(accs):.2f}); fit + test s {', '.join(f'{s:.1f}' for s in seconds)} (mean {totals[recipe]:.1f}); "
           f"params {runs[0]['params']:,}; fit TFLOP {runs[0]['flops']['fit'] / 1e12:.2f}; "
-          f"commit {runs[0]['provenance']['git_commit'][:7]}{' (dirty)' if runs[0]['provenance']['git_dirty'] else ''}")
+          f"commit {runs[0]['provenance']['git_commit'][:7]}; dirty tree in seeds "
+          f"{[s for s, m in zip((1, 2, 3), runs, strict=True) if m['provenance']['git_dirty']] or 'none'}")
 ratio = totals["lean"] / totals["fast"]
 print(f"lean / fast, fit + test: {ratio:.2f}x")
