@@ -227,6 +227,7 @@ def test_several_clients_at_once_all_get_answers(server):
      (["clients=two"], 2, "clients must be a positive whole number, got 'two'"),
      (["clients=\u00b2"], 2, "clients must be a positive whole number"),
      (["url=nope"], 2, "url must look like http://127.0.0.1:8000"),
+     (["url=http://127.0.0.1:abc"], 2, "url must look like http://127.0.0.1:8000"),
      (["requests=4", "clients=2"], 1, "none of the 4 requests got an answer from http://127.0.0.1:"),]
 )  # fmt: skip
 def test_serve_load_says_what_went_wrong_in_one_line(args, code, line, capsys):

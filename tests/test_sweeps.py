@@ -165,6 +165,23 @@ def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_
     assert trial["config"]["scheduler"]["_target_"] == "torch.optim.lr_scheduler.OneCycleLR"
 
 
+def test_a_search_that_runs_out_of_new_sets_still_writes_its_best(tmp_path):
+    # One parameter set in all: trial 0 runs, then the space is exhausted; its result file was not written.
+    conf = tmp_path / "my_conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    preset = yaml.safe_load((CONF_DIR / "hparams_search" / "optuna.yaml").read_text())
+    preset["hydra"]["sweeper"]["params"] = {"data.batch_size": "choice(28)"}
+    (conf / "tiny.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
+    args = ["--config-dir", str(tmp_path / "my_conf"), "hparams_search=tiny", "hydra.sweeper.n_trials=3",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert_clear_error(result, "the search space has few or none left")
+    best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
+    assert best["best_trial"] == 0 and best["best_params"] == {"data.batch_size": 28}
+
+
 def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
     config = compose_train_config(tmp_path, [])  # first: Hydra's plugin scan runs the sweeper's module again
     from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError

@@ -113,15 +113,20 @@ class OptunaSweeper(Sweeper):
         log.info(
             f"study {self.study_name!r} in {self.storage}: {finished}" + (f", {running} running" if running else "")
         )
-        while left > 0:
-            trials = self.ask_batch(study, min(self.n_jobs, left))
-            overrides = [
-                fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial) for trial in trials
-            ]
-            results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
-            for trial, result in zip(trials, results, strict=True):
-                self.tell(study, trial, result)
-            left = self.trials_left(study)
+        try:
+            while left > 0:
+                trials = self.ask_batch(study, min(self.n_jobs, left))
+                overrides = [
+                    fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial)
+                    for trial in trials
+                ]
+                results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
+                for trial, result in zip(trials, results, strict=True):
+                    self.tell(study, trial, result)
+                left = self.trials_left(study)
+        except SearchError:  # e.g. a space with no new set left: the trials that finished keep their result file
+            self.write_best(study)
+            raise
         self.write_best(study)
 
     def check_storage(self) -> None:

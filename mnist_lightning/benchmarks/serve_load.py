@@ -66,6 +66,7 @@ def load(url: str, clients: int = 8, requests: int = 400) -> dict:
         "requests": len(results),
         "clients": clients,
         "errors": sum(status != 200 for _, status in results),
+        "unanswered": sum(status == 0 for _, status in results),  # refused, reset or timed out: no HTTP answer
         "median_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "requests_per_s": len(results) / seconds,
@@ -95,7 +96,12 @@ def parse(argv: list[str]) -> tuple[str, int, int]:
     for name in ("clients", "requests"):
         if not options[name].isascii() or not options[name].isdecimal() or int(options[name]) < 1:
             fail(f"{name} must be a positive whole number, got {options[name]!r}", 2)
-    if urllib.parse.urlsplit(options["url"]).hostname is None:
+    try:
+        address = urllib.parse.urlsplit(options["url"])
+        address.port  # noqa: B018 - parsed on access: a port that is not a number raises here, not in every thread
+    except ValueError:
+        address = None
+    if address is None or address.hostname is None:
         fail(f"url must look like http://127.0.0.1:8000, got {options['url']!r}", 2)
     return options["url"], int(options["clients"]), int(options["requests"])
 
@@ -107,10 +113,10 @@ def main(argv: list[str]) -> None:
         f"{stats['requests']} requests from {stats['clients']} clients: {stats['errors']} errors, "
         f"median {stats['median_ms']:.1f} ms, p99 {stats['p99_ms']:.1f} ms, {stats['requests_per_s']:.0f} requests/s"
     )
-    if stats["errors"] == stats["requests"]:  # the figures above then time refusals, not answers
+    if stats["unanswered"] == stats["requests"]:  # the figures above then time refusals, not answers
         fail(f"none of the {requests} requests got an answer from {url}: is serve running there?", 1)
     if stats["errors"]:
-        fail(f"{stats['errors']} of {stats['requests']} requests failed", 1)
+        fail(f"{stats['errors']} of {stats['requests']} requests failed ({stats['unanswered']} without an answer)", 1)
 
 
 if __name__ == "__main__":
