@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 import torchvision
 from conftest import run_here
 from PIL import Image
@@ -28,6 +29,7 @@ def test_evaluate_matches_the_training_runs_test_accuracy(trained_sweep, tmp_pat
     assert "it/s" not in result.stdout + result.stderr  # no progress bar into a pipe or a file, as in train
 
 
+@pytest.mark.system  # the fast suite stays under 4 minutes; the piped case is checked there
 def test_evaluate_draws_its_progress_bar_in_a_terminal(trained_sweep, tmp_path):
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
     result = run_here("mnist_lightning.evaluate", f"ckpt_path={ckpt}", "trainer.limit_test_batches=2", cwd=tmp_path,

@@ -147,6 +147,7 @@ def test_a_storage_url_with_a_password_is_refused_without_showing_it(tmp_path, s
     assert "s3cret" not in result.stdout + result.stderr
 
 
+@pytest.mark.system  # a trial of its own: the fast suite stays under 4 minutes
 def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_keys(tmp_path):
     # scheduler: choice(onecycle) brings scheduler.max_lr, which the default recipe's exponential schedule lacks:
     # refusing it, as a plain key of another schedule is, would refuse a search that runs.
@@ -165,6 +166,7 @@ def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_
     assert trial["config"]["scheduler"]["_target_"] == "torch.optim.lr_scheduler.OneCycleLR"
 
 
+@pytest.mark.system  # a trial of its own: the fast suite stays under 4 minutes
 def test_a_search_that_runs_out_of_new_sets_still_writes_its_best(tmp_path):
     # One parameter set in all: trial 0 runs, then the space is exhausted; its result file was not written.
     conf = tmp_path / "my_conf" / "hparams_search"
