@@ -118,9 +118,10 @@ def test_distillation_settings_out_of_range_are_refused(tmp_path, setting, messa
     cfg = compose_train_config(tmp_path, [*STUDENT, "distill.teacher=nope.ckpt", setting])
     with pytest.raises(UserError, match=message):
         build_module(cfg)
-    result = run_here("mnist_lightning.train", *STUDENT, "distill.teacher=nope.ckpt", setting, cwd=tmp_path)
-    assert_clear_error(result, message)
-    assert "Total params" not in result.stdout + result.stderr  # refused before the layer table, not after it
+    if setting == OUT_OF_RANGE[0][0]:  # through the command once: the same check, before the layer table
+        result = run_here("mnist_lightning.train", *STUDENT, "distill.teacher=nope.ckpt", setting, cwd=tmp_path)
+        assert_clear_error(result, message)
+        assert "Total params" not in result.stdout + result.stderr
 
 
 def test_a_distilled_run_trains_in_bf16_true_precision_with_its_teacher_cast_alike(trained_sweep, tmp_path):
