@@ -184,6 +184,18 @@ def test_a_search_that_runs_out_of_new_sets_still_writes_its_best(tmp_path):
     assert best["best_trial"] == 0 and best["best_params"] == {"data.batch_size": 28}
 
 
+@pytest.mark.system  # the fast suite stays under 4 minutes
+def test_a_search_whose_launcher_refuses_leaves_no_trial_running(tmp_path):
+    # The SLURM launcher refuses a sweep without a partition (exit 2) after the search asked trial 0: left running,
+    # every other worker counted it as taken until a restart on this machine marked it failed.
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='needs the extra: pip install -e ".[cluster]"')
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["hparams_search=optuna", "hydra/launcher=submitit_slurm", f"hydra.sweeper.storage={storage}"]
+    result = run_here(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert_clear_error(result, "hydra.launcher.partition is not set")
+    assert [t.state.name for t in optuna.load_study(study_name="mnist", storage=storage).trials] == ["FAIL"]
+
+
 def test_a_search_key_added_with_plus_is_not_refused(tmp_path):
     config = compose_train_config(tmp_path, [])  # first: Hydra's plugin scan runs the sweeper's module again
     from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError

@@ -120,7 +120,11 @@ class OptunaSweeper(Sweeper):
                     fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial)
                     for trial in trials
                 ]
-                results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
+                try:
+                    results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
+                except BaseException:  # the launcher refused (exit 2), Ctrl-C: not left running for other workers
+                    self.fail_unfinished(study, trials)
+                    raise
                 for trial, result in zip(trials, results, strict=True):
                     self.tell(study, trial, result)
                 left = self.trials_left(study)
@@ -213,6 +217,15 @@ class OptunaSweeper(Sweeper):
                 study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
                 log.info(f"trial {trial.number}: its worker ({trial.user_attrs['worker']}) is gone, marked failed")
 
+    def fail_unfinished(self, study: optuna.Study, trials: list[optuna.Trial]) -> None:
+        """Mark failed the trials of a launch that did not come back; one already told keeps its state."""
+        for trial in trials:
+            try:
+                if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+                    study.tell(trial, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - the launch's own error is the one to show; fail_dead_trials is the backstop
+                log.warning(f"trial {trial.number} could not be marked failed")
+
     def ask_batch(self, study: optuna.Study, size: int) -> list[optuna.Trial]:
         """`size` new trials for one launch. If asking stops half-way (the space ran out, the storage failed,
         Ctrl-C), the ones already asked are failed (never trained) rather than left running, where they would
@@ -222,11 +235,7 @@ class OptunaSweeper(Sweeper):
             for _ in range(size):
                 trials.append(self.ask_new(study))
         except BaseException:
-            for trial in trials:
-                try:
-                    study.tell(trial, state=TrialState.FAIL)
-                except Exception:  # noqa: BLE001 - the first error is the one to show; fail_dead_trials is the backstop
-                    log.warning(f"trial {trial.number} could not be marked failed")
+            self.fail_unfinished(study, trials)
             raise
         return trials
 
