@@ -161,3 +161,14 @@ def test_a_distilled_run_counts_its_teachers_forward_and_refuses_to_resume_with_
                      f"ckpt_path={tmp_path / 'b' / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={tmp_path / 'c'}",
                      cwd=tmp_path)  # fmt: skip
     assert_clear_error(moved, r"was trained with data.val_size=0 and this run has data.val_size=5000")
+
+
+def test_a_teacher_leaves_the_students_first_weights_as_without_it(trained_sweep, tmp_path):
+    # The teacher is built after the student: building it first would draw its initial weights from the seeded
+    # generator, and a distilled run would start from other student weights than the same run without a teacher.
+    def first_weights(*extra: str) -> dict:
+        torch.manual_seed(1)
+        return build_module(compose_train_config(tmp_path, [*STUDENT, *extra]), verbose=False)[0].net.state_dict()
+
+    plain, distilled = first_weights(), first_weights(f"distill.teacher={teacher_of(trained_sweep)}")
+    assert all(torch.equal(plain[name], distilled[name]) for name in plain)

@@ -60,7 +60,7 @@ class MNISTLitModule(pl.LightningModule):
         # `held_out` (data.val_size) and `distill_teacher` (the teacher's path) are saved to be checked: a resumed run
         # must keep them, and a teacher must have held out what its student holds out (run/build.py).
         self.save_hyperparameters(ignore=["net", "teacher"], logger=False)
-        # Knowledge distillation (run/build.py: distill_settings): the teacher is set with object.__setattr__, so it is
+        # Knowledge distillation (run/build.py: checked_distill): the teacher is set with object.__setattr__, so it is
         # not a submodule: not in parameters() (the optimizer, the budget), the state_dict (checkpoints) or
         # Lightning's train() at every epoch (it stays in eval mode). on_fit_start moves it to the student's device and
         # dtype, which Lightning sets only for submodules (trainer.precision=bf16-true, 64-true).

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True) -> tuple[MNISTLitModule, int]:
     """The network from `cfg.model.net`, checked against `cfg.model.max_params`, wrapped in the LightningModule."""
-    distill = distill_settings(cfg, val_is_test)  # first: a wrong distill.* is one line before the layer table
+    trust = cfg.get("trust_checkpoint", False)
+    distill = checked_distill(cfg, val_is_test, trust)  # first: a wrong distill.* is one line before the layer table
     net = instantiate(cfg.model.net)
     params = check_param_budget(net, cfg.model.max_params)
     if verbose and rank_zero_only.rank == 0:  # DDP runs this function once per process
@@ -57,6 +58,9 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
             instantiate(scheduler_cfg)(optimizer=trial, **({"total_steps": trial_steps} if interval == "step" else {}))
         except (ValueError, ZeroDivisionError) as error:  # ZeroDivisionError: OneCycleLR with a factor of 0
             raise UserError(f"the scheduler refused its settings: {error} (see scheduler.* in the config)") from error
+    if distill:  # built after the student: the teacher's own initial weights draw from the seeded generator
+        teacher = module_from_checkpoint(distill.pop("checkpoint"), Path(distill["distill_teacher"]), trust)
+        distill["teacher"] = teacher.net
     module = MNISTLitModule(
         net=net,
         optimizer=optimizer_cfg,
@@ -73,9 +77,9 @@ def build_module(cfg: DictConfig, val_is_test: bool = True, verbose: bool = True
     return module, params
 
 
-def distill_settings(cfg: DictConfig, val_is_test: bool) -> dict:
-    """The LightningModule's distillation arguments from `cfg.distill`: the teacher network, loaded from its
-    checkpoint, and the temperature and weight; none without `distill.teacher`."""
+def checked_distill(cfg: DictConfig, val_is_test: bool, trust: bool) -> dict:
+    """The LightningModule's distillation arguments from `cfg.distill`, checked: the temperature, the weight, the
+    teacher's path and its checkpoint, read (build_module builds the teacher from it); none without a teacher."""
     distill = cfg.get("distill") or {}
     if not distill.get("teacher"):
         return {}
@@ -87,13 +91,11 @@ def distill_settings(cfg: DictConfig, val_is_test: bool) -> dict:
     path = Path(distill.teacher)
     if not path.is_file():
         raise UserError(f"distill.teacher {path} does not exist: give a checkpoint such as <run>/checkpoints/last.ckpt")
-    trust = cfg.get("trust_checkpoint", False)
     checkpoint = read_checkpoint(path, trust)
     if not val_is_test:  # what the checkpoint itself says (the module built from it would fill in a default)
         check_teacher_held_out(path, checkpoint.get("hyper_parameters", {}).get("held_out"), cfg.data.val_size)
-    teacher = module_from_checkpoint(checkpoint, path, trust)
     return {
-        "teacher": teacher.net,
+        "checkpoint": checkpoint,
         "distill_temperature": float(temperature),
         "distill_weight": float(weight),
         "distill_teacher": str(path.resolve()),
