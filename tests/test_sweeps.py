@@ -147,20 +147,26 @@ def test_a_storage_url_with_a_password_is_refused_without_showing_it(tmp_path, s
     assert "s3cret" not in result.stdout + result.stderr
 
 
+def search_with_space(tmp_path: Path, params: dict[str, str], n_trials: int) -> list[str]:
+    """The command-line words of hparams_search=optuna with its space replaced by `params`, as a user's --config-dir
+    preset; a study and sweep folder in `tmp_path`, trials of a few steps."""
+    conf = tmp_path / "my_conf" / "hparams_search"
+    conf.mkdir(parents=True)
+    preset = yaml.safe_load((CONF_DIR / "hparams_search" / "optuna.yaml").read_text())
+    preset["hydra"]["sweeper"]["params"] = params
+    (conf / "mine.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
+    return ["--config-dir", str(tmp_path / "my_conf"), "hparams_search=mine", f"hydra.sweeper.n_trials={n_trials}",
+            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+            "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+
+
 @pytest.mark.system  # a trial of its own: the fast suite stays under 4 minutes
 def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_keys(tmp_path):
     # scheduler: choice(onecycle) brings scheduler.max_lr, which the default recipe's exponential schedule lacks:
     # refusing it, as a plain key of another schedule is, would refuse a search that runs.
-    conf = tmp_path / "my_conf" / "hparams_search"
-    conf.mkdir(parents=True)
-    preset = yaml.safe_load((CONF_DIR / "hparams_search" / "optuna.yaml").read_text())
-    preset["hydra"]["sweeper"]["params"] = {"scheduler": "choice(onecycle)", "scheduler.max_lr": "interval(0.01, 0.02)"}
-    (conf / "onecycle_choice.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
-    args = ["--config-dir", str(tmp_path / "my_conf"), "hparams_search=onecycle_choice", "hydra.sweeper.n_trials=1",
-            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-            "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
-            "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
-    result = run_here(TRAIN, *args, cwd=tmp_path)
+    space = {"scheduler": "choice(onecycle)", "scheduler.max_lr": "interval(0.01, 0.02)"}
+    result = run_here(TRAIN, *search_with_space(tmp_path, space, n_trials=1), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     trial = json.loads((tmp_path / "sweep" / "0" / "metrics.json").read_text())
     assert trial["config"]["scheduler"]["_target_"] == "torch.optim.lr_scheduler.OneCycleLR"
@@ -169,16 +175,7 @@ def test_a_space_that_chooses_a_config_group_is_not_checked_against_the_recipes_
 @pytest.mark.system  # a trial of its own: the fast suite stays under 4 minutes
 def test_a_search_that_runs_out_of_new_sets_still_writes_its_best(tmp_path):
     # One parameter set in all: trial 0 runs, then the space is exhausted; its result file was not written.
-    conf = tmp_path / "my_conf" / "hparams_search"
-    conf.mkdir(parents=True)
-    preset = yaml.safe_load((CONF_DIR / "hparams_search" / "optuna.yaml").read_text())
-    preset["hydra"]["sweeper"]["params"] = {"data.batch_size": "choice(28)"}
-    (conf / "tiny.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
-    args = ["--config-dir", str(tmp_path / "my_conf"), "hparams_search=tiny", "hydra.sweeper.n_trials=3",
-            f"hydra.sweeper.storage=sqlite:///{tmp_path / 'study.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}",
-            "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
-            "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
-    result = run_here(TRAIN, *args, cwd=tmp_path)
+    result = run_here(TRAIN, *search_with_space(tmp_path, {"data.batch_size": "choice(28)"}, n_trials=3), cwd=tmp_path)
     assert_clear_error(result, "the search space has few or none left")
     best = yaml.safe_load((tmp_path / "sweep" / "optimization_results.yaml").read_text())
     assert best["best_trial"] == 0 and best["best_params"] == {"data.batch_size": 28}
