@@ -43,8 +43,9 @@ def checkpoint_epoch(path) -> int | None:
         return None
 
 
-# Not marked `system`, though its interrupted and resumed runs are processes of their own: one thread and about
-# 40 s, it fits the fast suite's budget, and in .ci/run the system suite, which ends last, is shorter without it.
+# Marked `system`: its interrupted and resumed runs are processes of their own, and its 40 s no longer fit the fast
+# suite's 4 minutes (3 min 55 s wall with it on 2026-11-29); .ci/run's 15 minutes have room for it.
+@pytest.mark.system
 def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_resumes_to_them(tmp_path, monkeypatch):
     # In this process: only the interrupted run and its resumption need their own. Same seed, same numbers: the
     # interrupted run trains its first epochs again in another process, and the resumed one must end exactly here.
