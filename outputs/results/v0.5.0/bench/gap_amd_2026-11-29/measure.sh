@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The sitting of 2026-11-29 (later) on a 2-core AMD EPYC (AVX2): what the project adds to a training step, before
+# (OLD: a worktree of the commit before the change, with the MNIST files copied in) and after (this tree).
+# Run from the project folder on an idle machine: bash outputs/results/v0.5.0/bench/gap_amd_2026-11-29/measure.sh OLD
+set -euo pipefail
+OLD=$1
+D=outputs/results/v0.5.0/bench/gap_amd_2026-11-29
+PY=$PWD/.venv/bin/python
+lscpu > $D/cpu.txt
+{ echo "old = $(git -C $OLD rev-parse --short HEAD), new = $(git rev-parse --short HEAD) (dirty: $(git status --porcelain --untracked-files=no | wc -l) files)"
+  for i in 1 2 3; do  # alternate processes: old, new
+    echo "old"; (cd $OLD && PYTHONPATH=$OLD $PY $PWD/$D/ab.py 28 1000 3 linear 2>&1 | grep "^batch")
+    echo "new"; $PY $D/ab.py 28 1000 3 linear 2>&1 | grep "^batch"
+  done; } > $D/ab_linear.txt
+(cd $OLD && PYTHONPATH=$OLD $PY $PWD/$D/prof_linear.py 2>&1 | sed -n '/own us/,$p') > $D/prof_linear_old.txt
+$PY $D/prof_linear.py 2>&1 | sed -n '/own us/,$p' > $D/prof_linear_new.txt
