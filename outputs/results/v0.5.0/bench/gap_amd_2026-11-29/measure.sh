@@ -3,6 +3,7 @@
 # (OLD: a worktree of the commit before the change, with the MNIST files copied in) and after (this tree).
 # Run from the project folder on an idle machine: bash outputs/results/v0.5.0/bench/gap_amd_2026-11-29/measure.sh OLD
 set -euo pipefail
+OLDPWD_=$PWD
 OLD=$1
 D=outputs/results/v0.5.0/bench/gap_amd_2026-11-29
 PY=$PWD/.venv/bin/python
@@ -14,3 +15,6 @@ lscpu > $D/cpu.txt
   done; } > $D/ab_linear.txt
 (cd $OLD && PYTHONPATH=$OLD $PY $PWD/$D/prof_linear.py 2>&1 | sed -n '/own us/,$p') > $D/prof_linear_old.txt
 $PY $D/prof_linear.py 2>&1 | sed -n '/own us/,$p' > $D/prof_linear_new.txt
+# bench itself, 9 repeats each, the old code first
+(cd $OLD && PYTHONPATH=$OLD $PY -m mnist_lightning.bench repeats=9 hydra.run.dir=$OLDPWD_/$D/bench_old) > $D/bench_old.txt 2>&1
+$PY -m mnist_lightning.bench repeats=9 hydra.run.dir=$D/bench_new > $D/bench_new.txt 2>&1
