@@ -3,18 +3,18 @@
 # (OLD: a worktree of the commit before the change, with the MNIST files copied in) and after (this tree).
 # Run from the project folder on an idle machine: bash outputs/results/v0.5.0/bench/gap_amd_2026-11-29/measure.sh OLD
 set -euo pipefail
-OLDPWD_=$PWD
+HERE=$PWD
 OLD=$1
 D=outputs/results/v0.5.0/bench/gap_amd_2026-11-29
-PY=$PWD/.venv/bin/python
+PY=$HERE/.venv/bin/python
 lscpu > $D/cpu.txt
 { echo "old = $(git -C $OLD rev-parse --short HEAD), new = $(git rev-parse --short HEAD) (dirty: $(git status --porcelain --untracked-files=no | wc -l) files)"
   for i in 1 2 3; do  # alternate processes: old, new
-    echo "old"; (cd $OLD && PYTHONPATH=$OLD $PY $PWD/$D/ab.py 28 1000 3 linear 2>&1 | grep "^batch")
+    echo "old"; (cd $OLD && PYTHONPATH=$OLD $PY $HERE/$D/ab.py 28 1000 3 linear 2>&1 | grep "^batch")
     echo "new"; $PY $D/ab.py 28 1000 3 linear 2>&1 | grep "^batch"
   done; } > $D/ab_linear.txt
-(cd $OLD && PYTHONPATH=$OLD $PY $PWD/$D/prof_linear.py 2>&1 | sed -n '/own us/,$p') > $D/prof_linear_old.txt
+(cd $OLD && PYTHONPATH=$OLD $PY $HERE/$D/prof_linear.py 2>&1 | sed -n '/own us/,$p') > $D/prof_linear_old.txt
 $PY $D/prof_linear.py 2>&1 | sed -n '/own us/,$p' > $D/prof_linear_new.txt
 # bench itself, 9 repeats each, the old code first
-(cd $OLD && PYTHONPATH=$OLD $PY -m mnist_lightning.bench repeats=9 hydra.run.dir=$OLDPWD_/$D/bench_old) > $D/bench_old.txt 2>&1
+(cd $OLD && PYTHONPATH=$OLD $PY -m mnist_lightning.bench repeats=9 hydra.run.dir=$HERE/$D/bench_old) > $D/bench_old.txt 2>&1
 $PY -m mnist_lightning.bench repeats=9 hydra.run.dir=$D/bench_new > $D/bench_new.txt 2>&1
