@@ -1,6 +1,7 @@
 """The LightningModule: loss, metrics, logging, optimizer + scheduler around a plain network."""
 
 import logging
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -33,9 +34,19 @@ class EpochStats(Metric):
         super().__init__()
         self.add_state("totals", default=torch.zeros(3), dist_reduce_fx="sum")  # correct, loss x images, images
 
+    def _apply(self, fn: Callable, *args: object, **kwargs: object) -> Metric:
+        # trainer.precision=bf16-true and 16-true convert the whole module with .to(dtype), which reaches metric states,
+        # and 8 or 11 significant bits cannot count an epoch's images (bf16 stops at 8,192). The state follows the
+        # module's device but stays float32.
+        this = super()._apply(fn, *args, **kwargs)
+        if this.totals.dtype in (torch.float16, torch.bfloat16):
+            this.totals = this.totals.float()
+            this._defaults["totals"] = this._defaults["totals"].float()  # what reset() restores
+        return this
+
     def update(self, logits: Tensor, labels: Tensor, loss: Tensor) -> None:
         # No .item() and no input checks: nothing here waits for the device (a NaN loss shows as a NaN mean).
-        dtype, images = self.totals.dtype, labels.numel()  # float32, or float64 where the module is (64-true)
+        dtype, images = self.totals.dtype, labels.numel()
         correct = (logits.argmax(dim=1) == labels).sum()
         # full_like fills on the device: a tensor made from the Python int would be a copy from the host.
         images_tensor = torch.full_like(correct, images, dtype=dtype)
@@ -43,7 +54,8 @@ class EpochStats(Metric):
 
     def compute(self) -> dict[str, Tensor]:
         correct, loss_sum, images = self.totals
-        return {"acc": correct / images, "loss": loss_sum / images, "count": images}
+        # An epoch of no images has accuracy 0, as torchmetrics' accuracy gave (and a NaN loss, as its mean did).
+        return {"acc": correct / images.clamp_min(1), "loss": loss_sum / images, "count": images}
 
 
 class MNISTLitModule(pl.LightningModule):

@@ -2,6 +2,9 @@
 # The sitting of 2026-11-29 (later) on a 2-core AMD EPYC (AVX2): what the project adds to a training step, before
 # (OLD: a worktree of the commit before the change, with the MNIST files copied in) and after (this tree).
 # Run from the project folder on an idle machine: bash outputs/results/v0.5.0/bench/gap_amd_2026-11-29/measure.sh OLD
+# OLD was made with `git worktree add /tmp/old 727df08 && cp data/MNIST/raw/*ubyte /tmp/old/data/MNIST/raw/` (the
+# unpacked MNIST files are not tracked). Afterwards: `python paired.py bench_old/bench.json bench_new/bench.json`
+# (in this folder) > paired.txt. (These three comment lines were added after the run.)
 set -euo pipefail
 HERE=$PWD
 OLD=$1
