@@ -14,12 +14,20 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+# pytest runs the tests in 2 worker processes (pyproject.toml: -n 2): each trains with its share of the cores, as two
+# trainings of 2 threads each on 2 cores wait on each other's OpenMP barriers. Set before torch is imported, so the
+# commands the tests start as processes inherit it too.
+if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from filelock import FileLock  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -120,14 +128,21 @@ def train_sweep(sweep: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def trained_sweep(tmp_path_factory) -> Path:
-    """A finished 2-job sweep with real outputs (train_sweep), trained once per session, or copied from the one
-    named by $MNIST_LIGHTNING_TRAINED_SWEEP (each session gets its own copy to write beside)."""
+def trained_sweep(tmp_path_factory, worker_id) -> Path:
+    """A finished 2-job sweep with real outputs (train_sweep), trained once per run of pytest, or copied from the one
+    named by $MNIST_LIGHTNING_TRAINED_SWEEP. Each worker process gets its own copy to write beside."""
     sweep = tmp_path_factory.mktemp("trained_sweep") / "sweep"
     if os.environ.get(TRAINED_SWEEP_ENV):
         shutil.copytree(os.environ[TRAINED_SWEEP_ENV], sweep)
-    else:
+    elif worker_id == "master":  # one process (-n 0)
         train_sweep(sweep)
+    else:  # the first worker to need it trains it into the folder the workers of this run share (pytest-xdist's way)
+        shared = tmp_path_factory.getbasetemp().parent / "trained_sweep"
+        with FileLock(f"{shared}.lock"):
+            if not (shared / "done").exists():
+                train_sweep(shared / "sweep")
+                (shared / "done").touch()
+        shutil.copytree(shared / "sweep", sweep)
     return sweep
 
 
