@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import assert_clear_error, run_here, run_module
+from conftest import assert_clear_error, run_here
 
 from mnist_lightning.report import report
 
@@ -173,19 +173,3 @@ def test_an_untracked_file_outside_the_code_does_not_make_the_tree_dirty(tmp_pat
     for status, dirty in statuses.items():
         monkeypatch.setattr(provenance, "_git", lambda *args, s=status: s if args[0] == "status" else "abc123")
         assert provenance._git_state() == ("abc123", dirty), status
-
-
-@pytest.mark.system  # a process of its own: pytest's own warning capture would hide what a user's terminal shows
-def test_a_short_run_shows_none_of_the_library_warnings_the_package_filters(tmp_path):
-    """A run of fewer batches than Lightning's logging interval, on a machine that may have SLURM's srun: Lightning
-    warns about both, and neither applies (mnist_lightning/__init__.py)."""
-    result = run_module(
-        TRAIN, "trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
-        "trainer.limit_test_batches=1", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    output = result.stdout + result.stderr
-    assert "Epoch 1: test loss" in output  # the run really ran and printed its lines
-    for filtered in ("smaller than the logging interval", "`srun` command is available", "LeafSpec", "litlogger"):
-        assert filtered not in output, output
-    assert "Warning" not in output, output  # nor any other library warning
