@@ -14,9 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-# pytest runs the tests in 2 worker processes (pyproject.toml: -n 2): each trains with its share of the cores, as two
-# trainings of 2 threads each on 2 cores wait on each other's OpenMP barriers. Set before torch is imported, so the
-# commands the tests start as processes inherit it too.
+# pytest runs the fast tests in 2 worker processes (pyproject.toml: -n auto; pytest_xdist_auto_num_workers below):
+# each trains with its share of the cores, as two trainings of 2 threads each on 2 cores wait on each other's OpenMP
+# barriers. Set before torch is imported, so the commands the tests start as processes inherit it too.
 if os.environ.get("PYTEST_XDIST_WORKER") and "OMP_NUM_THREADS" not in os.environ:
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
@@ -30,6 +30,16 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Worker processes for `-n auto`: 2 for the fast suite on 2 cores or more (most of a test is Python, which one
+    process runs on one core); none (one process, as `-n 0`) for the system and slow tests, which share one SLURM
+    cluster, servers and ports and train on every core, and with a single core. `--pdb` also means one process."""
+    selected = config.option.markexpr or ""
+    if re.search(r"(?<!not )\b(system|slow)\b", selected) or len(os.sched_getaffinity(0)) < 2:
+        return 0
+    return 2
 
 
 def compose_train_config(output_dir: Path, overrides: list[str] = ()) -> DictConfig:
@@ -139,9 +149,16 @@ def trained_sweep(tmp_path_factory, worker_id) -> Path:
     else:  # the first worker to need it trains it into the folder the workers of this run share (pytest-xdist's way)
         shared = tmp_path_factory.getbasetemp().parent / "trained_sweep"
         with FileLock(f"{shared}.lock"):
-            if not (shared / "done").exists():
-                train_sweep(shared / "sweep")
-                (shared / "done").touch()
+            if (shared / "failed").exists():
+                pytest.fail("the shared trained sweep failed in another worker process: see its error")
+            if not (shared / "sweep").exists():
+                partial = shared / f"partial-{worker_id}" / "sweep"  # renamed once whole: no half sweep is shared
+                try:
+                    train_sweep(partial)
+                except BaseException:
+                    (shared / "failed").touch()
+                    raise
+                partial.replace(shared / "sweep")
         shutil.copytree(shared / "sweep", sweep)
     return sweep
 
