@@ -153,11 +153,15 @@ def trained_sweep(tmp_path_factory, worker_id) -> Path:
                 pytest.fail("the shared trained sweep failed in another worker process: see its error")
             if not (shared / "sweep").exists():
                 partial = shared / f"partial-{worker_id}" / "sweep"  # renamed once whole: no half sweep is shared
+                threads = torch.get_num_threads()
+                torch.set_num_threads(len(os.sched_getaffinity(0)))  # every core, as in one process: the rest wait
                 try:
                     train_sweep(partial)
                 except BaseException:
                     (shared / "failed").touch()
                     raise
+                finally:
+                    torch.set_num_threads(threads)
                 partial.replace(shared / "sweep")
         shutil.copytree(shared / "sweep", sweep)
     return sweep
