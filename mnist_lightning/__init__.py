@@ -34,6 +34,9 @@ def _expose_the_sweeper_plugin() -> None:
 
     Hydra lists its plugins with pkgutil, which cannot list what setuptools' editable import hook provides; a
     wheel puts the folder in site-packages, where this changes nothing. Runs before any command starts Hydra.
+    The package's path becomes a plain list: a namespace package's own path is recomputed from sys.path whenever
+    sys.path changes, which dropped the added folder, so a library that changed sys.path (a test process that had
+    imported many) before Hydra's first plugin scan hid the sweeper ("Could not find 'hydra/sweeper/mnist_optuna'").
     """
     from pathlib import Path
 
@@ -42,8 +45,9 @@ def _expose_the_sweeper_plugin() -> None:
     except ImportError:  # no Hydra plugin installed at all
         return
     folder = Path(__file__).resolve().parent.parent / "hydra_plugins"
-    if (folder / "mnist_optuna_sweeper").is_dir() and str(folder) not in list(hydra_plugins.__path__):
-        hydra_plugins.__path__.append(str(folder))
+    if (folder / "mnist_optuna_sweeper").is_dir():  # also where the folder is on the path now (the current folder)
+        paths = list(hydra_plugins.__path__)
+        hydra_plugins.__path__ = paths if str(folder) in paths else [*paths, str(folder)]
 
 
 _expose_the_sweeper_plugin()

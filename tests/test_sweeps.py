@@ -559,3 +559,24 @@ def test_a_search_space_with_no_new_parameter_set_left_stops_instead_of_training
     with pytest.raises(SearchError, match="the search space has few or none left"):
         worker.ask_new(study)
     assert [t.state for t in study.get_trials()].count(optuna.trial.TrialState.FAIL) == 20  # none trained
+
+
+def test_the_sweeper_plugin_stays_visible_to_hydra_after_sys_path_changes(monkeypatch, tmp_path):
+    """An editable install adds hydra_plugins/ to the namespace package's path (mnist_lightning/__init__.py). A
+    namespace path recomputes itself when sys.path changes, which dropped the folder: in a process where a library
+    had changed sys.path before Hydra's first plugin scan, `hparams_search=optuna` found no mnist_optuna sweeper."""
+    import pkgutil
+
+    import hydra_plugins
+    import mnist_lightning
+
+    folder = str(Path(mnist_lightning.__file__).resolve().parents[1] / "hydra_plugins")
+    if folder not in list(hydra_plugins.__path__):
+        pytest.skip("installed from a wheel: the plugin is in site-packages, found like any other")
+    # A changed sys.path, as importing some library leaves it, without the repository (`python -m pytest` from the
+    # repository puts it there; the `pytest` script and a user's own folder do not).
+    root = str(Path(folder).parent)
+    kept = [entry for entry in sys.path if entry not in ("", ".", root, os.getcwd())]
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *kept])
+    assert folder in list(hydra_plugins.__path__)
+    assert "mnist_optuna_sweeper" in {module.name for module in pkgutil.iter_modules(hydra_plugins.__path__)}
