@@ -58,6 +58,27 @@ def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_f
     assert not list(tmp_path.rglob(".hydra")) and not list(tmp_path.rglob("*.log"))
 
 
+def test_the_type_check_compares_with_the_config_the_option_name_check_composed(tmp_path, monkeypatch):
+    # A compose takes about half a second, a tenth of a short run. Hydra composes twice (to find the mode, then to
+    # run); the option-name check once before it; the type check reuses that one.
+    from hydra._internal.hydra import Hydra
+
+    composes = []
+    compose_config = Hydra.compose_config
+    monkeypatch.setattr(Hydra, "compose_config", lambda *a, **k: composes.append(1) or compose_config(*a, **k))
+    result = run_here(TRAIN, "experiment=tiny", "data.augment.degrees=abc", cwd=tmp_path)
+    assert_clear_error(result, r"data.augment.degrees must be a number \(like 8.0\), got 'abc'")
+    assert len(composes) == 3
+    # A user's own config folder: its config is composed with it, and its values' types are held to.
+    mine = tmp_path / "mine" / "experiment"
+    mine.mkdir(parents=True)
+    (mine / "seven.yaml").write_text("# @package _global_\nseed: 7\n")
+    composes.clear()
+    result = run_here(TRAIN, "--config-dir", str(tmp_path / "mine"), "experiment=seven", "seed=x", cwd=tmp_path)
+    assert_clear_error(result, r"seed must be an integer \(like 7\), got 'x'")
+    assert len(composes) == 3
+
+
 def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
     assert_clear_error(run_here(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")

@@ -48,6 +48,22 @@ def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
     return keys
 
 
+# The configs composed for this command's option-name check, by (config name, search path, group overrides):
+# check_override_types needs the same one inside the run, and a compose takes about half a second.
+COMPOSED: dict[tuple[str, tuple[str, ...], tuple[str, ...]], DictConfig] = {}
+
+
+def user_searchpath(argv: list[str]) -> list[str]:
+    return [f"file://{Path(d).resolve()}" for d in user_config_dirs(argv)]
+
+
+def shipped_config(config_name: str, groups: list[str]) -> DictConfig:
+    """`config_name` composed with only these group overrides, in the running Hydra's context (its search path):
+    the one the option-name check composed for this command line, or a new one."""
+    cached = COMPOSED.get((config_name, tuple(user_searchpath(sys.argv)), tuple(groups)))
+    return cached if cached is not None else compose(config_name, overrides=groups)
+
+
 def composed_keys(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> set[str]:
     """The keys of `config_name` composed with the first choice of every group, and again with each other
     choice of a swept group (`model=fast,reference` may add keys only one of them has). A group key may carry
@@ -57,9 +73,10 @@ def composed_keys(config_name: str, group_choices: dict[str, list[str]], searchp
     extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
     keys: set[str] = set()
     for choices in variants:
+        groups = [f"{g}={o}" for g, o in choices.items()]
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            overrides = [*extra, *(f"{g}={o}" for g, o in choices.items())]
-            cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+            cfg = compose(config_name, overrides=[*extra, *groups], return_hydra_config=True)
+        COMPOSED[(config_name, tuple(searchpath), tuple(groups))] = cfg
         keys |= {k for k in all_keys(cfg) if not k.startswith("hydra")}
         keys |= {f"hydra.{k}" for k in all_keys(cfg.hydra) if k.startswith(CHECKED_HYDRA)}
     return keys
@@ -118,7 +135,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             values.append((override, key))
     if not values:
         return None
-    searchpath = [f"file://{Path(d).resolve()}" for d in user_dirs]
+    searchpath = user_searchpath(argv)
     try:
         keys = composed_keys(config_name, group_choices, searchpath)
     except Exception:  # noqa: BLE001 - a composition that fails for another reason: Hydra reports it next
@@ -136,6 +153,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
 
 def check_option_names(config_name: str, argv: list[str]) -> None:
     """Exit 2 with one line when an override names an option the config does not have."""
+    COMPOSED.clear()  # another command in this process (the tests run many): its files may have changed
     message = unknown_option(config_name, argv)
     if message is not None:
         print(f"error: {message}", file=sys.stderr)

@@ -3,12 +3,12 @@
 A single object's values are checked where it is built (the DataModule, the networks, the parameter budget)."""
 
 import torch
-from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.option_names import shipped_config
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
@@ -50,7 +50,9 @@ def check_override_types(cfg: DictConfig) -> None:
             # Additions and deletions have no shipped value to compare with; the Trainer's arguments take
             # several types (devices=1 or auto, deterministic=true or warn) and Lightning checks them itself.
             values.append(bare)
-    shipped = compose(hydra_cfg.job.config_name, overrides=groups)
+    if not values:
+        return
+    shipped = shipped_config(hydra_cfg.job.config_name, groups)
     for key in values:
         error = _type_error(key, OmegaConf.select(shipped, key, default=None), OmegaConf.select(cfg, key))
         if error is not None:
