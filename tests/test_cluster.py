@@ -122,12 +122,17 @@ def test_lightning_requeues_on_its_own_except_in_a_submitit_slurm_job(no_cluster
         assert not isinstance(environment, SLURMEnvironment)
 
 
-def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted(tmp_path):
+def test_a_sweep_without_a_partition_is_refused_before_anything_is_submitted_or_left(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", "hydra/launcher=submitit_slurm", "seed=1,2", f"hydra.sweep.dir={sweep}"]
     result = run_here(TRAIN, *args, cwd=tmp_path)
     assert_clear_error(result, r"hydra\.launcher\.partition is not set")
     assert not (sweep / ".submitit").exists()  # no job script was written, so none was submitted
+    assert (sweep / "multirun.yaml").exists()  # a folder the user named may have existed before: it is kept
+    # In Hydra's own new folder, nothing is left: not even outputs/multirun/<date>/.
+    result = run_here(TRAIN, *args[:-1], cwd=tmp_path)
+    assert_clear_error(result, r"hydra\.launcher\.partition is not set")
+    assert list((tmp_path / "outputs").rglob("*")) == [tmp_path / "outputs" / "multirun"]
 
 
 def test_the_cpu_check_reads_each_node_size_of_the_partition(monkeypatch):

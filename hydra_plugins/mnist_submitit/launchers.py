@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from hydra.core.utils import JobReturn
 
+from mnist_lightning.base.errors import remove_unused_sweep_folder
 from mnist_lightning.run.cluster import CPUS_PER_JOB_ENV
 
 try:
@@ -21,8 +22,11 @@ except ImportError:  # pip install -e ".[cluster]" brings it
 else:
     from submitit.core.utils import FailedJobError
 
-    def refuse(message: str) -> None:
-        """A plain exit: Hydra would print an exception raised from a launcher with its stack trace."""
+    def refuse(message: str, config=None) -> None:
+        """A plain exit: Hydra would print an exception raised from a launcher with its stack trace. With the sweep's
+        `config`, before anything was submitted: Hydra's new sweep folder, holding only its multirun.yaml, goes."""
+        if config is not None:
+            remove_unused_sweep_folder(config.hydra)
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
 
@@ -50,14 +54,16 @@ else:
             if partition in (None, "", "???"):
                 refuse(
                     "hydra.launcher.partition is not set: name your cluster's partition (queue), "
-                    "e.g. hydra.launcher.partition=debug on scripts/local_slurm.sh's cluster (`sinfo` lists them)"
+                    "e.g. hydra.launcher.partition=debug on scripts/local_slurm.sh's cluster (`sinfo` lists them)",
+                    self.config,
                 )
             cpus = (self.params.get("cpus_per_task") or 1) * (self.params.get("tasks_per_node") or 1)
             node_cpus = largest_node_cpus(str(partition))
             if node_cpus is not None and cpus > node_cpus:
                 refuse(
                     f"a job asks for {cpus} CPUs (hydra.launcher.cpus_per_task x tasks_per_node) and the nodes of "
-                    f"partition {partition} have at most {node_cpus} (sinfo): SLURM would keep it waiting for ever"
+                    f"partition {partition} have at most {node_cpus} (sinfo): SLURM would keep it waiting for ever",
+                    self.config,
                 )
             try:
                 return super().launch(job_overrides, initial_job_idx)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.locations import CONF_DIR
 
@@ -80,10 +80,19 @@ def remove_unused_run_folder() -> None:
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.output_subdir is None:  # evaluate and predict run in the current folder and write nothing
         return
+    hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
+    remove_if_only(hydra_cfg, Path(hydra_cfg.runtime.output_dir), hydra_files)
+
+
+def remove_unused_sweep_folder(hydra_cfg: DictConfig) -> None:
+    """A sweep refused before any job started: delete its folder when it holds nothing but Hydra's multirun.yaml,
+    with the same rule as remove_unused_run_folder for a folder the user named (`hydra_cfg`: the config's `hydra`)."""
+    remove_if_only(hydra_cfg, Path(hydra_cfg.sweep.dir), {"multirun.yaml"})
+
+
+def remove_if_only(hydra_cfg: DictConfig, folder: Path, hydra_files: set[str]) -> None:
     if any(o.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for o in hydra_cfg.overrides.hydra):
         return
-    folder = Path(hydra_cfg.runtime.output_dir)
-    hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
     if folder.is_dir() and {p.name for p in folder.iterdir()} <= hydra_files:
         shutil.rmtree(folder, ignore_errors=True)
         with contextlib.suppress(OSError):  # and its outputs/<date>/ folder when nothing else is in it
