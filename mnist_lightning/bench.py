@@ -15,6 +15,13 @@ so one absolute figure means little.
 Writes bench.json (machine, settings, every measurement) to the run folder.
 """
 
+import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("bench", sys.argv[1:])
+
 import json
 import statistics
 from pathlib import Path
@@ -23,7 +30,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.benchmarks.loops import LOOPS, bare_loop, notebook_loop, project_loop
 from mnist_lightning.data.mnist import (
@@ -121,4 +128,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

@@ -1,10 +1,17 @@
 """python -m mnist_lightning.evaluate ckpt_path=<path>: test a checkpoint on the 10,000 test images."""
 
+import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("evaluate", sys.argv[1:])
+
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import require
 from mnist_lightning.run.callbacks import EpochProgressBar
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
@@ -55,4 +62,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

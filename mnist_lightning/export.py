@@ -4,14 +4,20 @@ The exported graph takes (N, 1, 28, 28) float pixels in [0, 1] (MNIST's normaliz
 returns the 10 logits. After writing, the file is run on all 10,000 test images and compared with PyTorch.
 """
 
-import importlib.util
 import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("export", sys.argv[1:])
+
+import importlib.util
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.data.mnist import mnist_split
 from mnist_lightning.inference.onnx import (
@@ -82,4 +88,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

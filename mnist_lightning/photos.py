@@ -1,11 +1,18 @@
 """python -m mnist_lightning.photos ckpt_path=<ckpt>: predict's accuracy on MNIST test digits made to look like
 photos and scans, one named condition at a time, against the same digits as clean 28x28 images."""
 
+import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("photos", sys.argv[1:])
+
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.benchmarks.photo_conditions import CONDITIONS, mnist_test_digits, render
 from mnist_lightning.data.mnist import normalize
@@ -50,4 +57,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

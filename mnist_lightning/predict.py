@@ -1,7 +1,13 @@
 """python -m mnist_lightning.predict ckpt_path=<path> inputs=<file or folder>: classify photos and scans of digits."""
 
-import csv
 import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("predict", sys.argv[1:])
+
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +17,7 @@ from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.data.mnist import denormalize
 from mnist_lightning.inference.doubt import calibrated_threshold
@@ -158,4 +164,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

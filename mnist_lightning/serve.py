@@ -4,6 +4,13 @@ Python's own http.server (ThreadingHTTPServer): one page and one endpoint on 127
 POST /predict takes an image (the canvas as PNG, or an uploaded photo) through predict's preprocessing.
 """
 
+import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("serve", sys.argv[1:])
+
 import contextlib
 import errno
 import socket
@@ -11,7 +18,7 @@ from http.server import ThreadingHTTPServer
 
 from omegaconf import DictConfig
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.inference.server import load_classifier, make_handler
 
@@ -69,4 +76,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

@@ -1,7 +1,13 @@
 """python -m mnist_lightning.train: compose the config -> check -> build -> fit -> test -> record metrics.json."""
 
-import logging
 import sys
+
+from mnist_lightning.base.option_names import check_command_line
+
+if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
+    check_command_line("train", sys.argv[1:])
+
+import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +19,7 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lightning.base.command import command, run_command
+from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import Interrupted
 from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.model.flops import flops_per_image, run_flops
@@ -164,4 +170,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    run_command(main)
+    main()  # the command line was checked at the top

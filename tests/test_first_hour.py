@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import assert_clear_error, run_here
@@ -36,6 +38,29 @@ def test_a_misspelled_option_is_one_line_naming_the_nearest_valid_names(tmp_path
     assert_clear_error(result, message)
     assert "+trainer" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr  # no advice that cannot work
     assert not (tmp_path / "outputs").exists()  # refused before Hydra made a run folder
+
+
+def test_every_command_answers_a_misspelled_option_before_it_loads_torch(tmp_path):
+    # As a user types it (python -m): each command checks its command line first, and Python's import log shows
+    # what had been loaded by then. About a second, where torch and Lightning take 8-10 s to load on 2 cores.
+    commands = ["train", "evaluate", "predict", "export", "serve", "photos", "bench"]
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", f"mnist_lightning.{name}", "ckpt_paht=x"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in commands
+    }
+    for name, process in processes.items():
+        _, stderr = process.communicate(timeout=120)
+        errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+        assert process.returncode == 2 and len(errors) == 1, stderr[-2000:]
+        assert errors[0].startswith("error: there is no option ckpt_paht"), errors
+        loaded = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+        assert "hydra" in loaded and not loaded & {"torch", "pytorch_lightning"}, name
 
 
 def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_check(tmp_path):

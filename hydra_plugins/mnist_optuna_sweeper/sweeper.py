@@ -30,8 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
 from mnist_lightning.base.errors import UserError, project_groups
-from mnist_lightning.run.checks import check_selection
-from mnist_lightning.run.pruning import open_storage
+
+# Not imported here: the run's modules that load torch and Lightning (run.checks, run.pruning). Hydra imports every
+# plugin whenever it composes a config, also for a command line's checks, which answer before torch loads.
 
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -94,6 +95,8 @@ class OptunaSweeper(Sweeper):
         if not self.chooses_a_group():
             self.check_space()
             if not any(key.lstrip("+").startswith(SELECTION_KEYS) for key in self.space):
+                from mnist_lightning.run.checks import check_selection
+
                 check_selection(self.config)  # e.g. optimized_metric=val/acc with data.val_size=0: every trial refuses
         # Their INFO lines (a new study, migrations, "Launching 1 jobs locally" per trial): one line per trial is ours.
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
@@ -176,6 +179,8 @@ class OptunaSweeper(Sweeper):
     def open_study(self) -> optuna.Study:
         """Create the study, or load it. Workers started at once may race to create a new database's tables
         (one of them then fails on a unique key): the loser waits a moment and loads what the winner made."""
+        from mnist_lightning.run.pruning import open_storage
+
         for attempt in range(5):
             try:
                 return optuna.create_study(

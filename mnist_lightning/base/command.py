@@ -8,10 +8,10 @@ from typing import Any
 import hydra
 
 from mnist_lightning.base.console import tidy_console
-from mnist_lightning.base.errors import check_group_choices, exit_on_user_error
+from mnist_lightning.base.errors import exit_on_user_error
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.nvml import skip_failing_nvml_check
-from mnist_lightning.base.option_names import check_option_names
+from mnist_lightning.base.option_names import check_command_line
 
 
 def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -40,9 +40,7 @@ def without_failing_nvml_check(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_command(main: Callable[[], Any]) -> None:
-    """Start a command from `python -m`: unknown config groups and option names are refused in one line each
-    before Hydra starts."""
-    check_group_choices(sys.argv[1:])
-    if hasattr(main, "config_name"):  # a Hydra command (report takes a folder, not options)
-        check_option_names(main.config_name, sys.argv[1:])
+    """A command as `python -m` starts it, in this process (the tests): the command line's checks, then Hydra.
+    Under `python -m` each command module makes the checks first, before its heavy imports, then calls main()."""
+    check_command_line(getattr(main, "config_name", None), sys.argv[1:])
     main()
