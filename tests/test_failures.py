@@ -83,6 +83,9 @@ def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightnin
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
     assert_clear_error(run_here(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")
     assert (mine / ".hydra").is_dir()
+    also_mine = tmp_path / "also_mine"  # named another way: kept too
+    assert_clear_error(run_here(TRAIN, "seed=abc", f"++hydra.run.dir={also_mine}", cwd=tmp_path), "seed must be")
+    assert (also_mine / ".hydra").is_dir()
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.
     ok = ["trainer.devices=auto", "trainer.deterministic=warn", "scheduler=onecycle", "scheduler.div_factor=10",

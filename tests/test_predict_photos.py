@@ -112,7 +112,7 @@ def test_blank_pages_and_dots_are_not_digits():
 
 def test_a_large_photo_is_shrunk_before_the_slow_steps(monkeypatch):
     # Checked by the size the slow steps see, not by a wall time that swings with the machine's load (about
-    # 20 s without shrinking, under 2 s with it).
+    # 20 s without shrinking, 1.75 s with it in one --durations run).
     from mnist_lightning.inference import photo
 
     seen_shapes = []

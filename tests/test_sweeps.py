@@ -126,7 +126,7 @@ def test_a_storage_whose_driver_is_missing_is_one_line_at_once(tmp_path, monkeyp
     assert_clear_error(result, "cannot open hydra.sweeper.storage=mysql://user@127.0.0.1/optuna: ")
 
     # At once: the retries (1-2 s each) are for a database racing to make its tables, not for a missing driver.
-    # Checked in this process, by the sleeps, because a subprocess's wall time swings with the machine's load.
+    # Checked by the sleeps, not by the wall time, which swings with the machine's load (7.4 s once in CI).
     from hydra_plugins.mnist_optuna_sweeper import sweeper as sweeper_module
 
     sleeps = []

@@ -1,4 +1,5 @@
-"""The wrapper every Hydra command shares: its entry point, one-line user errors, and the group check before Hydra."""
+"""The wrapper every Hydra command shares: its entry point and one-line user errors; run_command (the tests'
+way to run a command in their own process) makes the command line's checks first, as each command module does."""
 
 import functools
 import sys

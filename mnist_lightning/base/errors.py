@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.locations import CONF_DIR
@@ -72,26 +73,29 @@ def remove_unused_run_folder() -> None:
     """Delete this run's Hydra folder when it holds nothing but what Hydra wrote at start (.hydra/, <job>.log).
 
     Only Hydra's own timestamped folders (outputs/<date>/<time>, made new for this run) are removed: a folder
-    the user named with hydra.run.dir or hydra.sweep.dir may have existed before, and is kept whole, as is
-    any folder with other files in it.
+    the user named, however (hydra.run.dir=, hydra.sweep.dir=, ++, a config file), may have existed before, and is
+    kept whole, as is any folder with other files in it.
     """
     if not HydraConfig.initialized():
         return
     hydra_cfg = HydraConfig.get()
     if hydra_cfg.output_subdir is None:  # evaluate and predict run in the current folder and write nothing
         return
+    named = hydra_cfg.sweep if hydra_cfg.mode == RunMode.MULTIRUN else hydra_cfg.run  # a sweep's job: in its folder
     hydra_files = {hydra_cfg.output_subdir, f"{hydra_cfg.job.name}.log"}
-    remove_if_only(hydra_cfg, Path(hydra_cfg.runtime.output_dir), hydra_files)
+    remove_if_only(named, Path(hydra_cfg.runtime.output_dir), hydra_files)
 
 
 def remove_unused_sweep_folder(hydra_cfg: DictConfig) -> None:
     """A sweep refused before any job started: delete its folder when it holds nothing but Hydra's multirun.yaml,
     with the same rule as remove_unused_run_folder for a folder the user named (`hydra_cfg`: the config's `hydra`)."""
-    remove_if_only(hydra_cfg, Path(hydra_cfg.sweep.dir), {"multirun.yaml"})
+    remove_if_only(hydra_cfg.sweep, Path(hydra_cfg.sweep.dir), {"multirun.yaml"})
 
 
-def remove_if_only(hydra_cfg: DictConfig, folder: Path, hydra_files: set[str]) -> None:
-    if any(o.startswith(("hydra.run.dir=", "hydra.sweep.dir=")) for o in hydra_cfg.overrides.hydra):
+def remove_if_only(named: DictConfig, folder: Path, hydra_files: set[str]) -> None:
+    """Delete `folder` (and its date folder, when then empty) when it holds only `hydra_files` and `named.dir`
+    (hydra.run or hydra.sweep, as written) is timestamped, as the shipped outputs/<date>/<time> is."""
+    if "${now:" not in str(OmegaConf.to_container(named, resolve=False).get("dir")):
         return
     if folder.is_dir() and {p.name for p in folder.iterdir()} <= hydra_files:
         shutil.rmtree(folder, ignore_errors=True)
@@ -106,14 +110,15 @@ def project_groups(conf_dir: Path = CONF_DIR) -> list[str]:
 
 
 def user_config_dirs(argv: list[str]) -> list[Path]:
-    """The folders given with Hydra's `--config-dir DIR` (or `-cd DIR`, `--config-dir=DIR`): a user's own configs."""
+    """The folder given with Hydra's `--config-dir DIR` (or `-cd DIR`, `--config-dir=DIR`), a user's own configs, as
+    a list of at most one: given twice, Hydra takes the last."""
     dirs = []
     for i, arg in enumerate(argv):
         if arg in ("--config-dir", "-cd") and i + 1 < len(argv):
             dirs.append(Path(argv[i + 1]))
         elif arg.startswith("--config-dir="):
             dirs.append(Path(arg.partition("=")[2]))
-    return dirs
+    return dirs[-1:]
 
 
 def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None:
