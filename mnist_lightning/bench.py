@@ -17,10 +17,10 @@ Writes bench.json (machine, settings, every measurement) to the run folder.
 
 import sys
 
-from mnist_lightning.base.option_names import check_command_line
+from mnist_lightning.base.command_line import answer_early
 
-if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
-    check_command_line("bench", sys.argv[1:])
+if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before torch and Lightning load (8-10 s)
+    answer_early("bench", sys.argv[1:])
 
 import json
 import statistics

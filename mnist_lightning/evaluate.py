@@ -2,10 +2,10 @@
 
 import sys
 
-from mnist_lightning.base.option_names import check_command_line
+from mnist_lightning.base.command_line import answer_early
 
-if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
-    check_command_line("evaluate", sys.argv[1:])
+if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before torch and Lightning load (8-10 s)
+    answer_early("evaluate", sys.argv[1:])
 
 import torch
 from hydra.utils import instantiate

@@ -6,10 +6,10 @@ returns the 10 logits. After writing, the file is run on all 10,000 test images 
 
 import sys
 
-from mnist_lightning.base.option_names import check_command_line
+from mnist_lightning.base.command_line import answer_early
 
-if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
-    check_command_line("export", sys.argv[1:])
+if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before torch and Lightning load (8-10 s)
+    answer_early("export", sys.argv[1:])
 
 import importlib.util
 from pathlib import Path

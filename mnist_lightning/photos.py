@@ -3,10 +3,10 @@ photos and scans, one named condition at a time, against the same digits as clea
 
 import sys
 
-from mnist_lightning.base.option_names import check_command_line
+from mnist_lightning.base.command_line import answer_early
 
-if __name__ == "__main__":  # a mistake on the command line is answered before torch and Lightning load (8-10 s)
-    check_command_line("photos", sys.argv[1:])
+if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before torch and Lightning load (8-10 s)
+    answer_early("photos", sys.argv[1:])
 
 import numpy as np
 import torch

@@ -42,35 +42,46 @@ def test_a_misspelled_option_is_one_line_naming_the_nearest_valid_names(tmp_path
     assert not (tmp_path / "outputs").exists()  # refused before Hydra made a run folder
 
 
-def test_every_command_answers_a_misspelled_option_before_it_loads_torch(tmp_path):
-    # As a user types it (python -m): each command checks its command line first, and Python's import log shows
-    # what had been loaded by then. About a second, where torch and Lightning take 8-10 s to load on 2 cores.
+def test_every_command_answers_a_mistake_help_and_cfg_before_it_loads_torch(tmp_path):
+    # As a user types it (python -m): each command answers these first, and Python's import log shows what had been
+    # loaded by then. About a second, where torch and Lightning take 8-10 s to load on 2 cores.
     commands = ["train", "evaluate", "predict", "export", "serve", "photos", "bench"]
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", f"mnist_lightning.{name}", "ckpt_paht=x"],
+    # Four processes (about 1-2 s of CPU each); for the other commands, the source check below.
+    asked = [("train", ["ckpt_paht=x"]), ("serve", ["ckpt_paht=x"]), ("train", ["--help"]), ("train", ["--cfg", "job"])]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-X", "importtime", "-m", f"mnist_lightning.{name}", *args],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
-        for name in commands
-    }
+        for name, args in asked
+    ]
     try:
-        for name, process in processes.items():
-            lines = process.communicate(timeout=120)[1].splitlines()
-            said = [line for line in lines if not line.startswith("import time:")]
-            assert process.returncode == 2 and said[-1:] == [line for line in said if line.startswith("error: ")], said
-            assert said[-1].startswith("error: there is no option ckpt_paht"), said
-            loaded = {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
-            assert "hydra" in loaded and not loaded & {"torch", "pytorch_lightning"}, name
+        for (name, args), process in zip(asked, processes, strict=True):
+            stdout, stderr = process.communicate(timeout=120)
+            said = [line for line in stderr.splitlines() if not line.startswith("import time:")]
+            if args == ["ckpt_paht=x"]:
+                assert process.returncode == 2 and said[-1:] == [line for line in said if line.startswith("error: ")]
+                assert said[-1].startswith("error: there is no option ckpt_paht"), said
+            else:  # Hydra's own answer, as the command gives it (its job name, the composed config)
+                assert process.returncode == 0 and said == [], said
+                first = "train is powered by Hydra." if args == ["--help"] else "seed: 1"
+                assert first in stdout.splitlines(), stdout
+            loaded = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+            assert "hydra" in loaded and not loaded & {"torch", "pytorch_lightning"}, (name, args)
     finally:
-        for process in processes.values():
+        for process in processes:
             process.kill()
-    # The early check composes the command's own config, the one its Hydra main composes.
+    # Every command answers early, before any import but sys and answer_early's own module, and composes its own
+    # config, the one its Hydra main composes.
     for name in commands:
         module = importlib.import_module(f"mnist_lightning.{name}")
-        assert f'check_command_line("{module.main.config_name}", sys.argv[1:])' in inspect.getsource(module), name
+        source = inspect.getsource(module)
+        call = source.index(f'    answer_early("{module.main.config_name}", sys.argv[1:])')
+        imports = [line for line in source[:call].splitlines() if line.startswith(("import ", "from "))]
+        assert imports == ["import sys", "from mnist_lightning.base.command_line import answer_early"], name
 
 
 def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_check(tmp_path):

@@ -8,11 +8,11 @@ from typing import Any
 
 import hydra
 
+from mnist_lightning.base.command_line import check_command_line
 from mnist_lightning.base.console import tidy_console
 from mnist_lightning.base.errors import exit_on_user_error
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.nvml import skip_failing_nvml_check
-from mnist_lightning.base.option_names import check_command_line
 
 
 def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 
-from mnist_lightning.base.errors import check_group_choices, project_groups, user_config_dirs
+from mnist_lightning.base.errors import project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
 
 FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun",
@@ -158,12 +158,3 @@ def check_option_names(config_name: str, argv: list[str]) -> None:
     if message is not None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
-
-
-def check_command_line(config_name: str | None, argv: list[str]) -> None:
-    """Refuse, in one line each, a config group option that does not exist and (for a Hydra command, `config_name`)
-    an option name the config does not have. Light on purpose: a command module runs it before it imports torch and
-    Lightning, so a mistake is answered in about a second, not after their 8-10 s of imports."""
-    check_group_choices(argv)
-    if config_name is not None:
-        check_option_names(config_name, argv)
