@@ -11,8 +11,9 @@ from mnist_lightning.base.errors import check_group_choices
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.option_names import check_option_names
 
-# Hydra's flags that print something and run no task (--experimental-rerun runs one).
-ANSWERED_BY_HYDRA = ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
+# Hydra's flags that print something and run no task; --experimental-rerun runs one, whatever else is given.
+ANSWERED_BY_HYDRA = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
+                     "-sc")  # fmt: skip
 
 
 def check_command_line(config_name: str | None, argv: list[str]) -> None:
@@ -24,20 +25,25 @@ def check_command_line(config_name: str | None, argv: list[str]) -> None:
 
 
 def answer_early(config_name: str, argv: list[str]) -> None:
-    """The checks, then Hydra's own answer to --help, --cfg job, --info ... (from a task that never runs), and exit:
-    about a second each, where the command's imports alone take 8-10 s. Anything else returns, to run the command."""
+    """The checks of `argv` (sys.argv[1:]), then Hydra's own answer to --help, --cfg job, --info ... from a task that
+    never runs (Hydra reads sys.argv itself), and exit: 1-2 s, where the command's imports alone take 8-10 s.
+    Anything else returns, to run the command."""
     check_command_line(config_name, argv)
-    if any(arg.split("=")[0] in ANSWERED_BY_HYDRA for arg in argv):
-        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(no_task(config_name))()
+    words = {arg.split("=")[0] for arg in argv}
+    if words & set(ANSWERED_BY_HYDRA) and "--experimental-rerun" not in words:
+        command_file = sys.modules["__main__"].__file__  # the command's module, run by `python -m`
+        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(no_task(command_file))()
         sys.exit(0)
 
 
-def no_task(config_name: str) -> Callable[[object], None]:
-    """A task Hydra never runs for these flags, in the command's module: Hydra names the job after its task's module
-    (`train is powered by Hydra`, hydra.job.name), as it does when the command itself runs."""
+def no_task(command_file: str) -> Callable[[object], None]:
+    """A task Hydra never runs for these flags, which Hydra takes for one defined in `command_file` run as __main__:
+    it names the job (`train is powered by Hydra`, hydra.job.name) and resolves a relative --config-path from it,
+    as it does when the command itself runs."""
 
     def task(cfg: object) -> None:
         raise AssertionError("Hydra runs no task for --help, --cfg, --info or --shell-completion")
 
-    task.__module__ = f"mnist_lightning.{config_name}"  # each command's config is named after its module
+    task.__module__ = "__main__"
+    task.__code__ = task.__code__.replace(co_filename=command_file)
     return task
