@@ -6,12 +6,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import hydra
-
-from mnist_lightning.base.command_line import check_command_line
+from mnist_lightning.base.command_line import check_command_line, hydra_main
 from mnist_lightning.base.console import tidy_console
 from mnist_lightning.base.errors import exit_on_user_error
-from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.nvml import skip_failing_nvml_check
 
 
@@ -19,8 +16,7 @@ def command(config_name: str) -> Callable[[Callable[..., Any]], Callable[..., An
     """`@command("train")`: Hydra's main composing conf/<config_name>.yaml, with UserErrors ending in one line."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        hydra_main = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
-        main = hydra_main(tidy_console(exit_on_user_error(without_failing_nvml_check(fn))))
+        main = hydra_main(config_name)(tidy_console(exit_on_user_error(without_failing_nvml_check(fn))))
         main.config_name = config_name  # for run_command's check of the option names
         return main
 

@@ -16,6 +16,12 @@ ANSWERED_BY_HYDRA = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c",
                      "-sc")  # fmt: skip
 
 
+def hydra_main(config_name: str) -> Callable[[Callable[..., object]], Callable[[], object]]:
+    """Hydra's main decorator for a command's config: the one place its settings are written (base/command.py's
+    `command` and answer_early both use it)."""
+    return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)
+
+
 def check_command_line(config_name: str | None, argv: list[str]) -> None:
     """Refuse, in one line each, a config group option that does not exist and (for a Hydra command, `config_name`)
     an option name the config does not have."""
@@ -32,7 +38,7 @@ def answer_early(config_name: str, argv: list[str]) -> None:
     words = {arg.split("=")[0] for arg in argv}
     if words & set(ANSWERED_BY_HYDRA) and "--experimental-rerun" not in words:
         command_file = sys.modules["__main__"].__file__  # the command's module, run by `python -m`
-        hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name=config_name)(no_task(command_file))()
+        hydra_main(config_name)(no_task(command_file))()
         sys.exit(0)
 
 
