@@ -17,6 +17,7 @@ from mnist_lightning.run.callbacks import EpochProgressBar
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import check_hardware
 from mnist_lightning.run.diagnostics import TestDiagnostics
+from mnist_lightning.run.precision import resolve_precision
 
 
 def format_confusion(confusion: torch.Tensor) -> str:
@@ -36,7 +37,8 @@ def evaluate(cfg: DictConfig) -> dict:
     checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
     # channels_last as trained: it is in the checkpoint's hparams
     module = module_from_checkpoint(checkpoint, cfg.ckpt_path, cfg.trust_checkpoint)
-    precision = checkpoint.get("precision", cfg.trainer.precision)  # the run's own numerics, e.g. bf16-mixed
+    # The run's own numerics, e.g. bf16-mixed (an older checkpoint without them: this config's, auto made concrete)
+    precision = checkpoint.get("precision") or resolve_precision(cfg.trainer)
     diagnostics = TestDiagnostics()
     bar = EpochProgressBar()  # train's bar: drawn in a terminal only, not into a pipe or a log file
     trainer = instantiate(

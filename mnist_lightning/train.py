@@ -76,7 +76,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         pruner = instantiate(HydraConfig.get().sweeper.pruner)
         pruning = [PruneBehind(**cfg.optuna_trial, pruner=pruner, monitor=cfg.optimized_metric)]
     trainer = build_trainer(cfg, [history, DivergenceGuard(), *pruning, *callbacks], datamodule.val_is_test)
-    record |= {"params": params, "val_is_test": datamodule.val_is_test}
+    # The numerics it trained with: trainer.precision=auto picks them per machine (run/precision.py)
+    record |= {"params": params, "val_is_test": datamodule.val_is_test, "precision": str(trainer.precision)}
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
     log_settings(trainer, record["config"], record, output_dir)
 

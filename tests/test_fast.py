@@ -13,7 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.model.nets import CompactNet
-from mnist_lightning.results.frontier import TIME_SITTING, time_rows
+from mnist_lightning.results.frontier import TIME_SITTINGS, time_rows
 from mnist_lightning.results.runs import Job, job_rows
 from mnist_lightning.run.build import build_module
 from mnist_lightning.train import train
@@ -64,7 +64,7 @@ def test_fast_never_validates_and_still_tests_every_image_once(tmp_path):
 def test_label_smoothing_shapes_the_training_loss_only(tmp_path):
     cfg = compose_train_config(tmp_path, ["experiment=fast"])
     module, _ = build_module(cfg, verbose=False)
-    assert cfg.model.label_smoothing == 0.1 and module.hparams.label_smoothing == 0.1
+    assert cfg.model.label_smoothing == 0.05 and module.hparams.label_smoothing == 0.05
     torch.manual_seed(0)
     images, labels = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
     module = MNISTLitModule(net=CompactNet(), optimizer={}, label_smoothing=0.1).eval()
@@ -101,37 +101,50 @@ def test_a_checkpoint_from_before_label_smoothing_still_opens(tmp_path):
     assert load_module(tmp_path / "old.ckpt").hparams.label_smoothing == 0.0
 
 
-def write_run(folder, acc, fit, test, cpu="Some CPU"):
+def write_run(folder, acc, fit, test, cpu="Some CPU", precision=None):
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text("[]\n")
     provenance = {"git_commit": "abcdef0123", "git_dirty": False, "cpu": cpu, "torch_threads": 2}
     metrics = {"test/acc": acc, "params": 100, "train_seconds": fit, "test_seconds": test, "provenance": provenance}
+    if precision:  # runs before 0.5.0's third fast recipe did not record it
+        metrics["precision"] = precision
     (folder / "metrics.json").write_text(json.dumps(metrics))
 
 
 def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
-    sitting = tmp_path / TIME_SITTING
+    sitting = tmp_path / TIME_SITTINGS["time"][0]
     for seed, (acc, fit) in enumerate([(0.9950, 48.0), (0.9944, 50.0)], start=1):
-        write_run(sitting / "fast_v1" / f"seed{seed}", acc, fit, 1.0)
+        write_run(sitting / "fast_v2" / f"seed{seed}", acc, fit, 1.0)
     for seed, (acc, fit) in enumerate([(0.9941, 23.0), (0.9939, 25.0)], start=1):
-        write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0)
+        write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0, precision="bf16-mixed")
     baseline, fast = time_rows(tmp_path)
-    assert baseline["fit + test s"] == "50.0" and baseline["vs fast_v1"] == "1.00x"
-    assert fast["fit + test s"] == "25.0" and fast["vs fast_v1"] == "0.50x"  # (24 + 1) / (49 + 1)
+    assert baseline["fit + test s"] == "50.0" and baseline["vs fast_v2"] == "1.00x"
+    assert fast["fit + test s"] == "25.0" and fast["vs fast_v2"] == "0.50x"  # (24 + 1) / (49 + 1)
     assert fast["mean test acc %"] == "99.40" and fast["min"] == "99.39" and fast["seeds"] == "2"
     assert fast["machine"] == "Some CPU, 2 threads"
+    # The numerics each recipe trained with: recorded, or fp32 for runs from before metrics.json said
+    assert (baseline["precision"], fast["precision"]) == ("32-true", "bf16-mixed")
+
+
+def test_the_earlier_sitting_names_its_recipes_as_they_are_called_today(tmp_path):
+    folder, _ = TIME_SITTINGS["time_fast2"]
+    write_run(tmp_path / folder / "fast_v1" / "seed1", 0.9950, 48.0, 1.0)
+    write_run(tmp_path / folder / "fast" / "seed1", 0.9944, 23.0, 1.0)
+    baseline, fast_v2 = time_rows(tmp_path, "time_fast2")
+    assert baseline["recipe"] == "experiment=fast_v1" and baseline["vs fast_v1"] == "1.00x"
+    assert fast_v2["recipe"] == "experiment=fast_v2 (ran as experiment=fast)" and fast_v2["vs fast_v1"] == "0.49x"
 
 
 def test_the_time_table_names_every_machine_and_needs_its_baseline(tmp_path):
-    sitting = tmp_path / TIME_SITTING
+    sitting = tmp_path / TIME_SITTINGS["time"][0]
     write_run(sitting / "fast" / "seed1", 0.9941, 23.0, 1.0, cpu="CPU A")
     write_run(sitting / "fast" / "seed2", 0.9941, 23.0, 1.0, cpu="CPU B")
-    [fast] = time_rows(tmp_path)  # no fast_v1 runs: no ratio rather than a ratio to itself
-    assert fast["vs fast_v1"] == "- (no baseline runs)" and fast["machine"] == "CPU A, 2 threads / CPU B, 2 threads"
-    write_run(sitting / "fast_v1" / "seed1", 0.9950, 48.0, 1.0, cpu="CPU A")
-    write_run(sitting / "fast_v1" / "seed2", 0.9950, 48.0, 1.0, cpu="CPU A")
-    (sitting / "fast_v1" / "seed3" / ".hydra").mkdir(parents=True)  # a seed that never finished
-    (sitting / "fast_v1" / "seed3" / ".hydra" / "overrides.yaml").write_text("[]\n")
+    [fast] = time_rows(tmp_path)  # no fast_v2 runs: no ratio rather than a ratio to itself
+    assert fast["vs fast_v2"] == "- (no baseline runs)" and fast["machine"] == "CPU A, 2 threads / CPU B, 2 threads"
+    write_run(sitting / "fast_v2" / "seed1", 0.9950, 48.0, 1.0, cpu="CPU A")
+    write_run(sitting / "fast_v2" / "seed2", 0.9950, 48.0, 1.0, cpu="CPU A")
+    (sitting / "fast_v2" / "seed3" / ".hydra").mkdir(parents=True)  # a seed that never finished
+    (sitting / "fast_v2" / "seed3" / ".hydra" / "overrides.yaml").write_text("[]\n")
     baseline, fast = time_rows(tmp_path)
-    assert baseline["seeds"] == "2 of 3" and baseline["vs fast_v1"] == "1.00x"
-    assert fast["vs fast_v1"] == "- (other machines)"  # fast ran partly on CPU B: no ratio across machines
+    assert baseline["seeds"] == "2 of 3" and baseline["vs fast_v2"] == "1.00x"
+    assert fast["vs fast_v2"] == "- (other machines)"  # fast ran partly on CPU B: no ratio across machines

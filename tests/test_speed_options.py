@@ -63,6 +63,51 @@ def test_bf16_mixed_trains_in_bf16_and_evaluate_reproduces_it(tmp_path):
     )  # ... replaced by the run's
 
 
+AUTO_PRECISION = [(True, "cpu", "bf16-mixed"), (True, "auto", "bf16-mixed"), (False, "cpu", "32-true"),
+                  (True, "gpu", "32-true")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("amx", "accelerator", "expected"), AUTO_PRECISION)
+def test_precision_auto_is_bf16_on_a_cpu_with_amx_only(monkeypatch, amx, accelerator, expected):
+    from omegaconf import OmegaConf
+
+    from mnist_lightning.run import precision
+
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: amx)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # accelerator=auto: the CPU, as in CI
+    assert precision.resolve_precision(OmegaConf.create({"precision": "auto", "accelerator": accelerator})) == expected
+    for given in ("32-true", "bf16-mixed", "16-mixed"):  # Lightning's own values pass through on any machine
+        assert precision.resolve_precision(OmegaConf.create({"precision": given, "accelerator": accelerator})) == given
+
+
+def test_amx_is_read_from_the_cpu_as_the_kernel_reports_it():
+    from pathlib import Path
+
+    from mnist_lightning.run.precision import cpu_has_amx
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare with (not Linux)")
+    assert cpu_has_amx() == (" amx_tile" in cpuinfo.read_text())
+
+
+def test_experiment_fast_picks_its_precision_per_cpu_and_records_it(tmp_path, monkeypatch):
+    from mnist_lightning.run import precision
+
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # the AMX path, whatever CPU runs the test
+    watch = ConvOutputDtypes()
+    cfg = compose_train_config(tmp_path, ["experiment=fast", *FEW_STEPS])
+    assert cfg.trainer.precision == "auto"
+    metrics = train(cfg, callbacks=[watch])
+    assert watch.dtypes[:3] == [torch.bfloat16] * 3 and metrics["precision"] == "bf16-mixed"
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["precision"] == "bf16-mixed"
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # any other CPU: fp32, and fast_v2 always
+    for experiment in ("fast", "fast_v2"):
+        watch = ConvOutputDtypes()
+        metrics = train(compose_train_config(tmp_path / experiment, [f"experiment={experiment}", *FEW_STEPS]), [watch])
+        assert watch.dtypes[:3] == [torch.float32] * 3 and metrics["precision"] == "32-true"
+
+
 @pytest.mark.slow  # compiling takes 40-50 s on the 2-core CPU
 def test_compiled_network_trains_and_saves_plain_weight_names(tmp_path):
     few_steps(tmp_path, "model.compile=true")

@@ -19,6 +19,7 @@ from torchvision import transforms
 from mnist_lightning.data.mnist import MNIST_MEAN, MNIST_STD
 from mnist_lightning.model.lit_module import MNISTLitModule
 from mnist_lightning.run.build import build_module, build_trainer
+from mnist_lightning.run.precision import resolve_precision
 
 LOOPS = ("project", "bare", "notebook")
 
@@ -130,7 +131,8 @@ def bare_loop(cfg: DictConfig, batch_size: int, data: dict[str, tuple[Tensor, Te
     if cfg.model.get("compile"):
         net.compile()
     optimizer = instantiate(cfg.optimizer)(params=net.parameters())
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=str(cfg.trainer.precision).startswith("bf16"))
+    bf16 = resolve_precision(cfg.trainer).startswith("bf16")  # as the project's path: trainer.precision=auto too
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     images, labels = data["train"]
 
     def train_batches():

@@ -44,7 +44,8 @@ def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
     ("fast_v1", "outputs/results/v0.5.0/time/fast_v1", "0.5.0"),
-    ("fast", "outputs/results/v0.5.0/time/fast", "0.5.0"),
+    ("fast_v2", "outputs/results/v0.5.0/time/fast", "0.5.0"),
+    ("fast", "outputs/results/v0.5.0/time_fast3/fast", "0.5.0"),
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
     ("micro", "outputs/results/v0.3.0/micro", "0.3.0"),
@@ -141,17 +142,22 @@ def frontier_table(root: Path) -> str:
     return markdown_table(frontier_rows(root))
 
 
-# The time frontier: one sitting, recipes run back to back on one idle machine (machines differ too much to
-# compare across sittings). The first recipe is the baseline the others are timed against.
-TIME_SITTING = "outputs/results/v0.5.0/time"
-TIME_RECIPES = ["fast_v1", "fast"]
+# The time frontier: sittings of recipes run back to back on one idle machine (machines differ too much to compare
+# across sittings). Per sitting: its folder, and its recipes as (folder in the sitting, the recipe's name today);
+# the first is the baseline the others are timed against. `time` is the newest, `time_fast2` the one before it,
+# where today's fast_v2 was experiment=fast.
+TIME_SITTINGS = {
+    "time": ("outputs/results/v0.5.0/time_fast3", [("fast_v2", "fast_v2"), ("fast", "fast")]),
+    "time_fast2": ("outputs/results/v0.5.0/time", [("fast_v1", "fast_v1"), ("fast", "fast_v2")]),
+}
 
 
-def time_rows(root: Path) -> list[dict[str, str]]:
+def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
     """Per recipe of the sitting: accuracy over seeds and seconds of Trainer.fit plus the final test."""
+    folder, recipes = TIME_SITTINGS[sitting]
     rows, baseline, baseline_machines = [], None, None
-    for recipe in TIME_RECIPES:
-        jobs = find_jobs(root / TIME_SITTING / recipe)
+    for i, (subfolder, recipe) in enumerate(recipes):
+        jobs = find_jobs(root / folder / subfolder)
         runs = [j.metrics for j in jobs if j.metrics and j.metrics.get("test/acc") and j.metrics.get("test_seconds")]
         if not runs:
             continue
@@ -162,7 +168,7 @@ def time_rows(root: Path) -> list[dict[str, str]]:
         flops = statistics.mean(c[0] for c in counted) if all(counted) else None
         flops_note = "" if all(c and c[1] for c in counted) else " (from the config)"
         machines = sorted({f"{m['provenance']['cpu']}, {m['provenance']['torch_threads']} threads" for m in runs})
-        if recipe == TIME_RECIPES[0]:
+        if i == 0:
             baseline, baseline_machines = fit + test, machines
         if baseline is None:
             ratio = "- (no baseline runs)"
@@ -170,19 +176,23 @@ def time_rows(root: Path) -> list[dict[str, str]]:
             ratio = "- (other machines)"
         else:
             ratio = f"{(fit + test) / baseline:.2f}x"
+        # Runs from before metrics.json said their precision trained in fp32 (trainer.precision=32-true)
+        precisions = sorted({m.get("precision", "32-true") for m in runs})
+        ran_as = f" (ran as experiment={subfolder})" if subfolder != recipe else ""
         rows.append(
             {
-                "recipe": f"experiment={recipe}",
+                "recipe": f"experiment={recipe}{ran_as}",
                 "params": f"{runs[0]['params']:,}",
                 # A run that failed or was never tested is not averaged away silently: "2 of 3".
                 "seeds": str(len(accs)) if len(accs) == len(jobs) else f"{len(accs)} of {len(jobs)}",
                 **{key: value for key, value in pooled(accs).items() if key in ("mean test acc %", "min")},
+                "precision": " / ".join(precisions),
                 "fit s": f"{fit:.1f}",
                 "test s": f"{test:.1f}",
                 "fit + test s": f"{fit + test:.1f}",
                 "fit + test TFLOP": f"{flops / 1e12:.2f}{flops_note}" if flops else "-",
                 "GFLOP/s": f"{flops / 1e9 / (fit + test):.0f}" if flops else "-",
-                f"vs {TIME_RECIPES[0]}": ratio,
+                f"vs {recipes[0][1]}": ratio,
                 "machine": " / ".join(machines),
                 "code": ", ".join(sorted({commit_of(m) for m in runs})),
             }
@@ -190,6 +200,7 @@ def time_rows(root: Path) -> list[dict[str, str]]:
     return rows
 
 
-def time_table(root: Path) -> str:
-    """The time frontier as a markdown table: what the docs include between `<!-- time -->` markers."""
-    return markdown_table(time_rows(root))
+def time_table(root: Path, sitting: str = "time") -> str:
+    """A time sitting as a markdown table: what the docs include between `<!-- time -->` (or `<!-- time_fast2 -->`)
+    markers."""
+    return markdown_table(time_rows(root, sitting))

@@ -18,6 +18,7 @@ from mnist_lightning.model.lit_module import MNISTLitModule, warm_up_is_one_step
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
+from mnist_lightning.run.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def check_label_smoothing(value: float) -> float:
 
 
 def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_test: bool) -> pl.Trainer:
-    """The Trainer from `cfg.trainer`, with the configured callbacks and loggers."""
+    """The Trainer from `cfg.trainer`, with the configured callbacks and loggers (`precision=auto` made concrete)."""
     callbacks_cfg = dict(cfg.get("callbacks") or {})
     # No "best" checkpoint when validation scores the test set (it would be a model chosen on it), or when
     # nothing is validated at all (experiment=fast).
@@ -146,7 +147,8 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
         # (run/cluster.py). Lightning's own requeue, on SIGUSR1 should a cluster send it, would save a mid-epoch
         # hpc checkpoint and resume from it, which does not reproduce the epoch's data order: one mechanism only.
         plugins.append(SLURMEnvironment(auto_requeue=False))
-    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    precision = resolve_precision(cfg.trainer)
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, precision=precision)
 
 
 def torch_threads(cfg: DictConfig) -> int:
