@@ -101,10 +101,12 @@ def test_a_checkpoint_from_before_label_smoothing_still_opens(tmp_path):
     assert load_module(tmp_path / "old.ckpt").hparams.label_smoothing == 0.0
 
 
-def write_run(folder, acc, fit, test, cpu="Some CPU", precision=None):
+def write_run(folder, acc, fit, test, cpu="Some CPU", precision=None, flags=None):
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text("[]\n")
     provenance = {"git_commit": "abcdef0123", "git_dirty": False, "cpu": cpu, "torch_threads": 2}
+    if flags is not None:  # runs before 0.5.0's third fast recipe did not record them
+        provenance["cpu_flags"] = flags
     metrics = {"test/acc": acc, "params": 100, "train_seconds": fit, "test_seconds": test, "provenance": provenance}
     if precision:  # runs before 0.5.0's third fast recipe did not record it
         metrics["precision"] = precision
@@ -116,7 +118,7 @@ def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
     for seed, (acc, fit) in enumerate([(0.9950, 48.0), (0.9944, 50.0)], start=1):
         write_run(sitting / "fast_v2" / f"seed{seed}", acc, fit, 1.0)
     for seed, (acc, fit) in enumerate([(0.9941, 23.0), (0.9939, 25.0)], start=1):
-        write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0, precision="bf16-mixed")
+        write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0, precision="bf16-mixed", flags=["avx2", "amx_tile"])
     baseline, fast = time_rows(tmp_path)
     assert baseline["fit + test s"] == "50.0" and baseline["vs fast_v2"] == "1.00x"
     assert fast["fit + test s"] == "25.0" and fast["vs fast_v2"] == "0.50x"  # (24 + 1) / (49 + 1)
@@ -124,14 +126,17 @@ def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
     assert fast["machine"] == "Some CPU, 2 threads"
     # The numerics each recipe trained with: recorded, or fp32 for runs from before metrics.json said
     assert (baseline["precision"], fast["precision"]) == ("32-true", "bf16-mixed")
+    assert (baseline["CPU flags"], fast["CPU flags"]) == ("-", "avx2 amx_tile")  # as the runs recorded them
 
 
 def test_the_earlier_sitting_names_its_recipes_as_they_are_called_today(tmp_path):
     folder, _ = TIME_SITTINGS["time_fast2"]
     write_run(tmp_path / folder / "fast_v1" / "seed1", 0.9950, 48.0, 1.0)
     write_run(tmp_path / folder / "fast" / "seed1", 0.9944, 23.0, 1.0)
+    (tmp_path / folder / "lscpu.txt").write_text("Model name: Some CPU\nFlags: fpu avx2 avx512f avx512_bf16 sse\n")
     baseline, fast_v2 = time_rows(tmp_path, "time_fast2")
     assert baseline["recipe"] == "experiment=fast_v1" and baseline["vs fast_v1"] == "1.00x"
+    assert baseline["CPU flags"] == "avx2 avx512f avx512_bf16"  # runs that did not record them: the sitting's lscpu
     assert fast_v2["recipe"] == "experiment=fast_v2 (ran as experiment=fast)" and fast_v2["vs fast_v1"] == "0.49x"
 
 

@@ -1,5 +1,5 @@
 """When an answer is doubtful: judged against the network's own confidence, so the mark means the same for every
-recipe. A label-smoothed network (experiment=fast) was seen right at p = 0.77-0.93 where the reference network says
+recipe. A label-smoothed network (experiment=fast_v2) was seen right at p = 0.77-0.93 where the reference network says
 0.999, so one fixed threshold (0.8) flagged some of the first one's right answers and almost none of the second's."""
 
 import torch

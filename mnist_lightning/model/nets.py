@@ -127,11 +127,11 @@ class CompactNet(nn.Module):
     `downsample="stride"` halves the map with the last 3x3 convolution of `block1` itself (stride 2) instead of a
     MaxPool after it: with the default 3 x 3 kernel, the same weights and map size, but that convolution and its
     ReLU, BatchNorm and backward pass work on a quarter of the pixels, and there is no MaxPool to run. For
-    model=fast (one conv in `block1`) the full-resolution layer's elementwise work was about half of a CPU training
+    model=fast_v2 (one conv in `block1`) the full-resolution layer's elementwise work was about half of a CPU training
     step (docs/speed.md). `transition=0` leaves out the 1x1 block after the halving (0 channels: no block, as timm's
     `num_classes=0` drops the head). `halving_kernel` is that strided convolution's size: 4 makes each output see a
     4 x 4 patch, as a 3x3 conv and a 2x2 MaxPool together do, where a 3x3 of stride 2 sees 3 x 3 patches that overlap
-    by one pixel.
+    by one pixel. model=fast is model=fast_v2 with `downsample=stride`, `halving_kernel=4` and `transition=0`.
     """
 
     def __init__(

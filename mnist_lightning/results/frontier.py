@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pooled
+from mnist_lightning.run.provenance import SPEED_FLAGS
 
 
 def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
@@ -44,7 +45,7 @@ def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
 RECIPES = [
     ("reference", "outputs/results/v0.2.0/reference", "0.2.0"),
     ("fast_v1", "outputs/results/v0.5.0/time/fast_v1", "0.5.0"),
-    ("fast_v2", "outputs/results/v0.5.0/time/fast", "0.5.0"),
+    ("fast_v2", "outputs/results/v0.5.0/time_fast3/fast_v2", "0.5.0"),
     ("fast", "outputs/results/v0.5.0/time_fast3/fast", "0.5.0"),
     ("compact", "outputs/results/compact", "older code"),
     ("tiny", "outputs/results/tiny", "older code"),
@@ -98,6 +99,7 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 6.5))  # tall: the 99.4% recipes sit within 0.2 points of each other
     rows = sorted(rows, key=lambda r: int(r["params"].replace(",", "")))
     sizes = [int(row["params"].replace(",", "")) for row in rows]
+    chain = 0  # how many points in a row sit within 10% of the size before them (fast_v1, fast, fast_v2)
     for i, (row, params) in enumerate(zip(rows, sizes, strict=True)):
         mean = float(row["mean test acc %"])
         low, high = mean - float(row["min"]), float(row["max"]) - mean
@@ -108,7 +110,9 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
         close_to_previous = i > 0 and params < 1.1 * sizes[i - 1] and not same_size
         close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
         crowded = same_size or (not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params)
-        offset = -26 if close_to_previous else 4 if close_to_next or same_size or i % 2 == 0 else -12
+        chain = chain + 1 if close_to_previous else 0
+        # each later one of a close run a line lower, so their labels stack instead of overprinting
+        offset = -26 - 14 * (chain - 1) if close_to_previous else 4 if close_to_next or same_size or i % 2 == 0 else -12
         ax.annotate(
             f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds)",
             (params, mean),
@@ -176,6 +180,9 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
             ratio = "- (other machines)"
         else:
             ratio = f"{(fit + test) / baseline:.2f}x"
+        flags = {" ".join(f) for m in runs if (f := m["provenance"].get("cpu_flags")) is not None}
+        if not flags and (root / folder / "lscpu.txt").is_file():  # runs from before provenance recorded the flags
+            flags = {" ".join(lscpu_speed_flags(root / folder / "lscpu.txt"))}
         # Runs from before metrics.json said their precision trained in fp32 (trainer.precision=32-true)
         precisions = sorted({m.get("precision", "32-true") for m in runs})
         ran_as = f" (ran as experiment={subfolder})" if subfolder != recipe else ""
@@ -194,10 +201,20 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
                 "GFLOP/s": f"{flops / 1e9 / (fit + test):.0f}" if flops else "-",
                 f"vs {recipes[0][1]}": ratio,
                 "machine": " / ".join(machines),
+                "CPU flags": " / ".join(sorted(flags)) or "-",
                 "code": ", ".join(sorted({commit_of(m) for m in runs})),
             }
         )
     return rows
+
+
+def lscpu_speed_flags(path: Path) -> list[str]:
+    """The SPEED_FLAGS in the `Flags:` line of an `lscpu` output saved beside a sitting's runs."""
+    for line in path.read_text().splitlines():
+        if line.startswith("Flags:"):
+            present = set(line.split(":", 1)[1].split())
+            return [flag for flag in SPEED_FLAGS if flag in present]
+    return []
 
 
 def time_table(root: Path, sitting: str = "time") -> str:
