@@ -39,6 +39,7 @@ from mnist_lightning.data.mnist import (
     ensure_mnist,
     load_normalized,
 )
+from mnist_lightning.run.precision import resolve_precision
 from mnist_lightning.run.provenance import provenance
 
 
@@ -97,10 +98,11 @@ def bench(cfg: DictConfig) -> dict:
 
 def bench_settings(cfg: DictConfig) -> dict:
     keep = ("batch_sizes", "repeats", "warmup_steps", "steps", "eval_repeats", "model", "optimizer", "trainer")
-    return {
+    settings = {
         key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
         for key in keep
     }
+    return settings | {"precision": resolve_precision(cfg.trainer)}  # what ran: trainer.precision=auto made concrete
 
 
 def format_tables(result: dict) -> str:

@@ -133,7 +133,7 @@ NAMED_TABLES = {  # the parameter frontier; time to 99.4%, the newest sitting an
     "time_fast2": lambda root: time_table(root, "time_fast2"),
 }
 NAMED_TABLE = re.compile(
-    r"(<!-- (?P<name>frontier|time|time_fast2) -->\n)(?P<table>.*?)(<!-- end (?P=name) -->)", re.DOTALL
+    rf"(<!-- (?P<name>{'|'.join(NAMED_TABLES)}) -->\n)(?P<table>.*?)(<!-- end (?P=name) -->)", re.DOTALL
 )
 FRONTIER_PLOT = "docs/frontier.png"
 

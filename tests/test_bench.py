@@ -6,7 +6,8 @@ from conftest import assert_clear_error, run_here
 
 
 def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
-    args = ["repeats=1", "steps=3", "warmup_steps=1", "eval_repeats=1", "batch_sizes=[28]", "model=compact"]
+    args = ["repeats=1", "steps=3", "warmup_steps=1", "eval_repeats=1", "batch_sizes=[28]", "model=compact",
+            "trainer.precision=auto"]  # fmt: skip
     result = run_here("mnist_lightning.bench", *args, f"hydra.run.dir={tmp_path}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "project/notebook" in result.stdout and "machine:" in result.stdout
@@ -19,6 +20,9 @@ def test_bench_measures_the_three_loops_and_writes_bench_json(tmp_path):
     assert stats["ratio_project_notebook"] == stats["project"]["median"] / stats["notebook"]["median"]
     assert bench["settings"]["model"]["net"]["_target_"] == "mnist_lightning.model.nets.CompactNet"
     assert bench["machine"]["cpu_count"] >= 1 and bench["device"] == "cpu"
+    from mnist_lightning.run.precision import cpu_has_amx
+
+    assert bench["settings"]["precision"] == ("bf16-mixed" if cpu_has_amx() else "32-true")  # what ran, not "auto"
 
 
 def test_more_timed_steps_than_an_epoch_holds_is_one_clear_line(tmp_path):

@@ -173,7 +173,7 @@ def test_a_recipe_without_validation_prints_a_training_line_every_epoch(tmp_path
             f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
     result = run_here(TRAIN, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    lines = re.findall(r"(?m)^Epoch (\d): train loss \d+\.\d{4}, accuracy \d+/512 \(\d+\.\d{2}%\)$", result.stdout)
+    lines = re.findall(r"(?m)^Epoch (\d): train loss \d+\.\d{4}, accuracy \d+/256 \(\d+\.\d{2}%\)$", result.stdout)
     assert lines == ["1", "2", "3"], result.stdout
 
 

@@ -63,32 +63,55 @@ def test_bf16_mixed_trains_in_bf16_and_evaluate_reproduces_it(tmp_path):
     )  # ... replaced by the run's
 
 
-AUTO_PRECISION = [(True, "cpu", "bf16-mixed"), (True, "auto", "bf16-mixed"), (False, "cpu", "32-true"),
-                  (True, "gpu", "32-true")]  # fmt: skip
+# (AMX, trainer.accelerator, whether torch sees a CUDA GPU, what auto gives)
+AUTO_PRECISION = [
+    (True, "cpu", False, "bf16-mixed"),
+    (True, "auto", False, "bf16-mixed"),
+    (False, "cpu", False, "32-true"),
+    (False, "auto", False, "32-true"),
+    (True, "cpu", True, "bf16-mixed"),
+    (True, "auto", True, "32-true"),
+    (True, "gpu", True, "32-true"),
+    (True, "cuda", True, "32-true"),
+    (True, "mps", False, "32-true"),
+]
 
 
-@pytest.mark.parametrize(("amx", "accelerator", "expected"), AUTO_PRECISION)
-def test_precision_auto_is_bf16_on_a_cpu_with_amx_only(monkeypatch, amx, accelerator, expected):
+@pytest.mark.parametrize(("amx", "accelerator", "cuda", "expected"), AUTO_PRECISION)
+def test_precision_auto_is_bf16_when_training_on_a_cpu_with_amx_only(monkeypatch, amx, accelerator, cuda, expected):
     from omegaconf import OmegaConf
 
     from mnist_lightning.run import precision
 
     monkeypatch.setattr(precision, "cpu_has_amx", lambda: amx)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # accelerator=auto: the CPU, as in CI
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)  # accelerator=auto: a GPU where there is one
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert precision.resolve_precision(OmegaConf.create({"precision": "auto", "accelerator": accelerator})) == expected
     for given in ("32-true", "bf16-mixed", "16-mixed"):  # Lightning's own values pass through on any machine
         assert precision.resolve_precision(OmegaConf.create({"precision": given, "accelerator": accelerator})) == given
 
 
-def test_amx_is_read_from_the_cpu_as_the_kernel_reports_it():
+def test_amx_and_the_recorded_cpu_flags_are_read_as_the_kernel_lists_them():
     from pathlib import Path
 
+    from mnist_lightning.base.cpu_flags import cpu_flags, speed_flags
     from mnist_lightning.run.precision import cpu_has_amx
 
+    # lscpu's and /proc/cpuinfo's lines, in SPEED_FLAGS' order; an ARM CPU lists "Features", not flags: unknown
+    assert speed_flags("Model name: X\nFlags: fpu amx_bf16 avx2 amx_tile sse\n", "Flags:") == [
+        "avx2",
+        "amx_tile",
+        "amx_bf16",
+    ]
+    assert speed_flags("processor : 0\nFeatures : fp asimd\n", "flags") is None
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
         pytest.skip("no /proc/cpuinfo to compare with (not Linux)")
-    assert cpu_has_amx() == (" amx_tile" in cpuinfo.read_text())
+    listed = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert cpu_has_amx() == ({"amx_tile", "amx_bf16"} <= listed)
+    assert cpu_flags() == [
+        flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if flag in listed
+    ]
 
 
 def test_experiment_fast_picks_its_precision_per_cpu_and_records_it(tmp_path, monkeypatch):
@@ -101,11 +124,28 @@ def test_experiment_fast_picks_its_precision_per_cpu_and_records_it(tmp_path, mo
     metrics = train(cfg, callbacks=[watch])
     assert watch.dtypes[:3] == [torch.bfloat16] * 3 and metrics["precision"] == "bf16-mixed"
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["precision"] == "bf16-mixed"
-    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # any other CPU: fp32, and fast_v2 always
-    for experiment in ("fast", "fast_v2"):
-        watch = ConvOutputDtypes()
-        metrics = train(compose_train_config(tmp_path / experiment, [f"experiment={experiment}", *FEW_STEPS]), [watch])
-        assert watch.dtypes[:3] == [torch.float32] * 3 and metrics["precision"] == "32-true"
+    # fast_v2 trains in fp32 as it was timed, also on a CPU with AMX
+    watch = ConvOutputDtypes()
+    metrics = train(compose_train_config(tmp_path / "fast_v2", ["experiment=fast_v2", *FEW_STEPS]), [watch])
+    assert watch.dtypes[:3] == [torch.float32] * 3 and metrics["precision"] == "32-true"
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # any other CPU: fp32
+    watch = ConvOutputDtypes()
+    metrics = train(compose_train_config(tmp_path / "no_amx", ["experiment=fast", *FEW_STEPS]), [watch])
+    assert watch.dtypes[:3] == [torch.float32] * 3 and metrics["precision"] == "32-true"
+
+
+def test_evaluate_gives_a_checkpoint_without_its_precision_the_configs_auto_made_concrete(tmp_path, monkeypatch):
+    from mnist_lightning.run import precision
+
+    train(compose_train_config(tmp_path, [*FEW_STEPS, "logger=none"]))
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    del ckpt["precision"]  # as checkpoints before 0.4.0 were written
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        overrides = [f"ckpt_path={tmp_path / 'old.ckpt'}", "trainer.precision=auto", "trainer.limit_test_batches=1"]
+        cfg = compose("evaluate", overrides=[*overrides, f"paths.output_dir={tmp_path}"])
+    assert evaluate(cfg)["precision"] == "bf16-mixed"  # not the string "auto", which Lightning would refuse
 
 
 @pytest.mark.slow  # compiling takes 40-50 s on the 2-core CPU

@@ -7,8 +7,8 @@ other results table in the docs.
 import statistics
 from pathlib import Path
 
+from mnist_lightning.base.cpu_flags import speed_flags
 from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pooled
-from mnist_lightning.run.provenance import SPEED_FLAGS
 
 
 def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
@@ -182,9 +182,9 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
             ratio = f"{(fit + test) / baseline:.2f}x"
         flags = {" ".join(f) for m in runs if (f := m["provenance"].get("cpu_flags")) is not None}
         if not flags and (root / folder / "lscpu.txt").is_file():  # runs from before provenance recorded the flags
-            flags = {" ".join(lscpu_speed_flags(root / folder / "lscpu.txt"))}
-        # Runs from before metrics.json said their precision trained in fp32 (trainer.precision=32-true)
-        precisions = sorted({m.get("precision", "32-true") for m in runs})
+            flags = {" ".join(speed_flags((root / folder / "lscpu.txt").read_text(), "Flags:") or [])}
+        # Runs from before metrics.json said their precision: the config's (32-true unless set; never auto then)
+        precisions = sorted({m.get("precision") or trainer_precision(m) for m in runs})
         ran_as = f" (ran as experiment={subfolder})" if subfolder != recipe else ""
         rows.append(
             {
@@ -208,13 +208,9 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
     return rows
 
 
-def lscpu_speed_flags(path: Path) -> list[str]:
-    """The SPEED_FLAGS in the `Flags:` line of an `lscpu` output saved beside a sitting's runs."""
-    for line in path.read_text().splitlines():
-        if line.startswith("Flags:"):
-            present = set(line.split(":", 1)[1].split())
-            return [flag for flag in SPEED_FLAGS if flag in present]
-    return []
+def trainer_precision(metrics: dict) -> str:
+    """The precision a run's stored config gave the Trainer; 32-true, Lightning's default, where it says none."""
+    return str(((metrics.get("config") or {}).get("trainer") or {}).get("precision") or "32-true")
 
 
 def time_table(root: Path, sitting: str = "time") -> str:

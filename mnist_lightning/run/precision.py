@@ -7,10 +7,11 @@ AUTO = "auto"
 
 
 def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX tiles that the OS lets torch use (Intel Xeon since Sapphire Rapids). torch has no
-    public question for it: this private one checks the CPU and the OS permission, and is absent from older torch."""
-    is_supported = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(is_supported and is_supported())
+    """Whether this CPU has AMX tiles with bfloat16 multiplies (Intel Xeon since Sapphire Rapids), as torch's CPU
+    capabilities report them; False with a torch too old to report them."""
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)
+    capabilities = get_capabilities() if get_capabilities else {}
+    return bool(capabilities.get("amx_tile") and capabilities.get("amx_bf16"))
 
 
 def runs_on_cpu(trainer_cfg: DictConfig) -> bool:
@@ -24,9 +25,8 @@ def runs_on_cpu(trainer_cfg: DictConfig) -> bool:
 def resolve_precision(trainer_cfg: DictConfig) -> str:
     """`trainer.precision`, with `auto` made concrete: bf16-mixed on a CPU with AMX, where oneDNN runs the bfloat16
     convolutions in its tiles (fit 1.25x as fast as fp32 for experiment=fast and 1.6x for fast_v2 on a 2-core Xeon
-    with AMX, docs/speed.md), and 32-true everywhere else (bf16 was not measured faster on a CPU without AMX, nor
-    for this project on a GPU). Every other value
-    is Lightning's own and passes through."""
+    with AMX, docs/speed.md), and 32-true everywhere else (bf16 was measured slower than fp32 on CPUs without AMX, and
+    no faster for this project on a GPU). Every other value is Lightning's own and passes through."""
     precision = str(trainer_cfg.get("precision", "32-true"))
     if precision != AUTO:
         return precision

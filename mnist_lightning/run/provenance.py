@@ -9,6 +9,7 @@ import hydra
 import pytorch_lightning as pl
 import torch
 
+from mnist_lightning.base.cpu_flags import cpu_flags
 from mnist_lightning.base.locations import PROJECT_ROOT
 
 
@@ -29,23 +30,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-# The instruction sets that decide this project's CPU speed: AVX2 and AVX-512 for fp32, AVX-512 BF16 and AMX for bf16
-# (trainer.precision=auto picks bf16-mixed where the CPU has AMX tiles, run/precision.py).
-SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
-
-
-def cpu_flags() -> list[str] | None:
-    """The SPEED_FLAGS this CPU has, as /proc/cpuinfo lists them; None where there is no /proc/cpuinfo."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                present = set(line.split(":", 1)[1].split())
-                return [flag for flag in SPEED_FLAGS if flag in present]
-    except OSError:
-        pass
-    return None
 
 
 CODE = ("mnist_lightning/", "conf/", "hydra_plugins/", "pyproject.toml")
