@@ -15,7 +15,7 @@ def test_misclassified_grid_puts_each_digit_under_its_caption():
     samples = [(torch.randn(1, 28, 28, generator=generator), i % 10, (i + 3) % 10) for i in range(36)]
     for count, rows in ((36, 6), (8, 2), (6, 1), (0, 1)):  # 36: what the callback keeps; 0: a perfect test
         figure = misclassified_figure(samples[:count])
-        (ax,) = figure.axes  # one image on one axes (drawing 36 subplots was about half of a fast test pass)
+        (ax,) = figure.axes  # one image on one axes (drawing 36 subplots was about half of a fast_v2 test pass)
         canvas = ax.images[0].get_array()
         assert canvas.shape == (rows * (CAPTION + CELL), 6 * CELL)
         captions = list(ax.texts)

@@ -116,7 +116,7 @@ def write_run(folder, acc, fit, test, cpu="Some CPU", precision=None, flags=None
 def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
     sitting = tmp_path / TIME_SITTINGS["time"][0]
     for seed, (acc, fit) in enumerate([(0.9950, 48.0), (0.9944, 50.0)], start=1):
-        write_run(sitting / "fast_v2" / f"seed{seed}", acc, fit, 1.0)
+        write_run(sitting / "fast_v2" / f"seed{seed}", acc, fit, 1.0, flags=["avx2", "amx_tile"])
     for seed, (acc, fit) in enumerate([(0.9941, 23.0), (0.9939, 25.0)], start=1):
         write_run(sitting / "fast" / f"seed{seed}", acc, fit, 1.0, precision="bf16-mixed", flags=["avx2", "amx_tile"])
     baseline, fast = time_rows(tmp_path)
@@ -126,7 +126,7 @@ def test_the_time_table_compares_fit_plus_test_with_the_first_recipe(tmp_path):
     assert fast["machine"] == "Some CPU, 2 threads"
     # The numerics each recipe trained with: recorded, or fp32 for runs from before metrics.json said
     assert (baseline["precision"], fast["precision"]) == ("32-true", "bf16-mixed")
-    assert (baseline["CPU flags"], fast["CPU flags"]) == ("-", "avx2 amx_tile")  # as the runs recorded them
+    assert (baseline["CPU flags"], fast["CPU flags"]) == ("avx2 amx_tile",) * 2  # as the runs recorded them
 
 
 def test_the_earlier_sitting_names_its_recipes_as_they_are_called_today(tmp_path):
@@ -145,6 +145,7 @@ def test_the_time_table_names_every_machine_and_needs_its_baseline(tmp_path):
     write_run(sitting / "fast" / "seed1", 0.9941, 23.0, 1.0, cpu="CPU A")
     write_run(sitting / "fast" / "seed2", 0.9941, 23.0, 1.0, cpu="CPU B")
     [fast] = time_rows(tmp_path)  # no fast_v2 runs: no ratio rather than a ratio to itself
+    assert fast["CPU flags"] == "-"  # not recorded, and no lscpu.txt in the sitting
     assert fast["vs fast_v2"] == "- (no baseline runs)" and fast["machine"] == "CPU A, 2 threads / CPU B, 2 threads"
     write_run(sitting / "fast_v2" / "seed1", 0.9950, 48.0, 1.0, cpu="CPU A")
     write_run(sitting / "fast_v2" / "seed2", 0.9950, 48.0, 1.0, cpu="CPU A")
@@ -153,3 +154,8 @@ def test_the_time_table_names_every_machine_and_needs_its_baseline(tmp_path):
     baseline, fast = time_rows(tmp_path)
     assert baseline["seeds"] == "2 of 3" and baseline["vs fast_v2"] == "1.00x"
     assert fast["vs fast_v2"] == "- (other machines)"  # fast ran partly on CPU B: no ratio across machines
+    # One CPU name, two kinds of CPU (a Xeon with AMX and one without): the flags the runs recorded tell them apart
+    other = tmp_path / "flags"
+    write_run(other / TIME_SITTINGS["time"][0] / "fast_v2" / "seed1", 0.9950, 48.0, 1.0, flags=["avx512f"])
+    write_run(other / TIME_SITTINGS["time"][0] / "fast" / "seed1", 0.9941, 23.0, 1.0, flags=["avx512f", "amx_tile"])
+    assert time_rows(other)[1]["vs fast_v2"] == "- (other machines)"

@@ -171,12 +171,15 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
         counted = [fit_and_test_flops(m) for m in runs]
         flops = statistics.mean(c[0] for c in counted) if all(counted) else None
         flops_note = "" if all(c and c[1] for c in counted) else " (from the config)"
-        machines = sorted({f"{m['provenance']['cpu']}, {m['provenance']['torch_threads']} threads" for m in runs})
+        machines = sorted(set(machines_of(runs)))
+        # One CPU name covers Xeons with and without AMX: the flags runs recorded tell those apart too
+        flag_lists = [tuple(m["provenance"].get("cpu_flags") or ()) for m in runs]
+        identities = set(zip(machines_of(runs), flag_lists, strict=True))
         if i == 0:
-            baseline, baseline_machines = fit + test, machines
+            baseline, baseline_machines = fit + test, identities
         if baseline is None:
             ratio = "- (no baseline runs)"
-        elif machines != baseline_machines or len(machines) > 1:  # not one sitting on one machine: no ratio
+        elif identities != baseline_machines or len(identities) > 1:  # not one sitting on one machine: no ratio
             ratio = "- (other machines)"
         else:
             ratio = f"{(fit + test) / baseline:.2f}x"
@@ -206,6 +209,11 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def machines_of(runs: list[dict]) -> list[str]:
+    """Each run's machine as the time table names it: CPU model and torch threads."""
+    return [f"{m['provenance']['cpu']}, {m['provenance']['torch_threads']} threads" for m in runs]
 
 
 def trainer_precision(metrics: dict) -> str:

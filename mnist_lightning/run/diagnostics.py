@@ -79,7 +79,7 @@ def confusion_figure(confusion: Tensor) -> Figure:
 def misclassified_figure(samples: list[tuple[Tensor, int, int]]) -> Figure:
     """A grid of misclassified digits, each captioned `true -> predicted`.
 
-    One image on one axes, not an axes per digit: with 36 matplotlib subplots experiment=fast's final test took
+    One image on one axes, not an axes per digit: with 36 matplotlib subplots experiment=fast_v2's final test took
     1.56 s, with this 0.72 s (seed 1, one run each).
     """
     columns, cell, caption = 6, 32, 12  # a cell: the 28 x 28 digit with a 2-pixel margin, under a 12-pixel caption

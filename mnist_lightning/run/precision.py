@@ -8,10 +8,14 @@ AUTO = "auto"
 
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tiles with bfloat16 multiplies (Intel Xeon since Sapphire Rapids), as torch's CPU
-    capabilities report them; False with a torch too old to report them."""
+    capabilities report them. A torch without `torch.cpu.get_capabilities` is asked its older, private question (AMX
+    tiles; every CPU with them so far multiplies bf16 in them); one with neither gets False."""
     get_capabilities = getattr(torch.cpu, "get_capabilities", None)
-    capabilities = get_capabilities() if get_capabilities else {}
-    return bool(capabilities.get("amx_tile") and capabilities.get("amx_bf16"))
+    if get_capabilities is not None:
+        capabilities = get_capabilities()
+        return bool(capabilities.get("amx_tile") and capabilities.get("amx_bf16"))
+    has_tiles = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(has_tiles and has_tiles())
 
 
 def runs_on_cpu(trainer_cfg: DictConfig) -> bool:
