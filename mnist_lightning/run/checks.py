@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.option_names import shipped_config
+from mnist_lightning.run.precision import PRECISIONS
 
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
@@ -92,6 +93,9 @@ def check_run_settings(cfg: DictConfig) -> None:
         raise UserError(f"trainer.max_epochs must be an integer of at least 1, got {max_epochs!r}")
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise UserError(f"seed must be an integer, got {cfg.seed!r}")
+    precision = cfg.trainer.get("precision", "32-true")
+    if str(precision) not in PRECISIONS:  # else Lightning's ValueError, wrapped by Hydra, after the layer table
+        raise UserError(f"trainer.precision must be one of {', '.join(PRECISIONS[:7])}, got {precision!r}")
     threads = cfg.get("torch_threads")
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise UserError(f"torch_threads must be a positive integer or null, got {threads!r}")

@@ -4,6 +4,9 @@ import torch
 from omegaconf import DictConfig
 
 AUTO = "auto"
+# What trainer.precision takes: auto, and the values Lightning's Trainer accepts (2.6; its own list is private)
+PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32", "16", "bf16", "64",
+              "transformer-engine", "transformer-engine-float16")  # fmt: skip
 
 
 def cpu_has_amx() -> bool:
