@@ -17,7 +17,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import Interrupted
@@ -35,6 +35,7 @@ from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
 from mnist_lightning.run.diagnostics import log_hparams
 from mnist_lightning.run.distributed import wait_for_other_ranks
+from mnist_lightning.run.precision import AUTO
 from mnist_lightning.run.provenance import provenance
 from mnist_lightning.run.pruning import PruneBehind
 from mnist_lightning.run.record import (
@@ -70,6 +71,11 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         check_same_network(checkpoint, module, ckpt_path)
         check_same_network_options(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
+        if str(cfg.trainer.get("precision")) == AUTO and checkpoint.get("precision"):
+            # auto is decided once per run, where it starts: a run resumed on another machine (a requeued SLURM job)
+            # keeps its numerics, rather than switching between bf16 and fp32 halfway
+            with open_dict(cfg):
+                cfg.trainer.precision = checkpoint["precision"]
     history = EpochHistory()
     pruning = []
     if cfg.get("optuna_trial"):  # a trial of a search with a pruner (hydra_plugins/mnist_optuna_sweeper)

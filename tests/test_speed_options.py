@@ -134,6 +134,22 @@ def test_experiment_fast_picks_its_precision_per_cpu_and_records_it(tmp_path, mo
     assert watch.dtypes[:3] == [torch.float32] * 3 and metrics["precision"] == "32-true"
 
 
+def test_a_run_resumed_with_precision_auto_keeps_the_numerics_it_started_with(tmp_path, monkeypatch):
+    from mnist_lightning.run import precision
+
+    overrides = ["trainer.precision=auto", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
+                 "trainer.limit_test_batches=1", "logger=none"]  # fmt: skip
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)  # started on a CPU with AMX: bf16
+    train(compose_train_config(tmp_path / "first", [*overrides, "trainer.max_epochs=1"]))
+    last = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: False)  # resumed on one without
+    watch = ConvOutputDtypes()
+    cfg = compose_train_config(tmp_path / "resumed", [*overrides, "trainer.max_epochs=2", f"ckpt_path={last}"])
+    metrics = train(cfg, callbacks=[watch])
+    assert metrics["epochs"] == 2 and metrics["precision"] == "bf16-mixed"
+    assert watch.dtypes[:3] == [torch.bfloat16] * 3  # the resumed epoch's steps, still in bf16
+
+
 def test_evaluate_gives_a_checkpoint_without_its_precision_the_configs_auto_made_concrete(tmp_path, monkeypatch):
     from mnist_lightning.run import precision
 
