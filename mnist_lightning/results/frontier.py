@@ -171,10 +171,10 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
         counted = [fit_and_test_flops(m) for m in runs]
         flops = statistics.mean(c[0] for c in counted) if all(counted) else None
         flops_note = "" if all(c and c[1] for c in counted) else " (from the config)"
-        machines = sorted(set(machines_of(runs)))
+        names, flag_lists = machines_of(runs), [m["provenance"].get("cpu_flags") for m in runs]
+        machines = sorted(set(names))
         # One CPU name covers Xeons with and without AMX: the flags runs recorded tell those apart too
-        flag_lists = [tuple(m["provenance"].get("cpu_flags") or ()) for m in runs]
-        identities = set(zip(machines_of(runs), flag_lists, strict=True))
+        identities = {(name, tuple(flags or ())) for name, flags in zip(names, flag_lists, strict=True)}
         if i == 0:
             baseline, baseline_machines = fit + test, identities
         if baseline is None:
@@ -183,7 +183,7 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
             ratio = "- (other machines)"
         else:
             ratio = f"{(fit + test) / baseline:.2f}x"
-        flags = {" ".join(f) for m in runs if (f := m["provenance"].get("cpu_flags")) is not None}
+        flags = {" ".join(f) for f in flag_lists if f is not None}
         if not flags and (root / folder / "lscpu.txt").is_file():  # runs from before provenance recorded the flags
             flags = {" ".join(speed_flags((root / folder / "lscpu.txt").read_text(), "Flags:") or [])}
         # Runs from before metrics.json said their precision: the config's (32-true unless set; never auto then)
