@@ -340,3 +340,31 @@ def test_compact_net_halving_kernel_sizes_the_strided_conv():
         CompactNet(halving_kernel=4)
     with pytest.raises(UserError, match="halving_kernel must be 2 or more, got 1"):
         CompactNet(halving_kernel=1)
+
+
+def test_stacked_separable_dilated_repeats_reuse_the_weight_and_widen_the_field():
+    from mnist_lightning.base.errors import UserError
+
+    plain = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True)
+    dilated = StackedSeparableNet(
+        widths=[12, 12], shared_repeats=3, residual=True, same_padding=True, repeat_dilations=[2, 3, 1]
+    )
+    assert count_params(dilated) == count_params(plain) == 694
+    shared = dilated.blocks[1].depthwise.weight
+    assert dilated.blocks[2].depthwise.weight is shared and dilated.blocks[2].depthwise.dilation == (2, 2)
+    assert dilated.blocks[4].depthwise is dilated.blocks[1].depthwise  # dilation 1: the very same module
+    # The dilated repeats read pixels further apart: the field before the average grows from 24 to 36 pixels.
+    assert layer_table(plain)[-3].receptive_field == 24 and layer_table(dilated)[-3].receptive_field == 36
+    # Same weights, so with dilation 1 everywhere the two nets compute the same thing; with 2 and 3 they do not.
+    same = StackedSeparableNet(
+        widths=[12, 12], shared_repeats=3, residual=True, same_padding=True, repeat_dilations=[1, 1, 1]
+    )
+    same.load_state_dict(plain.state_dict())
+    dilated.load_state_dict(plain.state_dict(), strict=True)
+    images = torch.randn(2, 1, 28, 28)
+    plain.eval(), same.eval(), dilated.eval()
+    assert torch.allclose(same(images), plain(images)) and not torch.allclose(dilated(images), plain(images))
+    with pytest.raises(UserError, match="one dilation"):
+        StackedSeparableNet(widths=[12, 12], shared_repeats=3, same_padding=True, repeat_dilations=[2])
+    with pytest.raises(UserError, match="same_padding"):
+        StackedSeparableNet(widths=[12, 12], shared_repeats=1, repeat_dilations=[2])

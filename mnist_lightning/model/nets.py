@@ -281,7 +281,9 @@ class StackedSeparableNet(nn.Module):
     groups (1/groups of its weights), each followed by a channel shuffle: width for fewer parameters.
     `batch_norm=False` drops every BatchNorm and gives the stem and the 1x1 convolutions biases instead (as the public
     997-parameter network): a shared repeat then costs nothing, and `repeat_affine` has nothing to act on.
-    `leaky_slope` acts only with `activation="leaky_relu"`.
+    `leaky_slope` acts only with `activation="leaky_relu"`. `repeat_dilations` (with `same_padding`) gives each shared
+    repeat's depthwise 3x3 a dilation, one per repeat: the same nine weights read pixels that far apart, so the repeats
+    see a wider context at no parameter cost.
     """
 
     def __init__(
@@ -298,11 +300,17 @@ class StackedSeparableNet(nn.Module):
         batch_norm: bool = True,
         stem_padding: bool = False,
         activation: str = "relu",
+        repeat_dilations: Sequence[int] | None = None,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        dilations = list(repeat_dilations) if repeat_dilations is not None else [1] * shared_repeats
+        if len(dilations) != shared_repeats or min(dilations, default=1) < 1:
+            raise UserError("model.net.repeat_dilations needs one dilation of 1 or more per shared repeat")
+        if max(dilations, default=1) > 1 and not same_padding:
+            raise UserError("model.net.repeat_dilations needs model.net.same_padding=true (the map keeps its size)")
         for name, value in (("stem_padding", stem_padding), ("batch_norm", batch_norm)):
             if not isinstance(value, bool):  # an int would pad by that many pixels, a string "false" count as true
                 raise UserError(f"model.net.{name} must be true or false, got {value!r}")
@@ -339,10 +347,13 @@ class StackedSeparableNet(nn.Module):
             )
             self.blocks.append(block)
         last = self.blocks[-1]
-        for _ in range(shared_repeats):  # the same two convolutions, a BatchNorm of its own
+        for dilation in dilations:  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
-            self.blocks.append(SeparableBlock(shared=last, affine=repeat_affine, activation=act(), norm=batch_norm))
+            repeat = SeparableBlock(
+                shared=last, affine=repeat_affine, activation=act(), norm=batch_norm, dilation=dilation
+            )
+            self.blocks.append(repeat)
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -374,6 +385,7 @@ class SeparableBlock(nn.Module):
         activation: nn.Module | None = None,
         groups: int = 1,
         norm: bool = True,
+        dilation: int = 1,
     ) -> None:
         super().__init__()
         if shared is None:  # without a BatchNorm to shift it, the pointwise conv needs its bias
@@ -381,6 +393,12 @@ class SeparableBlock(nn.Module):
             self.pointwise = nn.Conv2d(in_channels, out_channels, 1, groups=groups, bias=not norm)
         else:  # the same nn.Conv2d objects: parameters() yields each weight once
             self.depthwise, self.pointwise = shared.depthwise, shared.pointwise
+        if shared is not None and dilation > 1:  # a dilated 3x3 of its own holding the same weight Parameter
+            channels = shared.depthwise.in_channels
+            self.depthwise = nn.Conv2d(
+                channels, channels, 3, padding=dilation, dilation=dilation, groups=channels, bias=False
+            )
+            self.depthwise.weight = shared.depthwise.weight
         # Grouped 1x1s mix channels only within a group; the shuffle deals each group's outputs across the groups so
         # the next block's groups see all of them (ShuffleNet).
         groups = self.pointwise.groups
