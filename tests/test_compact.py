@@ -368,3 +368,19 @@ def test_stacked_separable_dilated_repeats_reuse_the_weight_and_widen_the_field(
         StackedSeparableNet(widths=[12, 12], shared_repeats=3, same_padding=True, repeat_dilations=[2])
     with pytest.raises(UserError, match="same_padding"):
         StackedSeparableNet(widths=[12, 12], shared_repeats=1, repeat_dilations=[2])
+
+
+def test_gem_pooling_is_the_average_at_p_1_and_leans_to_the_maximum_as_p_grows():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.nets import GeMPooling
+
+    maps = torch.rand(2, 3, 5, 5)
+    assert torch.allclose(GeMPooling(p=1.0)(maps), maps.mean(dim=(2, 3)), atol=1e-6)
+    sharp = GeMPooling(p=50.0)(maps)
+    assert torch.all(sharp > GeMPooling(p=3.0)(maps)) and torch.allclose(sharp, maps.amax(dim=(2, 3)), atol=0.1)
+    net = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True, pooling="gem")
+    assert count_params(net) == 694 + 1  # the exponent
+    net(torch.randn(2, 1, 28, 28)).sum().backward()
+    assert net.global_pool.p.grad is not None  # the exponent learns
+    with pytest.raises(UserError, match="pooling must be mean or gem"):
+        StackedSeparableNet(widths=[12, 12], pooling="max")

@@ -283,7 +283,9 @@ class StackedSeparableNet(nn.Module):
     997-parameter network): a shared repeat then costs nothing, and `repeat_affine` has nothing to act on.
     `leaky_slope` acts only with `activation="leaky_relu"`. `repeat_dilations` (with `same_padding`) gives each shared
     repeat's depthwise 3x3 a dilation, one per repeat: the same nine weights read pixels that far apart, so the repeats
-    see a wider context at no parameter cost.
+    see a wider context at no parameter cost. `pooling` is how the last map becomes one vector: "mean" (global average
+    pooling), or "gem" (generalized mean, GeMPooling below: one learned exponent, so the average can lean towards the
+    strongest responses).
     """
 
     def __init__(
@@ -301,6 +303,7 @@ class StackedSeparableNet(nn.Module):
         stem_padding: bool = False,
         activation: str = "relu",
         repeat_dilations: Sequence[int] | None = None,
+        pooling: str = "mean",
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
@@ -354,6 +357,9 @@ class StackedSeparableNet(nn.Module):
                 shared=last, affine=repeat_affine, activation=act(), norm=batch_norm, dilation=dilation
             )
             self.blocks.append(repeat)
+        if pooling not in ("mean", "gem"):
+            raise UserError(f"model.net.pooling must be mean or gem, got {pooling!r}")
+        self.global_pool = GeMPooling() if pooling == "gem" else None
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -368,7 +374,22 @@ class StackedSeparableNet(nn.Module):
             else:
                 x = y
         x = self.pool(x) if self.pool_after == len(self.blocks) else x
-        return self.classifier(self.dropout(x.mean(dim=(2, 3))))
+        x = x.mean(dim=(2, 3)) if self.global_pool is None else self.global_pool(x)
+        return self.classifier(self.dropout(x))
+
+
+class GeMPooling(nn.Module):
+    """Generalized-mean global pooling, (mean of x^p)^(1/p) over the map, with p learned (one parameter; Radenovic
+    et al., 2018): p = 1 is the average, a large p nears the maximum. Inputs are clamped at `eps` (ReLU outputs are
+    0 or more, and x^p needs x > 0)."""
+
+    def __init__(self, p: float = 3.0, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.p, self.eps = nn.Parameter(torch.tensor(float(p))), eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C)."""
+        return x.clamp(min=self.eps).pow(self.p).mean(dim=(2, 3)).pow(1.0 / self.p)
 
 
 class SeparableBlock(nn.Module):
