@@ -384,3 +384,21 @@ def test_gem_pooling_is_the_average_at_p_1_and_leans_to_the_maximum_as_p_grows()
     assert net.global_pool.p.grad is not None  # the exponent learns
     with pytest.raises(UserError, match="pooling must be mean or gem"):
         StackedSeparableNet(widths=[12, 12], pooling="max")
+
+
+def test_repeat_affine_per_repeat_adds_depth_without_parameters():
+    from mnist_lightning.base.errors import UserError
+
+    deep = StackedSeparableNet(
+        widths=[12, 12],
+        shared_repeats=6,
+        residual=True,
+        same_padding=True,
+        repeat_affine=[True] * 3 + [False] * 3,
+        repeat_dilations=[2, 3, 1, 2, 3, 1],
+    )
+    assert count_params(deep) == 694 and len(deep.blocks) == 8
+    assert [b.norm.affine for b in deep.blocks] == [True] * 5 + [False] * 3
+    assert deep.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(UserError, match="one of them per shared repeat"):
+        StackedSeparableNet(widths=[12, 12], shared_repeats=2, repeat_affine=[True])

@@ -274,7 +274,8 @@ class StackedSeparableNet(nn.Module):
     13 x 13 map (more compute, the same parameters). `pool_after` moves the MaxPool after that many blocks, which then
     work on the stem's 26 x 26 map: four times their compute, the same parameters. No bias before a BatchNorm and none
     on the depthwise convolutions. `repeat_affine=False` gives the repeats' BatchNorms no scale and shift of their
-    own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net.
+    own (normalization only): each repeat then costs no parameters, and the 2 x width a repeat saves can widen the net;
+    a list gives one such choice per repeat (depth at no parameter cost on top of repeats that keep theirs).
     `stem_padding` pads the stem's 3x3 too, so its map is 28 x 28 and the blocks after the MaxPool start from 14 x 14
     instead of 13 x 13. `activation` is the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu"
     (slope `leaky_slope`, torch's 0.01 by default). `pointwise_groups` splits every 1x1 convolution into that many
@@ -296,7 +297,7 @@ class StackedSeparableNet(nn.Module):
         residual: bool = False,
         same_padding: bool = False,
         pool_after: int = 0,
-        repeat_affine: bool = True,
+        repeat_affine: bool | Sequence[bool] = True,
         pointwise_groups: int = 1,
         leaky_slope: float = 0.01,
         batch_norm: bool = True,
@@ -312,6 +313,9 @@ class StackedSeparableNet(nn.Module):
         dilations = list(repeat_dilations) if repeat_dilations is not None else [1] * shared_repeats
         if len(dilations) != shared_repeats or min(dilations, default=1) < 1:
             raise UserError("model.net.repeat_dilations needs one dilation of 1 or more per shared repeat")
+        affines = [repeat_affine] * shared_repeats if isinstance(repeat_affine, bool) else list(repeat_affine)
+        if len(affines) != shared_repeats or not all(isinstance(a, bool) for a in affines):
+            raise UserError("model.net.repeat_affine is true, false, or one of them per shared repeat")
         if max(dilations, default=1) > 1 and not same_padding:
             raise UserError("model.net.repeat_dilations needs model.net.same_padding=true (the map keeps its size)")
         for name, value in (("stem_padding", stem_padding), ("batch_norm", batch_norm)):
@@ -350,12 +354,12 @@ class StackedSeparableNet(nn.Module):
             )
             self.blocks.append(block)
         last = self.blocks[-1]
-        for dilation in dilations:  # the same two convolutions, a BatchNorm of its own
+        for dilation, affine in zip(
+            dilations, affines, strict=True
+        ):  # the same two convolutions, a BatchNorm of its own
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
-            repeat = SeparableBlock(
-                shared=last, affine=repeat_affine, activation=act(), norm=batch_norm, dilation=dilation
-            )
+            repeat = SeparableBlock(shared=last, affine=affine, activation=act(), norm=batch_norm, dilation=dilation)
             self.blocks.append(repeat)
         if pooling not in ("mean", "gem"):
             raise UserError(f"model.net.pooling must be mean or gem, got {pooling!r}")
