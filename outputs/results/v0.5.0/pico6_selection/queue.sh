@@ -36,3 +36,10 @@ deep9="model.net.net.shared_repeats=6 +model.net.net.repeat_affine=[true,true,tr
 run p6_deep9_s1 seed=1 $deep9 &
 run p6_deep9_s2 seed=2 $deep9 &
 wait
+# Round 18 ended at 98.44% and 98.24% (seeds 1, 2): below the baseline (98.58%, 98.56%) and the dilated net (98.76%,
+# 98.56%), with lower training accuracy too (98.3-98.4%): repeats whose BatchNorms only normalize hurt the fit.
+# Round 19 (commit 87df1cb's code): the dilated net with GeM pooling on seed 2 (on seed 1 it fit the training images
+# better but scored lower held out), and the dilated net for 60 epochs, the issue's longest schedule (seed 1).
+run p6_dil231_gem_s2 seed=2 +model.net.net.repeat_dilations=[2,3,1] +model.net.net.pooling=gem &
+run p6_dil231_e60_s1 seed=1 +model.net.net.repeat_dilations=[2,3,1] trainer.max_epochs=60 &
+wait
