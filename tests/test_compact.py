@@ -365,7 +365,7 @@ def test_stacked_separable_dilated_repeats_reuse_the_weight_and_widen_the_field(
     images = torch.randn(2, 1, 28, 28)
     plain.eval(), same.eval(), dilated.eval()
     assert torch.allclose(same(images), plain(images)) and not torch.allclose(dilated(images), plain(images))
-    with pytest.raises(UserError, match="one dilation"):
+    with pytest.raises(UserError, match="one whole dilation"):
         StackedSeparableNet(widths=[12, 12], shared_repeats=3, same_padding=True, repeat_dilations=[2])
     with pytest.raises(UserError, match="same_padding"):
         StackedSeparableNet(widths=[12, 12], shared_repeats=1, repeat_dilations=[2])
@@ -383,6 +383,11 @@ def test_gem_pooling_is_the_average_at_p_1_and_leans_to_the_maximum_as_p_grows()
     assert count_params(net) == 694 + 1  # the exponent
     net(torch.randn(2, 1, 28, 28)).sum().backward()
     assert net.global_pool.p.grad is not None  # the exponent learns
+    before = net.global_pool.p.detach().clone()
+    torch.optim.SGD(net.parameters(), lr=0.1).step()  # the exponent is among the parameters an optimizer steps
+    assert not torch.equal(net.global_pool.p.detach(), before)
+    with pytest.raises(UserError, match="needs activation=relu"):
+        StackedSeparableNet(widths=[12, 12], pooling="gem", activation="silu")
     with pytest.raises(UserError, match="pooling must be mean or gem"):
         StackedSeparableNet(widths=[12, 12], pooling="max")
 

@@ -284,9 +284,10 @@ class StackedSeparableNet(nn.Module):
     997-parameter network): a shared repeat then costs nothing, and `repeat_affine` has nothing to act on.
     `leaky_slope` acts only with `activation="leaky_relu"`. `repeat_dilations` (with `same_padding`) gives each shared
     repeat's depthwise 3x3 a dilation, one per repeat: the same nine weights read pixels that far apart, so the repeats
-    see a wider context at no parameter cost. `pooling` is how the last map becomes one vector: "mean" (global average
-    pooling), or "gem" (generalized mean, GeMPooling below: one learned exponent, so the average can lean towards the
-    strongest responses).
+    see a wider context at no parameter cost (a dilated repeat widens the receptive field by 4 x its dilation; its
+    throwaway initial weight still takes a draw from the seeded generator). `pooling` is how the last map becomes one
+    vector: "mean" (global average pooling), or "gem" (generalized mean, GeMPooling below, with ReLU only: one learned
+    exponent, so the average can lean towards the strongest responses).
     """
 
     def __init__(
@@ -310,9 +311,15 @@ class StackedSeparableNet(nn.Module):
     ) -> None:
         super().__init__()
         check_dropout(dropout)
+        if shared_repeats < 0:
+            raise UserError(f"model.net.shared_repeats must be 0 or more, got {shared_repeats}")
         dilations = list(repeat_dilations) if repeat_dilations is not None else [1] * shared_repeats
-        if len(dilations) != shared_repeats or min(dilations, default=1) < 1:
-            raise UserError("model.net.repeat_dilations needs one dilation of 1 or more per shared repeat")
+        whole = all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dilations)
+        if len(dilations) != shared_repeats or not whole:
+            raise UserError(
+                f"model.net.repeat_dilations needs one whole dilation of 1 or more per shared repeat, got {dilations}"
+                f" for shared_repeats={shared_repeats}"
+            )
         affines = [repeat_affine] * shared_repeats if isinstance(repeat_affine, bool) else list(repeat_affine)
         if len(affines) != shared_repeats or not all(isinstance(a, bool) for a in affines):
             raise UserError("model.net.repeat_affine is true, false, or one of them per shared repeat")
@@ -363,6 +370,8 @@ class StackedSeparableNet(nn.Module):
             self.blocks.append(repeat)
         if pooling not in ("mean", "gem"):
             raise UserError(f"model.net.pooling must be mean or gem, got {pooling!r}")
+        if pooling == "gem" and activation != "relu":  # GeM clamps at a small positive value: negatives would be lost
+            raise UserError(f"model.net.pooling=gem needs activation=relu (outputs of 0 or more), got {activation!r}")
         self.global_pool = GeMPooling() if pooling == "gem" else None
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
@@ -393,7 +402,8 @@ class GeMPooling(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C)."""
-        return x.clamp(min=self.eps).pow(self.p).mean(dim=(2, 3)).pow(1.0 / self.p)
+        p = self.p.clamp(min=1.0)  # below 1 it would no longer lean towards the maximum, and 1 / p blows up near 0
+        return x.clamp(min=self.eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
 
 
 class SeparableBlock(nn.Module):

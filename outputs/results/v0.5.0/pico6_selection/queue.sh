@@ -28,10 +28,10 @@ wait
 # seed 1: 0.16 below the dilated net without it, though its training loss and held-out loss were lower, 0.0369 and
 # 0.0431 against 0.0418 and 0.0442). The dilations' mean over two seeds, 98.66%, is 0.09 above the baseline's: noise
 # or a small gain, far from the 98.9% needed. Training accuracy ends at 98.6-98.8% (one view, live weights), no
-# higher than the held-out: the net is short of capacity, not of regularization.
+# higher than the held-out (corrected later: on some runs it is up to 0.2 higher; see docs/results.md).
 # Round 18 (commit e587889's code: repeat_affine per repeat): depth at no parameter cost. The dilated net with three more
-# shared repeats whose BatchNorms only normalize (nine blocks, dilations 2, 3, 1, 2, 3, 1; 694 parameters, about 1.4x
-# the training FLOPs), seeds 1 and 2.
+# shared repeats whose BatchNorms only normalize (nine blocks, dilations 2, 3, 1, 2, 3, 1; 694 parameters, about 1.6x
+# the training FLOPs, 1.4x the time), seeds 1 and 2.
 deep9="model.net.net.shared_repeats=6 +model.net.net.repeat_affine=[true,true,true,false,false,false] +model.net.net.repeat_dilations=[2,3,1,2,3,1]"
 run p6_deep9_s1 seed=1 $deep9 &
 run p6_deep9_s2 seed=2 $deep9 &
