@@ -361,9 +361,8 @@ class StackedSeparableNet(nn.Module):
             )
             self.blocks.append(block)
         last = self.blocks[-1]
-        for dilation, affine in zip(
-            dilations, affines, strict=True
-        ):  # the same two convolutions, a BatchNorm of its own
+        # Each repeat: the same two convolutions (dilated as given), a BatchNorm of its own.
+        for dilation, affine in zip(dilations, affines, strict=True):
             if last.depthwise.in_channels != last.pointwise.out_channels:
                 raise UserError("model.net.shared_repeats needs a last block as wide as its input (widths [.., w, w])")
             repeat = SeparableBlock(shared=last, affine=affine, activation=act(), norm=batch_norm, dilation=dilation)
