@@ -408,3 +408,28 @@ def test_repeat_affine_per_repeat_adds_depth_without_parameters():
     assert deep.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(UserError, match="one of them per shared repeat"):
         StackedSeparableNet(widths=[12, 12], shared_repeats=2, repeat_affine=[True])
+
+
+def test_simam_weighs_pixels_by_how_far_they_stand_from_their_channel_mean_at_no_parameter_cost():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.nets import SimAM
+
+    x = torch.randn(2, 3, 5, 5)
+    n = 5 * 5 - 1
+    d = (x - x.mean(dim=(2, 3), keepdim=True)) ** 2
+    expected = x * torch.sigmoid(d / (4 * (d.sum(dim=(2, 3), keepdim=True) / n + 1e-4)) + 0.5)
+    torch.testing.assert_close(SimAM()(x), expected)
+    flat = torch.zeros(1, 1, 3, 3)
+    flat[0, 0, 1, 1] = 1.0  # one bright pixel on a dark map is weighed more than the dark ones
+    weights = SimAM()(flat + 1.0) / (flat + 1.0)
+    assert weights[0, 0, 1, 1] > weights[0, 0, 0, 0]
+    plain = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True)
+    attended = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True, simam=True)
+    assert count_params(attended) == count_params(plain) == 694
+    images = torch.randn(2, 1, 28, 28)
+    attended.eval()
+    without = attended(images)
+    attended.attention = torch.nn.Identity()
+    assert not torch.allclose(attended(images), without)  # the attention is applied in forward
+    with pytest.raises(UserError, match="simam must be true or false"):
+        StackedSeparableNet(widths=[12, 12], simam="false")

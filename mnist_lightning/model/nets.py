@@ -287,7 +287,8 @@ class StackedSeparableNet(nn.Module):
     see a wider context at no parameter cost (a dilated repeat widens the receptive field by 4 x its dilation; its
     throwaway initial weight still takes a draw from the seeded generator). `pooling` is how the last map becomes one
     vector: "mean" (global average pooling), or "gem" (generalized mean, GeMPooling below, with ReLU only: one learned
-    exponent, so the average can lean towards the strongest responses).
+    exponent, so the average can lean towards the strongest responses). `simam` weighs every block's output by SimAM
+    (below): attention at no parameter cost, a nonlinearity that weighs each pixel by how much it stands out.
     """
 
     def __init__(
@@ -306,6 +307,7 @@ class StackedSeparableNet(nn.Module):
         activation: str = "relu",
         repeat_dilations: Sequence[int] | None = None,
         pooling: str = "mean",
+        simam: bool = False,
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
@@ -325,7 +327,7 @@ class StackedSeparableNet(nn.Module):
             raise UserError("model.net.repeat_affine is true, false, or one of them per shared repeat")
         if max(dilations, default=1) > 1 and not same_padding:
             raise UserError("model.net.repeat_dilations needs model.net.same_padding=true (the map keeps its size)")
-        for name, value in (("stem_padding", stem_padding), ("batch_norm", batch_norm)):
+        for name, value in (("stem_padding", stem_padding), ("batch_norm", batch_norm), ("simam", simam)):
             if not isinstance(value, bool):  # an int would pad by that many pixels, a string "false" count as true
                 raise UserError(f"model.net.{name} must be true or false, got {value!r}")
         if activation not in ACTIVATIONS:
@@ -372,6 +374,7 @@ class StackedSeparableNet(nn.Module):
         if pooling == "gem" and activation != "relu":  # GeM clamps at a small positive value: negatives would be lost
             raise UserError(f"model.net.pooling=gem needs activation=relu (outputs of 0 or more), got {activation!r}")
         self.global_pool = GeMPooling() if pooling == "gem" else None
+        self.attention = SimAM() if simam else nn.Identity()
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.classifier = nn.Linear(widths[-1], num_classes)
 
@@ -380,7 +383,7 @@ class StackedSeparableNet(nn.Module):
         x = self.stem(x)  # (B, stem, 26, 26), or 28 x 28 with stem_padding
         for index, block in enumerate(self.blocks):  # a valid 3x3 takes 2 pixels off the side, a padded one none
             x = self.pool(x) if index == self.pool_after else x
-            y = block(x)
+            y = self.attention(block(x))
             if self.residual and y.shape[1] == x.shape[1]:  # the input's centre: what the 3x3 saw around each pixel
                 x = y + (x if y.shape == x.shape else x[:, :, 1:-1, 1:-1])
             else:
@@ -403,6 +406,22 @@ class GeMPooling(nn.Module):
         """(B, C, H, W) -> (B, C)."""
         p = self.p.clamp(min=1.0)  # below 1 it would no longer lean towards the maximum, and 1 / p blows up near 0
         return x.clamp(min=self.eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
+
+
+class SimAM(nn.Module):
+    """Parameter-free attention (Yang et al., ICML 2021): each activation is weighed by a sigmoid of how far it stands
+    from its channel's mean over the map, in units of the channel's variance, so distinctive pixels count more. Five
+    lines, so written here rather than taken from a package that would bring more than it."""
+
+    def __init__(self, eps: float = 1e-4) -> None:
+        super().__init__()
+        self.eps = eps  # the paper's lambda: a flat channel (variance 0) is weighed sigmoid(0.5), not divided by 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> the same shape."""
+        squared = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
+        variance = squared.sum(dim=(2, 3), keepdim=True) / max(x.shape[2] * x.shape[3] - 1, 1)
+        return x * torch.sigmoid(squared / (4 * (variance + self.eps)) + 0.5)
 
 
 class SeparableBlock(nn.Module):
