@@ -48,7 +48,7 @@ wait
 # (98.60%, 98.84%), against the baseline's 98.57% and the dilated net's 98.66%. It is the held-out choice, saved as
 # experiment=pico_dilated (695 parameters); at about 0.1 points below the 98.9% that 99.0% on the test set needs, and
 # with one seed at 98.60%, it is not expected to meet item 2. Not run on the test set this session (no time left).
-# Round 20 (2026-12-06, thirteenth session, commit of SimAM's code): on experiment=pico_dilated itself (the dilated net
+# Round 20 (2026-12-06, thirteenth session, commit efcdc67's code, which adds model.net.simam): on experiment=pico_dilated itself (the dilated net
 # with GeM pooling, 98.60% and 98.84% held out), seeds 1 and 2, SimAM after every block (model.net.net.simam): attention
 # with no parameters, a nonlinearity that weighs each pixel by how much it stands out in its channel. The nets of
 # rounds 16-19 fit the training images little better than unseen ones, so what they lack is capacity, and this adds
