@@ -433,3 +433,28 @@ def test_simam_weighs_pixels_by_how_far_they_stand_from_their_channel_mean_at_no
     assert not torch.allclose(attended(images), without)  # the attention is applied in forward
     with pytest.raises(UserError, match="simam must be true or false"):
         StackedSeparableNet(widths=[12, 12], simam="false")
+
+
+def test_fixed_classifier_trains_only_its_scale_and_biases_and_is_the_same_in_every_run():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.nets import FixedClassifier
+
+    torch.manual_seed(1)
+    first = FixedClassifier(13, 10)
+    torch.manual_seed(2)  # the run's seed does not move the projection
+    second = FixedClassifier(13, 10)
+    assert torch.equal(first.projection, second.projection)
+    torch.testing.assert_close(first.projection @ first.projection.T, torch.eye(10))  # orthonormal rows
+    assert count_params(first) == 11 and "projection" in first.state_dict()
+    features = torch.rand(4, 13)
+    torch.testing.assert_close(first(features), features @ first.projection.T)  # scale 1, biases 0 at the start
+    net = StackedSeparableNet(
+        stem=8, widths=[13, 13], shared_repeats=3, residual=True, same_padding=True, classifier="fixed"
+    )
+    assert count_params(net) == 691  # the Linear's 130 weights and biases become 11: a stem of 8, blocks of 13
+    net(torch.randn(2, 1, 28, 28)).sum().backward()
+    assert net.classifier.scale.grad is not None and net.classifier.projection.grad is None
+    with pytest.raises(UserError, match="classifier must be linear or fixed"):
+        StackedSeparableNet(widths=[12, 12], classifier="none")
+    with pytest.raises(UserError, match="needs at least 10 features"):
+        StackedSeparableNet(widths=[8], classifier="fixed")

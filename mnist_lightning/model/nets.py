@@ -289,6 +289,8 @@ class StackedSeparableNet(nn.Module):
     vector: "mean" (global average pooling), or "gem" (generalized mean, GeMPooling below, with ReLU only: one learned
     exponent, so the average can lean towards the strongest responses). `simam` weighs every block's output by SimAM
     (below): attention at no parameter cost, a nonlinearity that weighs each pixel by how much it stands out.
+    `classifier="fixed"` replaces the Linear layer's width x classes weights by a fixed projection (FixedClassifier
+    below: one learned scale and the biases), so those weights can pay for a wider stem or blocks instead.
     """
 
     def __init__(
@@ -308,6 +310,7 @@ class StackedSeparableNet(nn.Module):
         repeat_dilations: Sequence[int] | None = None,
         pooling: str = "mean",
         simam: bool = False,
+        classifier: str = "linear",
         dropout: float = 0.0,
         num_classes: int = 10,
     ) -> None:
@@ -376,7 +379,10 @@ class StackedSeparableNet(nn.Module):
         self.global_pool = GeMPooling() if pooling == "gem" else None
         self.attention = SimAM() if simam else nn.Identity()
         self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.classifier = nn.Linear(widths[-1], num_classes)
+        if classifier not in ("linear", "fixed"):
+            raise UserError(f"model.net.classifier must be linear or fixed, got {classifier!r}")
+        fixed = classifier == "fixed"
+        self.classifier = FixedClassifier(widths[-1], num_classes) if fixed else nn.Linear(widths[-1], num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 1, 28, 28) normalized images -> (B, num_classes) logits."""
@@ -406,6 +412,27 @@ class GeMPooling(nn.Module):
         """(B, C, H, W) -> (B, C)."""
         p = self.p.clamp(min=1.0)  # below 1 it would no longer lean towards the maximum, and 1 / p blows up near 0
         return x.clamp(min=self.eps).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
+
+
+class FixedClassifier(nn.Module):
+    """Class scores from features through a projection that is not trained (Hoffer et al., ICLR 2018, "Fix your
+    classifier"): logits = scale * features @ P.T + bias, with P's rows orthonormal. Only the scale (the softmax's
+    temperature, which a fixed P cannot learn) and the biases are parameters; the layer before adapts to P instead.
+    P comes from a generator seeded with 0 whatever the run's seed, so it is the same rule in every run and
+    checkpoint (kept as a buffer, so checkpoints and exports carry it)."""
+
+    def __init__(self, in_features: int, num_classes: int) -> None:
+        super().__init__()
+        if in_features < num_classes:
+            raise UserError(f"a fixed classifier needs at least {num_classes} features, got {in_features}")
+        gaussian = torch.randn(in_features, num_classes, generator=torch.Generator().manual_seed(0))
+        self.register_buffer("projection", torch.linalg.qr(gaussian).Q.T.contiguous())  # (classes, features)
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, in_features) -> (B, num_classes) logits."""
+        return self.scale * (x @ self.projection.T) + self.bias
 
 
 class SimAM(nn.Module):
