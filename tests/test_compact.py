@@ -423,16 +423,29 @@ def test_simam_weighs_pixels_by_how_far_they_stand_from_their_channel_mean_at_no
     flat[0, 0, 1, 1] = 1.0  # one bright pixel on a dark map is weighed more than the dark ones
     weights = SimAM()(flat + 1.0) / (flat + 1.0)
     assert weights[0, 0, 1, 1] > weights[0, 0, 0, 0]
+    # By hand: mean 10/9, squared distances 64/81 (centre) and 1/81, variance (8/9) / 8 = 1/9, so the centre's
+    # energy is (64/81) / (4 (1/9 + 1e-4)) + 0.5 and its output 2 sigmoid(2.2764) = 1.81377; the others' 0.62896.
+    out = SimAM()(flat + 1.0)
+    assert out[0, 0, 1, 1].item() == pytest.approx(1.81377, abs=1e-4)
+    assert out[0, 0, 0, 0].item() == pytest.approx(0.62896, abs=1e-4)
     plain = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True)
     attended = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True, simam=True)
     assert count_params(attended) == count_params(plain) == 694
     images = torch.randn(2, 1, 28, 28)
     attended.eval()
+    calls = []
+    attended.attention.register_forward_hook(lambda *_: calls.append(1))
     without = attended(images)
+    assert len(calls) == len(attended.blocks) == 5  # after every block, the shared repeats included
     attended.attention = torch.nn.Identity()
     assert not torch.allclose(attended(images), without)  # the attention is applied in forward
     with pytest.raises(UserError, match="simam must be true or false"):
         StackedSeparableNet(widths=[12, 12], simam="false")
+
+
+# The first three numbers of FixedClassifier(13, 10)'s projection (torch 2.14.1): a change in how it is drawn would
+# make new runs differ from the committed ones (their checkpoints carry their own projection, so they still load).
+PROJECTION_ROW0 = [-0.26086, 0.08109, 0.13875]
 
 
 def test_fixed_classifier_trains_only_its_scale_and_biases_and_is_the_same_in_every_run():
@@ -448,12 +461,19 @@ def test_fixed_classifier_trains_only_its_scale_and_biases_and_is_the_same_in_ev
     assert count_params(first) == 11 and "projection" in first.state_dict()
     features = torch.rand(4, 13)
     torch.testing.assert_close(first(features), features @ first.projection.T)  # scale 1, biases 0 at the start
+    with torch.no_grad():
+        first.scale.fill_(2.0)
+        first.bias.copy_(torch.arange(10.0))
+    torch.testing.assert_close(first(features), 2 * features @ first.projection.T + torch.arange(10.0))
+    # the rule itself is pinned: the same numbers whatever torch's default generator or a later seed does
+    torch.testing.assert_close(first.projection[0, :3], first.projection.new_tensor(PROJECTION_ROW0), atol=1e-5, rtol=0)
     net = StackedSeparableNet(
         stem=8, widths=[13, 13], shared_repeats=3, residual=True, same_padding=True, classifier="fixed"
     )
     assert count_params(net) == 691  # the Linear's 130 weights and biases become 11: a stem of 8, blocks of 13
     net(torch.randn(2, 1, 28, 28)).sum().backward()
-    assert net.classifier.scale.grad is not None and net.classifier.projection.grad is None
+    assert net.classifier.scale.grad is not None and net.classifier.bias.grad is not None
+    assert net.classifier.projection.grad is None
     with pytest.raises(UserError, match="classifier must be linear or fixed"):
         StackedSeparableNet(widths=[12, 12], classifier="none")
     with pytest.raises(UserError, match="needs at least 10 features"):
