@@ -73,3 +73,12 @@ wait
 # with lower training accuracy too (98.39%, 98.37%); its averaged weights also scored far below the live ones for the
 # first ten epochs (down to 25.8% held out at epoch 8 on seed 2). Neither replaces experiment=pico_dilated, and neither
 # was run on the test set.
+# Round 22 (2026-12-06, fourteenth session, commit d24a6e1's code; pico_dilated unchanged): distillation on
+# experiment=pico_dilated, seeds 1 and 2, from the teacher trained on the 55,000 training images only
+# (pico_stack_selection/teacher_fast6, 99.24% held out; the held-out split is seeded 0 whatever the run's seed, so it
+# never saw these held-out images), weight 0.5, temperature 4. On round two's nets it gave +0.18 and -0.44 (one seed
+# each); the dilated net with GeM fits the training images to about 98.8%, so softer targets may help it or not.
+kd="distill.teacher=outputs/results/v0.5.0/pico_stack_selection/teacher_fast6/checkpoints/last.ckpt distill.weight=0.5"
+run p6_dilgem_kd05_s1 seed=1 $kd &
+run p6_dilgem_kd05_s2 seed=2 $kd &
+wait
