@@ -73,7 +73,7 @@ wait
 # with lower training accuracy too (98.39%, 98.37%); its averaged weights also scored far below the live ones for the
 # first ten epochs (down to 25.8% held out at epoch 8 on seed 2). Neither replaces experiment=pico_dilated, and neither
 # was run on the test set.
-# Round 22 (2026-12-06, fourteenth session, commit d24a6e1's code; pico_dilated unchanged): distillation on
+# Round 22 (2026-12-06, fourteenth session, run at commit 5233e27, clean tree; pico_dilated unchanged): distillation on
 # experiment=pico_dilated, seeds 1 and 2, from the teacher trained on the 55,000 training images only
 # (pico_stack_selection/teacher_fast6, 99.24% held out; the held-out split is seeded 0 whatever the run's seed, so it
 # never saw these held-out images), weight 0.5, temperature 4. On round two's nets it gave +0.18 and -0.44 (one seed
@@ -82,3 +82,6 @@ kd="distill.teacher=outputs/results/v0.5.0/pico_stack_selection/teacher_fast6/ch
 run p6_dilgem_kd05_s1 seed=1 $kd &
 run p6_dilgem_kd05_s2 seed=2 $kd &
 wait
+# Round 22 ended at 98.46% and 98.46% (seeds 1, 2; held-out loss 0.0464 and 0.0479): 0.26 below pico_dilated's mean
+# (98.60%, 98.84%), with training accuracy lower too (98.46%, 98.54% against 98.82% on seed 1). The teacher's softened
+# scores make the underfitting net's task harder, as on round two's padded net. Dropped.
