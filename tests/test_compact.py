@@ -421,11 +421,11 @@ def test_simam_weighs_pixels_by_how_far_they_stand_from_their_channel_mean_at_no
     torch.testing.assert_close(SimAM()(x), expected)
     flat = torch.zeros(1, 1, 3, 3)
     flat[0, 0, 1, 1] = 1.0  # one bright pixel on a dark map is weighed more than the dark ones
-    weights = SimAM()(flat + 1.0) / (flat + 1.0)
+    out = SimAM()(flat + 1.0)
+    weights = out / (flat + 1.0)
     assert weights[0, 0, 1, 1] > weights[0, 0, 0, 0]
     # By hand: mean 10/9, squared distances 64/81 (centre) and 1/81, variance (8/9) / 8 = 1/9, so the centre's
     # energy is (64/81) / (4 (1/9 + 1e-4)) + 0.5 and its output 2 sigmoid(2.2764) = 1.81377; the others' 0.62896.
-    out = SimAM()(flat + 1.0)
     assert out[0, 0, 1, 1].item() == pytest.approx(1.81377, abs=1e-4)
     assert out[0, 0, 0, 0].item() == pytest.approx(0.62896, abs=1e-4)
     plain = StackedSeparableNet(widths=[12, 12], shared_repeats=3, residual=True, same_padding=True)
