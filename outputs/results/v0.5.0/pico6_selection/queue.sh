@@ -85,3 +85,7 @@ wait
 # Round 22 ended at 98.46% and 98.46% (seeds 1, 2; held-out loss 0.0464 and 0.0479): 0.26 below pico_dilated's mean
 # (98.60%, 98.84%), with training accuracy lower too (98.46%, 98.54% against 98.82% on seed 1). The teacher's softened
 # scores make the underfitting net's task harder, as on round two's padded net. Dropped.
+# Round 23 (2026-12-06, fifteenth session, commit 4f5e2be): no training. tta/probe.py scores the saved held-out
+# networks of rounds 19-20 (pico_dilated and its SimAM variant) under other test-time view sets (output in
+# tta/probe.txt): the 5 shifts of a cross gave a mean of 98.76% against the shipped 9 shifts' 98.73% over the four
+# networks, 25 shifts no better, and every view set that resamples between pixels was lower. No new view set.
