@@ -163,9 +163,15 @@ def main(argv: list[str] | None = None) -> None:
         if PROJECT_ROOT is None:
             raise UserError("report --docs refills the project's own docs: run it in a clone of mnist-lightning")
         return update_docs(PROJECT_ROOT)  # the project's README.md and docs/
+    usage = "usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)"
+    if argv in (["--help"], ["-h"]):
+        print(usage + "\nwrites report.md, report.csv and curves.png into the folder and prints report.md")
+        return None
     if len(argv) != 1:
-        raise UserError("usage: python -m mnist_lightning.report <run or sweep folder>  (or --docs, in the project)")
-    print(report(Path(argv[0])))
+        raise UserError(usage)
+    folder = Path(argv[0])
+    print(report(folder))
+    print(f"wrote {folder / 'report.md'}, report.csv and curves.png beside it", file=sys.stderr)
 
 
 if __name__ == "__main__":

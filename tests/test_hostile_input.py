@@ -53,6 +53,11 @@ def foreign_checkpoint(path: Path) -> Path:
         ("scheduler=onecycle scheduler.interval=batch", "scheduler.interval must be epoch or step, got 'batch'"),
         ("model=compact model.net.block1=[8,8,8,8,8,8,8,8,8,8,8,8]", "too many 3x3 convolutions"),
         ("ckpt_path={tmp}/missing.ckpt", "ckpt_path .*missing.ckpt does not exist"),
+        # A run folder pasted as it is: the file to give, named in full.
+        (
+            "ckpt_path={tmp}/earlier",
+            r"ckpt_path .*earlier is a folder, not a checkpoint: give ckpt_path=.*earlier/checkp",
+        ),
         ("ckpt_path={tmp}/earlier/metrics.json", "metrics.json is not a checkpoint"),
         ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
         ("optimized_metric=foo", "optimized_metric must be one of test/acc, val/acc, val/acc_best, got 'foo'"),

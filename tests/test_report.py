@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lightning.base.errors import UserError
-from mnist_lightning.report import accuracy_limits, curve_labels, report
+from mnist_lightning.report import accuracy_limits, curve_labels, main, report
 from mnist_lightning.results.runs import find_jobs
 
 
@@ -42,6 +42,18 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)
+
+
+def test_the_command_answers_help_and_says_where_it_wrote(tmp_path, capsys):
+    for flag in ("--help", "-h"):  # not taken for a folder named --help
+        main([flag])
+        assert capsys.readouterr().out.startswith("usage: python -m mnist_lightning.report <run or sweep folder>")
+    make_job(tmp_path / "0", ["seed=1"], 0.9940)
+    main([str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert out.startswith(f"# Report: {tmp_path}")
+    assert err.strip() == f"wrote {tmp_path / 'report.md'}, report.csv and curves.png beside it"
+    assert all((tmp_path / name).is_file() for name in ("report.md", "report.csv", "curves.png"))
 
 
 def test_curves_scale_to_a_sweep_far_below_99_percent_with_whole_legend_labels(tmp_path, monkeypatch):

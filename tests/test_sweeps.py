@@ -228,6 +228,9 @@ def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     args = ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.fast_dev_run=true"]
     result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # The sweep ends naming its folder and the command that reports on it (hydra/default.yaml's callback).
+    last_line = f"sweep done, jobs in {sweep}; tables and curves: python -m mnist_lightning.report {sweep}"
+    assert result.stdout.strip().splitlines()[-1] == last_line
     threads = [json.loads((sweep / job / "metrics.json").read_text())["torch_threads"] for job in ("0", "1")]
     assert threads == [max(1, len(os.sched_getaffinity(0)) // 2)] * 2
 

@@ -38,6 +38,10 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
     """
     path = Path(ckpt_path)
+    if path.is_dir():  # a run folder is the natural thing to paste; name the file in it
+        last = path / "checkpoints" / "last.ckpt"
+        hint = f"ckpt_path={last}" if last.is_file() else "a file such as <run>/checkpoints/last.ckpt"
+        raise UserError(f"ckpt_path {path} is a folder, not a checkpoint: give {hint}")
     if not path.is_file():
         raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
     found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
