@@ -30,6 +30,7 @@ from mnist_lightning.run.checkpoints import (
     check_same_network,
     check_same_network_options,
     read_checkpoint,
+    run_setting_differences,
 )
 from mnist_lightning.run.checks import check_train_config
 from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
@@ -71,6 +72,11 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         check_same_network(checkpoint, module, ckpt_path)
         check_same_network_options(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
+        if changed := run_setting_differences(ckpt_path, cfg):
+            logging.getLogger(__name__).warning(
+                f"resuming {ckpt_path} with settings other than its run's ({', '.join(changed)}); to go on as it was, "
+                "add the overrides in its run folder's .hydra/overrides.yaml"
+            )
         if str(cfg.trainer.get("precision")) == AUTO and checkpoint.get("precision"):
             # auto is decided once per run, where it starts: a run resumed on another machine (a requeued SLURM job)
             # keeps its numerics, rather than switching between bf16 and fp32 halfway

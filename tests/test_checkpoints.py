@@ -12,12 +12,13 @@ import pytest
 import torch
 from conftest import CONF_DIR, assert_clear_error, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.inference.server import load_classifier
 from mnist_lightning.predict import predict
 from mnist_lightning.run import checkpoints
-from mnist_lightning.run.checkpoints import read_checkpoint
+from mnist_lightning.run.checkpoints import read_checkpoint, run_setting_differences
 from mnist_lightning.train import train
 
 
@@ -201,3 +202,20 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
     ]:
         with pytest.raises(UserError, match=message):
             check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": changed}), ckpt)
+
+
+def test_a_resume_names_each_training_setting_that_differs_from_the_run_that_wrote_the_checkpoint(tmp_path):
+    run = tmp_path / "run"  # as Hydra leaves it: the composed config, unresolved, in .hydra/config.yaml
+    (run / ".hydra").mkdir(parents=True)
+    earlier = ["trainer.max_epochs=1", "trainer.limit_train_batches=300", "seed=2"]
+    OmegaConf.save(compose_train_config(run, earlier), run / ".hydra" / "config.yaml")
+    ckpt = run / "checkpoints" / "last.ckpt"
+    # The same overrides into another folder, with another logger: nothing that changes what is trained.
+    assert run_setting_differences(ckpt, compose_train_config(tmp_path / "again", [*earlier, "logger=csv"])) == []
+    forgotten = compose_train_config(tmp_path / "new", ["seed=2", "model.dropout=0.1"])
+    assert run_setting_differences(ckpt, forgotten) == [
+        "model.dropout: 0.05 -> 0.1",
+        "trainer.limit_train_batches: 300 -> None",
+        "trainer.max_epochs: 1 -> 20",
+    ]
+    assert run_setting_differences(tmp_path / "elsewhere" / "checkpoints" / "x.ckpt", forgotten) == []  # no config

@@ -86,6 +86,7 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     same_numbers(uninterrupted, resumed)
     assert [row["epoch"] for row in resumed["history"]] == list(range(1, len(accs) + 1))
     assert f"Epoch {stop + 1}: val" in result.stdout and f"Epoch {stop}: val" not in result.stdout  # only the rest
+    assert "settings other than its run's" not in result.stdout + result.stderr  # the printed command changes none
     # The best checkpoint agrees with metrics.json across the resume (it may be in the first run's folder).
     best = resumed["epoch_of_val_acc_best"]
     assert resumed["checkpoints"]["best"].endswith(f"best-epoch{best - 1:02d}.ckpt")

@@ -104,6 +104,37 @@ def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: 
         )
 
 
+# What a resumed run computes: these sections of the config (folders, loggers and callbacks may change freely).
+TRAINING_SETTINGS = ("seed", "data", "model", "optimizer", "scheduler", "distill", "trainer")
+
+
+def run_setting_differences(ckpt_path: str | Path, cfg: Any) -> list[str]:
+    """`key: was -> now` for each training setting where this run differs from the run that wrote `ckpt_path`, as its
+    folder's `.hydra/config.yaml` says (none when that file is missing). Resuming with other settings is allowed
+    (more epochs, say), but a user who forgot the run's overrides should see what changed."""
+    run_config = Path(ckpt_path).parent.parent / ".hydra" / "config.yaml"
+    if not run_config.is_file():
+        return []
+    # Unresolved on both sides: an interpolation such as ${seed} is compared as written, its source key by value.
+    was = OmegaConf.to_container(OmegaConf.load(run_config), resolve=False)
+    now = OmegaConf.to_container(cfg, resolve=False)
+
+    def flat(tree: Any, prefix: str) -> dict[str, Any]:
+        if not isinstance(tree, dict):
+            return {prefix: tree}
+        return {k: v for key, value in tree.items() for k, v in flat(value, f"{prefix}.{key}").items()}
+
+    differences = []
+    for section in TRAINING_SETTINGS:
+        before, after = flat(was.get(section), section), flat(now.get(section), section)
+        for key in sorted(before.keys() | after.keys()):
+            if key.endswith("_dir") or key.endswith("default_root_dir"):  # where files go, not what is computed
+                continue
+            if before.get(key) != after.get(key):
+                differences.append(f"{key}: {before.get(key)} -> {after.get(key)}")
+    return differences
+
+
 def network_option_differences(saved: dict, now: dict, prefix: str = "model.net") -> Iterator[tuple[str, Any, Any]]:
     """(option, saved value, current value) for every option that differs, defaults filled in from the current
     config's class at each level (a network inside a network, such as ShiftAveraged's, is compared option by option).
