@@ -71,6 +71,7 @@ def test_multirun_gives_each_job_its_own_folder(tmp_path):
 
 
 def test_no_mnist_and_no_network_names_the_folder(tmp_path):
+    (tmp_path / "empty").mkdir()  # a folder that exists: MNIST is downloaded into it (a missing one is refused first)
     result = run_here(TRAIN, f"data.data_dir={tmp_path}/empty", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
     assert_clear_error(result, re.escape(f"MNIST is not in {tmp_path}/empty/MNIST/raw") + ".*put the four MNIST files")
 

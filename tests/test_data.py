@@ -8,7 +8,7 @@ import torch
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.locations import BUNDLED_DATA_DIR
-from mnist_lightning.data import MNISTDataModule
+from mnist_lightning.data import MNISTDataModule, mnist
 from mnist_lightning.data.loader import EpochSampler, TensorLoader
 from mnist_lightning.data.mnist import ensure_mnist
 
@@ -104,6 +104,14 @@ def test_damaged_file_is_refused(tmp_path):
     damaged.write_bytes(bytes(data))
     with pytest.raises(UserError, match="does not match its SHA-256"):
         ensure_mnist(tmp_path, download=False)
+
+
+def test_a_data_folder_that_does_not_exist_is_refused_before_anything_is_created_or_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist, "_download", lambda data_dir: pytest.fail("tried a download"))
+    for download in (True, False):
+        with pytest.raises(UserError, match=f"data folder {tmp_path / 'typo'} does not exist: give the folder"):
+            ensure_mnist(tmp_path / "typo", download=download)
+    assert not (tmp_path / "typo").exists()
 
 
 def test_missing_files_without_download_name_the_folder(tmp_path):

@@ -94,7 +94,12 @@ def ensure_mnist(data_dir: str | Path, download: bool = True) -> Path:
             raw.mkdir(parents=True, exist_ok=True)
             _gunzip(source, raw / name)
     missing = [name for name in MNIST_SHA256 if not (raw / name).exists()]
-    if missing and download and Path(data_dir).exists() and not os.access(data_dir, os.W_OK):
+    if missing and not Path(data_dir).is_dir():  # most often a typo: nothing is created or downloaded there
+        raise UserError(
+            f"data folder {data_dir} does not exist: give the folder that holds MNIST/raw/ "
+            "(or create it, and MNIST is downloaded into it)"
+        )
+    if missing and download and not os.access(data_dir, os.W_OK):
         raise UserError(f"MNIST is not in {raw} and {data_dir} is not writable: put the files there or fix its rights")
     if missing and download:
         _download(Path(data_dir))
