@@ -29,6 +29,15 @@ TRAIN = "mnist_lightning.train"
         ("mnist_lightning.export", ["ckpt_path=x", "fromat=pt2"], "there is no option fromat: did you mean format\\?"),
         ("mnist_lightning.bench", ["step=3"], "there is no option step: did you mean steps\\?"),
         (TRAIN, ["hparams_search=optuna", "hydra.sweeper.n_trial=3"], "did you mean hydra.sweeper.n_trials"),
+        # Hydra's own answers to these ran to six or ten lines, or a lexer's exception and a link.
+        (TRAIN, ["seed=1,2"], "seed=1,2 sweeps several values: add -m to run one job for each"),
+        (TRAIN, ["model=fast,reference"], "model=fast,reference sweeps several values: add -m"),
+        (TRAIN, ["hydra/launcher=jobib"], "there is no hydra/launcher 'jobib': choose one of basic, joblib, submitit"),
+        (
+            "mnist_lightning.evaluate",
+            ["ckpt_path=outputs/<run>/checkpoints/last.ckpt"],
+            r"Hydra cannot read 'ckpt_path=outputs/<run>/.*\): quote .*; replace the <\.\.\.> placeholder",
+        ),
         (
             TRAIN,
             ["-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partiton=debug", "seed=1"],
@@ -103,6 +112,11 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
     assert unknown_option("train", search) is None
     assert unknown_option("train", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2"]) is None
     assert unknown_option("train", ["hydra.run.dir=x", "hydra.job.chdir=true"]) is None
+    # A comma list sweeps wherever Hydra runs a multirun: with -m, or where a config sets hydra.mode (a search).
+    assert unknown_option("train", ["hparams_search=optuna", "seed=1,2"]) is None
+    assert unknown_option("train", ["hydra.mode=MULTIRUN", "seed=1,2"]) is None
+    assert unknown_option("train", ["--multirun", "model=fast,reference"]) is None
+    assert unknown_option("train", ["seed=[1,2]"]) is None  # a list, not a sweep (its type is checked in the run)
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mnist_lightning.base.errors import project_groups, user_config_dirs
@@ -112,10 +113,16 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
     words = command_line_overrides(argv)
     if not words:
         return None
-    try:
-        overrides = OverridesParser.create().parse_overrides(words)
-    except HydraException:
-        return None  # a syntax error: Hydra's own message says where
+    parser = OverridesParser.create()
+    for word in words:  # one at a time, to name the one Hydra cannot read
+        try:
+            parser.parse_override(word)
+        except HydraException as error:
+            placeholder = "; replace the <...> placeholder with a real value" if "<" in word else ""
+            reason = str(error).strip().splitlines()[0]
+            quoting = "quote a value with spaces or brackets, key='value'"
+            return f"Hydra cannot read {word!r} ({reason}): {quoting}{placeholder}"
+    overrides = parser.parse_overrides(words)
     user_dirs = user_config_dirs(argv)
     groups = set(project_groups()).union(*(project_groups(d) for d in user_dirs if d.is_dir()))
     group_choices, values = {}, []
@@ -133,13 +140,24 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             group_choices[group] = ["null" if o is None else str(o) for o in options]
         elif not override.is_add() or key.startswith("trainer."):
             values.append((override, key))
-    if not values:
-        return None
     searchpath = user_searchpath(argv)
+    if message := unknown_hydra_option(config_name, group_choices, searchpath):
+        return message
+    swept = next((o for o in overrides if o.is_sweep_override()), None)
+    if not values and swept is None:
+        return None
+    COMPOSED.clear()  # the configs of this command line only: their hydra.mode is read below
     try:
         keys = composed_keys(config_name, group_choices, searchpath)
     except Exception:  # noqa: BLE001 - a composition that fails for another reason: Hydra reports it next
         return None
+    # -m, or a config that sets hydra.mode (hparams_search=...): Hydra then sweeps a comma list, else refuses it
+    multirun = {"-m", "--multirun", "hydra.mode=MULTIRUN"} & set(argv)
+    if swept is not None and not multirun and all(cfg.hydra.mode != RunMode.MULTIRUN for cfg in COMPOSED.values()):
+        return (
+            f"{swept.input_line} sweeps several values: add -m to run one job for each "
+            "(a list is written [a,b], a string with a comma in quotes, key='a,b')"
+        )
     for override, key in values:
         if override.is_add():  # +trainer.<name>: anything the Trainer does not take fails when it is built
             argument = key.removeprefix("trainer.")
@@ -148,6 +166,25 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
             return f"there is no option {key}{suggestion(key, keys)}"
+    return None
+
+
+def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> str | None:
+    """The one-line message for `hydra/<group>=<option>` naming no option (Hydra's own runs to ten lines), else None.
+    Hydra's groups are filled by plugins as well as by conf/hydra/, so Hydra's config loader lists them."""
+    hydra_groups = {g: options for g, options in group_choices.items() if g.lstrip("+").startswith("hydra/")}
+    if not hydra_groups:
+        return None
+    from hydra.core.global_hydra import GlobalHydra
+
+    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        for group, options in hydra_groups.items():
+            known = loader.get_group_options(group.lstrip("+"), config_name=config_name, overrides=extra)
+            unknown = next((o for o in options if o != "null" and o not in known), None)
+            if unknown is not None:
+                return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}"
     return None
 
 
