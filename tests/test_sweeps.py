@@ -44,7 +44,8 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     result = run_here(TRAIN, *args, "hydra.sweeper.n_trials=4", f"hydra.sweep.dir={second}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "2 of 4 trials finished" in result.stdout  # resumed: the first two count
-    study = optuna.load_study(study_name="mnist", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    storage = f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}"
+    study = optuna.load_study(study_name="mnist", storage=storage)
     assert [t.number for t in study.trials] == [0, 1, 2, 3] and all(t.state.name == "COMPLETE" for t in study.trials)
     assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 4  # no parameter set twice
     assert sorted(p.name for p in second.iterdir() if p.name.isdigit()) == ["2", "3"]  # job folders: trial numbers
@@ -56,6 +57,12 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     # One line per finished trial, the best at the end, and none of Optuna's or alembic's own INFO lines.
     assert len([line for line in result.stdout.splitlines() if "] trial " in line and " complete: " in line]) == 2
     assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
+    # The same study with another fixed setting: refused before any trial, the study as it was.
+    other = [*args[:2], "trainer.limit_train_batches=2", *args[3:], "hydra.sweeper.n_trials=6"]
+    result = run_here(TRAIN, *other, f"hydra.sweep.dir={tmp_path / 'third'}", cwd=tmp_path)
+    assert_clear_error(result, r"study 'mnist' in .* was searched with .*trainer.limit_train_batches=3.* and this com")
+    assert "trainer.limit_train_batches=2" in result.stderr and "hydra.sweeper.study_name=<new name>" in result.stderr
+    assert len(optuna.load_study(study_name="mnist", storage=storage).trials) == 4
 
 
 def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):

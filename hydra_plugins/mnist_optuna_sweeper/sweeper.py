@@ -39,6 +39,7 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SELECTION_KEYS = ("optimized_metric", "test", "data.val_size", "trainer.limit_val_batches", "trainer.max_steps")
+FIXED_SETTINGS = "fixed_overrides"  # the study's user attribute: the command line's overrides its trials share
 _ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
@@ -102,6 +103,7 @@ class OptunaSweeper(Sweeper):
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
         study = self.open_study()
+        self.check_same_settings(study, fixed)
         with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and still in 5.0
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
@@ -135,6 +137,24 @@ class OptunaSweeper(Sweeper):
             self.write_best(study)
             raise
         self.write_best(study)
+
+    def check_same_settings(self, study: optuna.Study, fixed: list[str]) -> None:
+        """Refuse to add trials to a study whose trials trained under other fixed overrides (`trainer.max_epochs=1`
+        against 10, say): their scores would not compare, and the best would be the one trained longest. Hydra's own
+        settings (the sweep folder, n_trials, the launcher) change no trial and are left out. A study made before this
+        record was kept has nothing to compare with."""
+        settings = sorted(o for o in fixed if not o.lstrip("+~").startswith("hydra"))
+        saved = study.user_attrs.get(FIXED_SETTINGS)
+        if saved is None:
+            if not study.get_trials(deepcopy=False):  # a new study: what every trial of it trains with
+                study.set_user_attr(FIXED_SETTINGS, settings)
+            return
+        if saved != settings:
+            raise SearchError(
+                f"study {self.study_name!r} in {self.storage} was searched with {' '.join(saved) or 'no overrides'} "
+                f"and this command has {' '.join(settings) or 'none'}: their trials would not compare; give the "
+                "study's overrides to resume it, or start another with hydra.sweeper.study_name=<new name>"
+            )
 
     def check_storage(self) -> None:
         """Refuse a storage URL that holds a password: Hydra writes the command line into the sweep's multirun.yaml
