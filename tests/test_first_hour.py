@@ -79,8 +79,10 @@ def test_every_command_answers_a_mistake_help_and_cfg_before_it_loads_torch(tmp_
                 assert said[-1].startswith("error: there is no option ckpt_paht"), said
             else:  # Hydra's own answer, as the command gives it (its job name, the composed config)
                 assert process.returncode == 0 and said == [], said
-                first = "train is powered by Hydra." if args == ["--help"] else "seed: 1"
-                assert first in stdout.splitlines(), stdout
+                if args == ["--help"]:  # the command's own usage line first (conf/hydra/default.yaml)
+                    assert stdout.startswith("python -m mnist_lightning.train [group=option ...] [key=value ...]:")
+                else:
+                    assert "seed: 1" in stdout.splitlines(), stdout
             loaded = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
             assert "hydra" in loaded and not loaded & {"torch", "pytorch_lightning"}, (name, args)
     finally:
@@ -95,6 +97,19 @@ def test_every_command_answers_a_mistake_help_and_cfg_before_it_loads_torch(tmp_
         docstring, *first = [ast.unparse(statement) for statement in ast.parse(source).body[:4]]
         early = f"if __name__ == '__main__':\n    answer_early('{config_name}', sys.argv[1:])"
         assert first == ["import sys", "from mnist_lightning.base.command_line import answer_early", early], name
+
+
+def test_every_commands_help_starts_with_its_usage_and_lists_only_the_groups_it_takes():
+    from hydra import compose, initialize_config_dir
+
+    from mnist_lightning.base.locations import CONF_DIR
+
+    for name in ["train", "evaluate", "predict", "export", "serve", "photos", "bench"]:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            help_config = compose(name, return_hydra_config=True).hydra.help
+        assert help_config.header.startswith(f"python -m mnist_lightning.{name} "), name
+        # The training groups (model, optimizer, experiment, hparams_search, ...) are train's and bench's only.
+        assert ("$APP_CONFIG_GROUPS" in help_config.template) == (name in ("train", "bench")), name
 
 
 def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_check(tmp_path):
