@@ -62,13 +62,14 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     datamodule = instantiate(cfg.data)
+    ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
+    # Read now: a wrong path ends in one line before the layer table is printed, not after it
+    checkpoint = read_checkpoint(ckpt_path, cfg.trust_checkpoint) if ckpt_path else None
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
     per_image_flops = flops_per_image(module.net)  # from the shapes, once: the compute, whatever the machine
     if module.teacher is not None:  # distillation: each training image also goes through the teacher, forward only
         per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
-    ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
-    if ckpt_path:  # check it now: Lightning would fail only after setting everything up
-        checkpoint = read_checkpoint(ckpt_path, cfg.trust_checkpoint)
+    if checkpoint is not None:  # check it now: Lightning would fail only after setting everything up
         check_same_network(checkpoint, module, ckpt_path)
         check_same_network_options(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)

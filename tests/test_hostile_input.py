@@ -132,3 +132,10 @@ def test_a_valid_warm_up_is_not_refused_by_the_trial_build(tmp_path):
 
     module, _ = build_module(compose_train_config(tmp_path, ["scheduler=onecycle", "scheduler.pct_start=0.01"]))
     assert module.hparams.scheduler["pct_start"] == 0.01
+
+
+def test_a_wrong_checkpoint_path_is_refused_before_the_layer_table_is_printed(tmp_path, caplog):
+    cfg = compose_train_config(tmp_path, [f"ckpt_path={tmp_path}/missing.ckpt"])
+    with caplog.at_level("INFO"), pytest.raises(UserError, match="missing.ckpt does not exist"):
+        train(cfg)
+    assert "Total params" not in caplog.text  # the error is the only thing the user reads
