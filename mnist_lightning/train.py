@@ -18,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import Interrupted
@@ -73,7 +74,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         check_same_network(checkpoint, module, ckpt_path)
         check_same_network_options(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
-        if changed := run_setting_differences(ckpt_path, cfg):
+        changed = run_setting_differences(ckpt_path, cfg)
+        if changed and rank_zero_only.rank == 0:  # DDP runs this function once per process
             logging.getLogger(__name__).warning(
                 f"resuming {ckpt_path} with settings other than its run's ({', '.join(changed)}); to go on as it was, "
                 "add the overrides in its run folder's .hydra/overrides.yaml"

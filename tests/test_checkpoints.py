@@ -212,10 +212,41 @@ def test_a_resume_names_each_training_setting_that_differs_from_the_run_that_wro
     ckpt = run / "checkpoints" / "last.ckpt"
     # The same overrides into another folder, with another logger: nothing that changes what is trained.
     assert run_setting_differences(ckpt, compose_train_config(tmp_path / "again", [*earlier, "logger=csv"])) == []
-    forgotten = compose_train_config(tmp_path / "new", ["seed=2", "model.dropout=0.1"])
+    forgotten = compose_train_config(tmp_path / "new", ["model.dropout=0.1", "optimizer.lr=0.01", "data.batch_size=64"])
     assert run_setting_differences(ckpt, forgotten) == [
+        "data.batch_size: 28 -> 64",
         "model.dropout: 0.05 -> 0.1",
-        "trainer.limit_train_batches: 300 -> None",
+        "optimizer.lr: 0.003 -> 0.01",
+        "seed: 2 -> 1",
+        "trainer.limit_train_batches: 300 -> null",
         "trainer.max_epochs: 1 -> 20",
     ]
+    # What changes no training: the evaluation's batch, the folders (data.data_dir, trainer.default_root_dir), printing.
+    unchanged = ["data.eval_batch_size=100", "data.data_dir=/elsewhere", "trainer.default_root_dir=/x",
+                 "trainer.log_every_n_steps=5", "torch_threads=1"]  # fmt: skip
+    assert run_setting_differences(ckpt, compose_train_config(tmp_path / "b", [*earlier, *unchanged])) == []
+    # A run of 0.4.0, resumed with its own overrides: its classes' old paths and the options added since are no change.
+    old_run = CONF_DIR.parent / "outputs" / "results" / "v0.4.0" / "nano" / "seed1"
+    overrides = ["experiment=nano", "seed=1", "torch_threads=1", "callbacks.progress_bar.refresh_rate=1000"]
+    assert (old_run / ".hydra" / "config.yaml").is_file()
+    old_ckpt = old_run / "checkpoints" / "last.ckpt"
+    assert run_setting_differences(old_ckpt, compose_train_config(tmp_path / "c", overrides)) == []
     assert run_setting_differences(tmp_path / "elsewhere" / "checkpoints" / "x.ckpt", forgotten) == []  # no config
+
+
+def test_a_run_resumed_with_a_setting_left_out_says_so_in_one_line(tmp_path, caplog):
+    short = [
+        "trainer.limit_train_batches=3",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "logger=none",
+    ]
+    first = compose_train_config(tmp_path / "first", [*short, "trainer.max_epochs=1", "optimizer.lr=0.001"])
+    (tmp_path / "first" / ".hydra").mkdir(parents=True)
+    OmegaConf.save(first, tmp_path / "first" / ".hydra" / "config.yaml")  # as Hydra writes it for a command
+    train(first)
+    ckpt = f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}"
+    with caplog.at_level("WARNING"):
+        train(compose_train_config(tmp_path / "resumed", [*short, "trainer.max_epochs=2", ckpt]))
+    [line] = [r.getMessage() for r in caplog.records if "settings other than its run's" in r.getMessage()]
+    assert "(optimizer.lr: 0.001 -> 0.003, trainer.max_epochs: 1 -> 2)" in line

@@ -114,6 +114,16 @@ def test_a_data_folder_that_does_not_exist_is_refused_before_anything_is_created
     assert not (tmp_path / "typo").exists()
 
 
+def test_the_user_cache_is_made_on_demand_not_refused(tmp_path, monkeypatch):
+    # An installed package's default folder: the project's own, so a missing one is made (then filled or downloaded).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(mnist, "BUNDLED_DATA_DIR", tmp_path / "no_bundled_copy")  # a package built without it
+    monkeypatch.setattr(mnist, "_download", lambda data_dir: None)  # as if it failed quietly: the files stay missing
+    with pytest.raises(UserError, match="MNIST files missing in"):
+        ensure_mnist(mnist.user_cache_dir(), download=True)
+    assert mnist.user_cache_dir().is_dir()
+
+
 def test_missing_files_without_download_name_the_folder(tmp_path):
     with pytest.raises(UserError, match=str(tmp_path / "MNIST" / "raw")):
         ensure_mnist(tmp_path, download=False)

@@ -99,6 +99,13 @@ def test_every_command_answers_a_mistake_help_and_cfg_before_it_loads_torch(tmp_
         assert first == ["import sys", "from mnist_lightning.base.command_line import answer_early", early], name
 
 
+def test_a_tool_commands_help_prints_its_usage_then_its_options(tmp_path):
+    result = run_here("mnist_lightning.evaluate", "--help", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("python -m mnist_lightning.evaluate ckpt_path=<run>/")
+    assert "== Options (key=value on the command line) ==" in result.stdout and "ckpt_path: ???" in result.stdout
+    assert "== Configuration groups ==" not in result.stdout  # train's model, optimizer, ... do not apply
+
+
 def test_every_commands_help_starts_with_its_usage_and_lists_only_the_groups_it_takes():
     from hydra import compose, initialize_config_dir
 
@@ -132,6 +139,8 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
     assert unknown_option("train", ["hydra.mode=MULTIRUN", "seed=1,2"]) is None
     assert unknown_option("train", ["--multirun", "model=fast,reference"]) is None
     assert unknown_option("train", ["seed=[1,2]"]) is None  # a list, not a sweep (its type is checked in the run)
+    assert unknown_option("train", ["--multir", "seed=1,2"]) is None  # argparse takes an abbreviation
+    assert unknown_option("train", ["hydra.mode=RunMode.MULTIRUN", "seed=1,2"]) is None
 
 
 @pytest.mark.parametrize("trainer", ["gpu", "ddp"])

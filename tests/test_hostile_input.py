@@ -58,6 +58,10 @@ def foreign_checkpoint(path: Path) -> Path:
             "ckpt_path={tmp}/earlier",
             r"ckpt_path .*earlier is a folder, not a checkpoint: give ckpt_path=.*earlier/checkp",
         ),
+        (
+            "ckpt_path={tmp}/earlier/checkpoints",
+            r"checkpoints is a folder, not a .*: give ckpt_path=.*earlier/checkpoints/l",
+        ),
         ("ckpt_path={tmp}/earlier/metrics.json", "metrics.json is not a checkpoint"),
         ("ckpt_path={tmp}/other_net.ckpt", "other_net.ckpt was made by a different network"),
         ("optimized_metric=foo", "optimized_metric must be one of test/acc, val/acc, val/acc_best, got 'foo'"),

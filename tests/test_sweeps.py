@@ -57,12 +57,18 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     # One line per finished trial, the best at the end, and none of Optuna's or alembic's own INFO lines.
     assert len([line for line in result.stdout.splitlines() if "] trial " in line and " complete: " in line]) == 2
     assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
-    # The same study with another fixed setting: refused before any trial, the study as it was.
+    report_line = f"sweep done, this command's trials in {second}; tables and curves: python -m mnist_lightning.report"
+    assert result.stdout.strip().splitlines()[-1] == f"{report_line} {second}"
+    # The same study with another training setting: refused before any trial, the study as it was.
     other = [*args[:2], "trainer.limit_train_batches=2", *args[3:], "hydra.sweeper.n_trials=6"]
     result = run_here(TRAIN, *other, f"hydra.sweep.dir={tmp_path / 'third'}", cwd=tmp_path)
-    assert_clear_error(result, r"study 'mnist' in .* was searched with .*trainer.limit_train_batches=3.* and this com")
+    assert_clear_error(result, r"study 'mnist' in .*: trial \d trained with .*trainer.limit_train_batches=3.* and this")
     assert "trainer.limit_train_batches=2" in result.stderr and "hydra.sweeper.study_name=<new name>" in result.stderr
     assert len(optuna.load_study(study_name="mnist", storage=storage).trials) == 4
+    # Settings that change no trial (threads, the logger) are not refused: the finished study runs nothing more.
+    result = run_here(TRAIN, *args[:-1], "logger=csv", "torch_threads=1", "hydra.sweeper.n_trials=4", cwd=tmp_path)
+    assert result.returncode == 0 and "4 of 4 trials finished" in result.stdout, result.stderr
+    assert "sweep done" not in result.stdout  # no trial ran: its folder holds nothing to report on
 
 
 def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):

@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
 from mnist_lightning.base.errors import UserError, project_groups
+from mnist_lightning.base.training_settings import is_training_setting
 
 # Not imported here: the run's modules that load torch and Lightning (run.checks, run.pruning). Hydra imports every
 # plugin whenever it composes a config, also for a command line's checks, which answer before torch loads.
@@ -39,7 +40,7 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SELECTION_KEYS = ("optimized_metric", "test", "data.val_size", "trainer.limit_val_batches", "trainer.max_steps")
-FIXED_SETTINGS = "fixed_overrides"  # the study's user attribute: the command line's overrides its trials share
+FIXED_SETTINGS = "fixed_overrides"  # a trial's user attribute: the training overrides of the command that drew it
 _ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
@@ -65,6 +66,7 @@ class OptunaSweeper(Sweeper):
         self.storage, self.study_name, self.direction, self.pruner = storage, study_name, direction, pruner
         self.n_trials, self.n_jobs, self.sampler = n_trials, n_jobs, sampler
         self.space = {key: distribution(key, str(text)) for key, text in (params or {}).items()}
+        self.settings: list[str] = []  # the command line's training overrides, set by search()
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -103,7 +105,8 @@ class OptunaSweeper(Sweeper):
         for name in ("optuna", "alembic", "hydra._internal.core_plugins.basic_launcher"):
             logging.getLogger(name).setLevel(logging.WARNING)
         study = self.open_study()
-        self.check_same_settings(study, fixed)
+        self.settings = sorted(o for o in fixed if is_training_setting(o.partition("=")[0]))
+        self.check_same_settings(study)
         with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and still in 5.0
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
@@ -120,6 +123,7 @@ class OptunaSweeper(Sweeper):
         )
         try:
             while left > 0:
+                self.check_same_settings(study)  # another worker may have finished trials since
                 trials = self.ask_batch(study, min(self.n_jobs, left))
                 overrides = [
                     fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial)
@@ -138,21 +142,19 @@ class OptunaSweeper(Sweeper):
             raise
         self.write_best(study)
 
-    def check_same_settings(self, study: optuna.Study, fixed: list[str]) -> None:
-        """Refuse to add trials to a study whose trials trained under other fixed overrides (`trainer.max_epochs=1`
-        against 10, say): their scores would not compare, and the best would be the one trained longest. Hydra's own
-        settings (the sweep folder, n_trials, the launcher) change no trial and are left out. A study made before this
-        record was kept has nothing to compare with."""
-        settings = sorted(o for o in fixed if not o.lstrip("+~").startswith("hydra"))
-        saved = study.user_attrs.get(FIXED_SETTINGS)
-        if saved is None:
-            if not study.get_trials(deepcopy=False):  # a new study: what every trial of it trains with
-                study.set_user_attr(FIXED_SETTINGS, settings)
-            return
-        if saved != settings:
+    def check_same_settings(self, study: optuna.Study) -> None:
+        """Refuse to add trials to a study whose finished trials trained under other overrides (`trainer.max_epochs=1`
+        against 10, say): their scores would not compare, and the best would be the one trained longest. Only the
+        settings that change what is trained count (base/training_settings.py), not folders, loggers or threads.
+        Each trial records them when it is drawn; failed trials and those of a study made before this record do not
+        count. Checked before every launch, so two workers started at once with other settings meet it too."""
+        finished = study.get_trials(deepcopy=False, states=FINISHED)
+        other = next((t for t in finished if t.user_attrs.get(FIXED_SETTINGS, self.settings) != self.settings), None)
+        if other is not None:
+            theirs = " ".join(other.user_attrs[FIXED_SETTINGS]) or "no overrides"
             raise SearchError(
-                f"study {self.study_name!r} in {self.storage} was searched with {' '.join(saved) or 'no overrides'} "
-                f"and this command has {' '.join(settings) or 'none'}: their trials would not compare; give the "
+                f"study {self.study_name!r} in {self.storage}: trial {other.number} trained with {theirs} and this "
+                f"command has {' '.join(self.settings) or 'none'}, so their scores would not compare; give the "
                 "study's overrides to resume it, or start another with hydra.sweeper.study_name=<new name>"
             )
 
@@ -273,6 +275,7 @@ class OptunaSweeper(Sweeper):
         """
         for _ in range(20):
             trial = study.ask(self.space)
+            trial.set_user_attr(FIXED_SETTINGS, self.settings)  # what check_same_settings compares
             trial.set_user_attr("worker", WORKER)  # set after the parameters: tells other workers they are complete
             if not self.drawn_before(study, trial):
                 return trial

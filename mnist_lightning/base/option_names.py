@@ -152,7 +152,10 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
     except Exception:  # noqa: BLE001 - a composition that fails for another reason: Hydra reports it next
         return None
     # -m, or a config that sets hydra.mode (hparams_search=...): Hydra then sweeps a comma list, else refuses it
-    multirun = {"-m", "--multirun", "hydra.mode=MULTIRUN"} & set(argv)
+    multirun = any(arg == "-m" or (len(arg) > 3 and "--multirun".startswith(arg)) for arg in argv) or any(
+        arg.startswith("hydra.mode=") and arg.endswith("MULTIRUN")
+        for arg in argv  # also hydra.mode=RunMode.MULTIRUN
+    )
     if swept is not None and not multirun and all(cfg.hydra.mode != RunMode.MULTIRUN for cfg in COMPOSED.values()):
         return (
             f"{swept.input_line} sweeps several values: add -m to run one job for each "
@@ -184,7 +187,9 @@ def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], 
             known = loader.get_group_options(group.lstrip("+"), config_name=config_name, overrides=extra)
             unknown = next((o for o in options if o != "null" and o not in known), None)
             if unknown is not None:
-                return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}"
+                # joblib's launcher and the Optuna sweeper come with an extra (pyproject.toml), not with Hydra
+                extra = '; it comes with pip install -e ".[sweep]"' if unknown in ("joblib", "mnist_optuna") else ""
+                return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}{extra}"
     return None
 
 

@@ -94,7 +94,9 @@ def ensure_mnist(data_dir: str | Path, download: bool = True) -> Path:
             raw.mkdir(parents=True, exist_ok=True)
             _gunzip(source, raw / name)
     missing = [name for name in MNIST_SHA256 if not (raw / name).exists()]
-    if missing and not Path(data_dir).is_dir():  # most often a typo: nothing is created or downloaded there
+    if Path(data_dir) == user_cache_dir():  # the project's own folder, made on demand (a download lands there)
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+    if missing and not Path(data_dir).is_dir():  # a folder the user named: most often a typo, so nothing is made there
         raise UserError(
             f"data folder {data_dir} does not exist: give the folder that holds MNIST/raw/ "
             "(or create it, and MNIST is downloaded into it)"

@@ -15,6 +15,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.training_settings import is_training_setting
 from mnist_lightning.model.lit_module import MNISTLitModule
 
 TRUST_HINT = (
@@ -38,9 +39,9 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
     """
     path = Path(ckpt_path)
-    if path.is_dir():  # a run folder is the natural thing to paste; name the file in it
-        last = path / "checkpoints" / "last.ckpt"
-        hint = f"ckpt_path={last}" if last.is_file() else "a file such as <run>/checkpoints/last.ckpt"
+    if path.is_dir():  # a run folder (or its checkpoints/) is the natural thing to paste; name the file in it
+        last = next((f for f in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if f.is_file()), None)
+        hint = f"ckpt_path={last}" if last else "a file such as <run>/checkpoints/last.ckpt"
         raise UserError(f"ckpt_path {path} is a folder, not a checkpoint: give {hint}")
     if not path.is_file():
         raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
@@ -86,6 +87,7 @@ SAFE_TARGETS = ("mnist_lightning.model.nets.", "mnist_lightning.model.lit_module
 MOVED_MODULES = {
     "mnist_lightning.nets": "mnist_lightning.model.nets",
     "mnist_lightning.module": "mnist_lightning.model.lit_module",
+    "mnist_lightning.augment": "mnist_lightning.data.augment",
 }
 
 
@@ -104,19 +106,16 @@ def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: 
         )
 
 
-# What a resumed run computes: these sections of the config (folders, loggers and callbacks may change freely).
-TRAINING_SETTINGS = ("seed", "data", "model", "optimizer", "scheduler", "distill", "trainer")
-
-
 def run_setting_differences(ckpt_path: str | Path, cfg: Any) -> list[str]:
-    """`key: was -> now` for each training setting where this run differs from the run that wrote `ckpt_path`, as its
-    folder's `.hydra/config.yaml` says (none when that file is missing). Resuming with other settings is allowed
-    (more epochs, say), but a user who forgot the run's overrides should see what changed."""
+    """`key: was -> now` for each training setting (base/training_settings.py) where this run differs from the run
+    that wrote `ckpt_path`, as its folder's `.hydra/config.yaml` says (none when that file is missing). Resuming with
+    other settings is allowed (more epochs, say), but a user who forgot the run's overrides should see what changed."""
     run_config = Path(ckpt_path).parent.parent / ".hydra" / "config.yaml"
     if not run_config.is_file():
         return []
     # Unresolved on both sides: an interpolation such as ${seed} is compared as written, its source key by value.
-    was = OmegaConf.to_container(OmegaConf.load(run_config), resolve=False)
+    # An earlier version's class paths are compared where those classes live now.
+    was = current_targets(OmegaConf.to_container(OmegaConf.load(run_config), resolve=False))
     now = OmegaConf.to_container(cfg, resolve=False)
 
     def flat(tree: Any, prefix: str) -> dict[str, Any]:
@@ -124,15 +123,15 @@ def run_setting_differences(ckpt_path: str | Path, cfg: Any) -> list[str]:
             return {prefix: tree}
         return {k: v for key, value in tree.items() for k, v in flat(value, f"{prefix}.{key}").items()}
 
-    differences = []
-    for section in TRAINING_SETTINGS:
-        before, after = flat(was.get(section), section), flat(now.get(section), section)
-        for key in sorted(before.keys() | after.keys()):
-            if key.endswith("_dir") or key.endswith("default_root_dir"):  # where files go, not what is computed
-                continue
-            if before.get(key) != after.get(key):
-                differences.append(f"{key}: {before.get(key)} -> {after.get(key)}")
-    return differences
+    def shown(value: Any) -> str:
+        return "null" if value is None else str(value)  # as the user types it
+
+    before = {k: v for section in was for k, v in flat(was[section], section).items()}
+    after = {k: v for section in now for k, v in flat(now[section], section).items()}
+    # A key the run's config lacks is an option added since (at its default), or one added with +: only the first
+    # is common enough to ask for no line.
+    keys = sorted(k for k in before if is_training_setting(k) and before[k] != after.get(k))
+    return [f"{key}: {shown(before.get(key))} -> {shown(after.get(key))}" for key in keys]
 
 
 def network_option_differences(saved: dict, now: dict, prefix: str = "model.net") -> Iterator[tuple[str, Any, Any]]:
