@@ -59,9 +59,9 @@ def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_f
     assert not list(tmp_path.rglob(".hydra")) and not list(tmp_path.rglob("*.log"))
 
 
-def test_the_type_check_compares_with_the_config_the_option_name_check_composed(tmp_path, monkeypatch):
-    # A compose takes about half a second, a tenth of a short run. Hydra composes twice (to find the mode, then to
-    # run); the option-name check once before it; the type check reuses that one.
+def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_starts(tmp_path, monkeypatch):
+    # A compose takes about half a second. The option-name check composes the config once, before torch loads, and
+    # the type check is made on that one: a wrong type is refused there, before Hydra composes (twice) to run.
     from hydra._internal.hydra import Hydra
 
     composes = []
@@ -69,7 +69,7 @@ def test_the_type_check_compares_with_the_config_the_option_name_check_composed(
     monkeypatch.setattr(Hydra, "compose_config", lambda *a, **k: composes.append(1) or compose_config(*a, **k))
     result = run_here(TRAIN, "experiment=tiny", "data.augment.degrees=abc", cwd=tmp_path)
     assert_clear_error(result, r"data.augment.degrees must be a number \(like 8.0\), got 'abc'")
-    assert len(composes) == 3
+    assert len(composes) == 1
     # A user's own config folder: its config is composed with it, and its values' types are held to.
     mine = tmp_path / "mine" / "experiment"
     mine.mkdir(parents=True)
@@ -77,15 +77,17 @@ def test_the_type_check_compares_with_the_config_the_option_name_check_composed(
     composes.clear()
     result = run_here(TRAIN, "--config-dir", str(tmp_path / "mine"), "experiment=seven", "seed=x", cwd=tmp_path)
     assert_clear_error(result, r"seed must be an integer \(like 7\), got 'x'")
-    assert len(composes) == 3
+    assert len(composes) == 1
 
 
 def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
-    assert_clear_error(run_here(TRAIN, "seed=abc", f"hydra.run.dir={mine}", cwd=tmp_path), "seed must be")
+    refused = "model.dropout=1.5"  # a range the run checks, after Hydra made the folder (types are refused before)
+    assert_clear_error(run_here(TRAIN, refused, f"hydra.run.dir={mine}", cwd=tmp_path), "model.dropout must be")
     assert (mine / ".hydra").is_dir()
     also_mine = tmp_path / "also_mine"  # named another way: kept too
-    assert_clear_error(run_here(TRAIN, "seed=abc", f"++hydra.run.dir={also_mine}", cwd=tmp_path), "seed must be")
+    result = run_here(TRAIN, refused, f"++hydra.run.dir={also_mine}", cwd=tmp_path)
+    assert_clear_error(result, "model.dropout must be")
     assert (also_mine / ".hydra").is_dir()
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.
@@ -93,3 +95,10 @@ def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightnin
           "trainer.fast_dev_run=true", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
     result = run_here(TRAIN, *ok, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path):
+    # --config-name makes the early check stand aside (it composes only the command's own config): the run's own
+    # type check (run/checks.py) still refuses in one line.
+    result = run_here(TRAIN, "--config-name", "train", "seed=abc", cwd=tmp_path)
+    assert_clear_error(result, r"seed must be an integer \(like 1\), got 'abc'")

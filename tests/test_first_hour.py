@@ -138,7 +138,8 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
     assert unknown_option("train", ["hparams_search=optuna", "seed=1,2"]) is None
     assert unknown_option("train", ["hydra.mode=MULTIRUN", "seed=1,2"]) is None
     assert unknown_option("train", ["--multirun", "model=fast,reference"]) is None
-    assert unknown_option("train", ["seed=[1,2]"]) is None  # a list, not a sweep (its type is checked in the run)
+    assert unknown_option("train", ["seed=[1,2]"]) == "seed must be an integer (like 1), got [1, 2]"  # not a sweep
+    assert unknown_option("train", ["seed=${oc.env:SEED}"]) is None  # an interpolation: the run resolves and checks it
     assert unknown_option("train", ["--multir", "seed=1,2"]) is None  # argparse takes an abbreviation
     assert unknown_option("train", ["hydra.mode=RunMode.MULTIRUN", "seed=1,2"]) is None
 

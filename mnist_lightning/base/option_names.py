@@ -7,12 +7,13 @@ import difflib
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
@@ -108,6 +109,46 @@ def suggestion(name: str, candidates: set[str]) -> str:
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def value_type_error(key: str, shipped: object, given: object) -> str | None:
+    """The message when `given` does not have the type of the shipped value (an int is a fine float), else None."""
+    if shipped is None or isinstance(shipped, str | list | dict) or OmegaConf.is_config(shipped):
+        return None  # no type to hold to: null defaults, and strings, which libraries parse themselves
+    if isinstance(shipped, bool):
+        ok = isinstance(given, bool)
+    elif isinstance(shipped, int):
+        ok = isinstance(given, int) and not isinstance(given, bool)
+    else:
+        ok = isinstance(given, int | float) and not isinstance(given, bool)
+    if ok:
+        return None
+    like = str(shipped).lower() if isinstance(shipped, bool) else repr(shipped)  # as written in the YAML
+    return f"{key} must be {TYPE_NAMES[type(shipped)]} (like {like}), got {given!r}"
+
+
+def wrong_value_type(override: Any, key: str) -> str | None:
+    """The type check of run/checks.py, made here before torch loads (about 1 s instead of 7) against the configs
+    composed for this command line: the message when the value has another type than the shipped one in each."""
+    if override.is_add() or override.is_delete():
+        return None
+    given = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    if key == "trainer.max_epochs":  # the Trainer argument every recipe sets (run/checks.py holds it to the same)
+        bad = [v for v in given if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+        return f"trainer.max_epochs must be an integer of at least 1, got {bad[0]!r}" if bad else None
+    if key.startswith(("trainer.", "hydra.")):
+        return None  # the Trainer's arguments take several types (devices=1 or auto), and Lightning checks them
+    if any(isinstance(value, str) and "${" in value for value in given):
+        return None  # an interpolation: its value is known only when the run resolves it
+    messages = []
+    for cfg in COMPOSED.values():
+        shipped = OmegaConf.select(cfg, key, default=None)
+        found = [value_type_error(key, shipped, value) for value in given]
+        messages.append(next((m for m in found if m), None))
+    return messages[0] if messages and all(messages) else None  # refused by every group choice swept
+
+
 def unknown_option(config_name: str, argv: list[str]) -> str | None:
     """The one-line message for the first override that names no option of the composed config, else None."""
     words = command_line_overrides(argv)
@@ -169,7 +210,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
             return f"there is no option {key}{suggestion(key, keys)}"
-    return None
+    return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
 
 
 def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> str | None:

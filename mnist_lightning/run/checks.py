@@ -8,26 +8,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
-from mnist_lightning.base.option_names import shipped_config
+from mnist_lightning.base.option_names import shipped_config, value_type_error
 from mnist_lightning.run.precision import PRECISIONS
-
-TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
 
 def _type_error(key: str, shipped: object, given: object) -> UserError | None:
-    """A UserError when `given` does not have the type of the shipped value (an int is a fine float)."""
-    if shipped is None or isinstance(shipped, str | list | dict) or OmegaConf.is_config(shipped):
-        return None  # no type to hold to: null defaults, and strings, which libraries parse themselves
-    if isinstance(shipped, bool):
-        ok = isinstance(given, bool)
-    elif isinstance(shipped, int):
-        ok = isinstance(given, int) and not isinstance(given, bool)
-    else:
-        ok = isinstance(given, int | float) and not isinstance(given, bool)
-    if ok:
-        return None
-    like = str(shipped).lower() if isinstance(shipped, bool) else repr(shipped)  # as written in the YAML
-    return UserError(f"{key} must be {TYPE_NAMES[type(shipped)]} (like {like}), got {given!r}")
+    message = value_type_error(key, shipped, given)
+    return UserError(message) if message else None
 
 
 def check_override_types(cfg: DictConfig) -> None:
