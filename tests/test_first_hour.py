@@ -140,6 +140,17 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
     assert unknown_option("train", ["--multirun", "model=fast,reference"]) is None
     assert unknown_option("train", ["seed=[1,2]"]) == "seed must be an integer (like 1), got [1, 2]"  # not a sweep
     assert unknown_option("train", ["seed=${oc.env:SEED}"]) is None  # an interpolation: the run resolves and checks it
+    assert unknown_option("train", ["+epochs=3", "trainer.max_epochs=${epochs}"]) is None
+    # Values whose shipped default resolves only inside the running job (${hydra:runtime.output_dir}): paths, no type.
+    for path in ("paths.output_dir", "logger.tensorboard.save_dir", "callbacks.last_checkpoint.dirpath"):
+        assert unknown_option("train", [f"{path}=/tmp/x"]) is None
+    assert unknown_option("evaluate", ["ckpt_path=x.ckpt", "paths.output_dir=/tmp/x"]) is None
+    # Sweeps the early check cannot list: a search's interval (its sweeper answers), Hydra's glob.
+    assert unknown_option("train", ["hparams_search=optuna", "optimizer.lr=interval(0.001,0.01)"]) is None
+    assert unknown_option("train", ["-m", "seed=glob(*)"]) is None
+    # A float where the shipped value is a whole number written as a float: fast's div_factor, serve's upload limit.
+    assert unknown_option("train", ["experiment=fast", "scheduler.div_factor=12.5"]) is None
+    assert unknown_option("serve", ["ckpt_path=x.ckpt", "max_upload_mb=0.5"]) is None
     assert unknown_option("train", ["--multir", "seed=1,2"]) is None  # argparse takes an abbreviation
     assert unknown_option("train", ["hydra.mode=RunMode.MULTIRUN", "seed=1,2"]) is None
 

@@ -131,19 +131,23 @@ def value_type_error(key: str, shipped: object, given: object) -> str | None:
 def wrong_value_type(override: Any, key: str) -> str | None:
     """The type check of run/checks.py, made here before torch loads (about 1 s instead of 7) against the configs
     composed for this command line: the message when the value has another type than the shipped one in each."""
-    if override.is_add() or override.is_delete():
+    if override.is_add() or override.is_delete() or key.startswith("hydra."):
         return None
-    given = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    try:
+        given = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    except HydraException:  # interval(), glob(*): a search's or Hydra's to expand, not a list of values
+        return None
+    if any(isinstance(value, str) and "${" in value for value in given):
+        return None  # an interpolation: its value is known only when the run resolves it
     if key == "trainer.max_epochs":  # the Trainer argument every recipe sets (run/checks.py holds it to the same)
         bad = [v for v in given if not isinstance(v, int) or isinstance(v, bool) or v < 1]
         return f"trainer.max_epochs must be an integer of at least 1, got {bad[0]!r}" if bad else None
-    if key.startswith(("trainer.", "hydra.")):
+    if key.startswith("trainer."):
         return None  # the Trainer's arguments take several types (devices=1 or auto), and Lightning checks them
-    if any(isinstance(value, str) and "${" in value for value in given):
-        return None  # an interpolation: its value is known only when the run resolves it
     messages = []
     for cfg in COMPOSED.values():
-        shipped = OmegaConf.select(cfg, key, default=None)
+        # A shipped value that needs the running job to resolve (${hydra:runtime.output_dir}) is a path: no type.
+        shipped = OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
         found = [value_type_error(key, shipped, value) for value in given]
         messages.append(next((m for m in found if m), None))
     return messages[0] if messages and all(messages) else None  # refused by every group choice swept

@@ -106,7 +106,7 @@ def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -
             length = self.headers.get("Content-Length", "")
             if not length.isdigit() or not 0 < int(length) <= max_upload_bytes:
                 self.close_connection = True  # the body, if any, is not read
-                limit = f"{max_upload_bytes // 2**20} MiB"
+                limit = f"{max_upload_bytes / 2**20:g} MiB"
                 return self._json(HTTPStatus.BAD_REQUEST, {"error": f"send one image of at most {limit}"})
             length = int(length)
             try:
