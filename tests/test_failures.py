@@ -49,7 +49,7 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
         ("trainer.max_epochs=0", "trainer.max_epochs must be an integer of at least 1, got 0"),
         ("seed=abc", "seed must be an integer \\(like 1\\), got 'abc'"),
         ("experiment=tiny data.augment.degrees=abc", "data.augment.degrees must be a number \\(like 8.0\\), got 'abc'"),
-        ("torch_threads=abc", "torch_threads must be a positive integer or null, got 'abc'"),
+        ("torch_threads=abc", r"torch_threads must be an integer \(like 1\) or null, got 'abc'"),
         ("trainer.precision=bf32", "trainer.precision must be one of auto, 32-true, bf16-mixed, .*, got 'bf32'"),
     ],
 )

@@ -151,6 +151,14 @@ def test_options_that_exist_only_in_some_swept_choices_or_as_additions_pass_the_
     # A float where the shipped value is a whole number written as a float: fast's div_factor, serve's upload limit.
     assert unknown_option("train", ["experiment=fast", "scheduler.div_factor=12.5"]) is None
     assert unknown_option("serve", ["ckpt_path=x.ckpt", "max_upload_mb=0.5"]) is None
+    # Options whose default is null still have a type: a wrong one is refused, null and a right one pass.
+    threads = "torch_threads must be an integer (like 1) or null, got 'abc'"
+    assert unknown_option("evaluate", ["ckpt_path=x.ckpt", "torch_threads=abc"]) == threads
+    assert unknown_option("evaluate", ["ckpt_path=x.ckpt", "torch_threads=2"]) is None
+    assert unknown_option("train", ["-m", "torch_threads=1,null"]) is None
+    doubt = ["ckpt_path=x.ckpt", "inputs=y"]
+    assert unknown_option("predict", [*doubt, "doubtful_below=abc"]).startswith("doubtful_below must be a number")
+    assert unknown_option("predict", [*doubt, "doubtful_below=0.3"]) is None
     assert unknown_option("train", ["--multir", "seed=1,2"]) is None  # argparse takes an abbreviation
     assert unknown_option("train", ["hydra.mode=RunMode.MULTIRUN", "seed=1,2"]) is None
 

@@ -112,7 +112,7 @@ def suggestion(name: str, candidates: set[str]) -> str:
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
 
-def value_type_error(key: str, shipped: object, given: object) -> str | None:
+def value_type_error(key: str, shipped: object, given: object, nullable: bool = False) -> str | None:
     """The message when `given` does not have the type of the shipped value (an int is a fine float), else None."""
     if shipped is None or isinstance(shipped, str | list | dict) or OmegaConf.is_config(shipped):
         return None  # no type to hold to: null defaults, and strings, which libraries parse themselves
@@ -125,7 +125,11 @@ def value_type_error(key: str, shipped: object, given: object) -> str | None:
     if ok:
         return None
     like = str(shipped).lower() if isinstance(shipped, bool) else repr(shipped)  # as written in the YAML
-    return f"{key} must be {TYPE_NAMES[type(shipped)]} (like {like}), got {given!r}"
+    return f"{key} must be {TYPE_NAMES[type(shipped)]} (like {like}){' or null' if nullable else ''}, got {given!r}"
+
+
+# Options whose default is null, so the shipped config shows no type: an example value of the type they take.
+NULL_DEFAULT_TYPES = {"torch_threads": 1, "doubtful_below": 0.5}
 
 
 def wrong_value_type(override: Any, key: str) -> str | None:
@@ -148,7 +152,11 @@ def wrong_value_type(override: Any, key: str) -> str | None:
     for cfg in COMPOSED.values():
         # A shipped value that needs the running job to resolve (${hydra:runtime.output_dir}) is a path: no type.
         shipped = OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
-        found = [value_type_error(key, shipped, value) for value in given]
+        nullable = shipped is None and key in NULL_DEFAULT_TYPES and key in cfg
+        if nullable:
+            shipped = NULL_DEFAULT_TYPES[key]
+            given = [value for value in given if value is not None]  # null stays their default
+        found = [value_type_error(key, shipped, value, nullable) for value in given]
         messages.append(next((m for m in found if m), None))
     return messages[0] if messages and all(messages) else None  # refused by every group choice swept
 
