@@ -98,7 +98,8 @@ def report_tables(folder: Path) -> str:
 def report(folder: Path) -> str:
     """Write report.md, report.csv and curves.png into `folder`; return the markdown."""
     if not folder.is_dir():
-        raise UserError(f"{folder} is not a folder: give a run or sweep folder under outputs/")
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise UserError(f"{folder} {what}: give a run or sweep folder under outputs/")
     jobs = find_jobs(folder)
     if not jobs:
         raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")

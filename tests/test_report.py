@@ -42,6 +42,11 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)
+    with pytest.raises(UserError, match="nope does not exist: give a run or sweep folder"):
+        report(tmp_path / "nope")
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(UserError, match="metrics.json is not a folder: give a run or sweep folder"):
+        report(tmp_path / "metrics.json")
 
 
 def test_the_command_answers_help_and_says_where_it_wrote(tmp_path, capsys):

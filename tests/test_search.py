@@ -27,7 +27,7 @@ def test_the_search_space_is_the_compact_widths_scored_on_held_out_images():
     assert cfg.model.max_params == 4000  # the budget is the model config's own
 
 
-def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_images(tmp_path, monkeypatch):
+def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_images(tmp_path, monkeypatch, caplog):
     splits = []
     load = mnist_lightning.data.datamodule.load_normalized
 
@@ -36,8 +36,12 @@ def test_a_search_trial_trains_and_validates_without_ever_loading_the_test_image
         return load(data_dir, train)
 
     monkeypatch.setattr(mnist_lightning.data.datamodule, "load_normalized", recording_load)
-    metrics = train(compose_train_config(tmp_path, ["experiment=micro", "hparams_search=optuna_widths", *FEW_STEPS]))
+    with caplog.at_level("INFO"):
+        metrics = train(
+            compose_train_config(tmp_path, ["experiment=micro", "hparams_search=optuna_widths", *FEW_STEPS])
+        )
     assert splits == ["train"]
+    assert f"(no test: test=false); metrics in {tmp_path / 'metrics.json'}" in caplog.text  # the file, as with a test
     assert metrics["test/acc"] is None and metrics["test/images"] is None and 0 < metrics["val/acc"] <= 1
     assert metrics["status"] == "ok" and metrics["train/images"] > 0
 

@@ -69,6 +69,7 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     result = run_here(TRAIN, *args[:-1], "logger=csv", "torch_threads=1", "hydra.sweeper.n_trials=4", cwd=tmp_path)
     assert result.returncode == 0 and "4 of 4 trials finished" in result.stdout, result.stderr
     assert "sweep done" not in result.stdout  # no trial ran: its folder holds nothing to report on
+    assert "nothing to run: raise hydra.sweeper.n_trials (now 4) to add trials to the study" in result.stdout
 
 
 def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):

@@ -121,6 +121,8 @@ class OptunaSweeper(Sweeper):
         log.info(
             f"study {self.study_name!r} in {self.storage}: {finished}" + (f", {running} running" if running else "")
         )
+        if left == 0 and not running:  # else the command ends with the best and nothing said about why
+            log.info(f"nothing to run: raise hydra.sweeper.n_trials (now {self.n_trials}) to add trials to the study")
         try:
             while left > 0:
                 self.check_same_settings(study)  # another worker may have finished trials since

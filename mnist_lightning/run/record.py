@@ -89,4 +89,5 @@ def log_result(metrics: dict, output_dir: Path) -> None:
     if metrics["test/acc"] is not None:
         log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
     elif metrics["val/acc"] is not None:
-        log.info(f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false); metrics in {output_dir}")
+        accuracy = f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false)"
+        log.info(f"{accuracy}; metrics in {output_dir / 'metrics.json'}")
