@@ -233,16 +233,16 @@ def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], 
         return None
     from hydra.core.global_hydra import GlobalHydra
 
-    extra = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
+    search = [f"hydra.searchpath=[{','.join(searchpath)}]"] if searchpath else []
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
         for group, options in hydra_groups.items():
-            known = loader.get_group_options(group.lstrip("+"), config_name=config_name, overrides=extra)
+            known = loader.get_group_options(group.lstrip("+"), config_name=config_name, overrides=search)
             unknown = next((o for o in options if o != "null" and o not in known), None)
             if unknown is not None:
                 # joblib's launcher and the Optuna sweeper come with an extra (pyproject.toml), not with Hydra
-                extra = '; it comes with pip install -e ".[sweep]"' if unknown in ("joblib", "mnist_optuna") else ""
-                return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}{extra}"
+                hint = '; it comes with pip install -e ".[sweep]"' if unknown in ("joblib", "mnist_optuna") else ""
+                return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}{hint}"
     return None
 
 

@@ -12,11 +12,6 @@ from mnist_lightning.base.option_names import shipped_config, value_type_error
 from mnist_lightning.run.precision import PRECISIONS
 
 
-def _type_error(key: str, shipped: object, given: object) -> UserError | None:
-    message = value_type_error(key, shipped, given)
-    return UserError(message) if message else None
-
-
 def check_override_types(cfg: DictConfig) -> None:
     """Refuse a command-line value whose type differs from the value the shipped config has for that key.
 
@@ -42,9 +37,9 @@ def check_override_types(cfg: DictConfig) -> None:
         return
     shipped = shipped_config(hydra_cfg.job.config_name, groups)
     for key in values:
-        error = _type_error(key, OmegaConf.select(shipped, key, default=None), OmegaConf.select(cfg, key))
-        if error is not None:
-            raise error
+        message = value_type_error(key, OmegaConf.select(shipped, key, default=None), OmegaConf.select(cfg, key))
+        if message is not None:
+            raise UserError(message)
 
 
 def check_hardware(trainer_cfg: DictConfig) -> None:
