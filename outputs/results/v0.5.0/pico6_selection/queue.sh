@@ -89,3 +89,14 @@ wait
 # networks of rounds 19-20 (pico_dilated and its SimAM variant) under other test-time view sets (output in
 # tta/probe.txt): the 5 shifts of a cross gave a mean of 98.76% against the shipped 9 shifts' 98.73% over the four
 # networks, 25 shifts no better, and every view set that resamples between pixels was lower. No new view set.
+# Round 24 (2026-12-06, sixteenth session, commit of expand/expanded_nets.py): linear over-parameterization (ExpandNets;
+# Arora et al. 2018): pico_dilated's network, every convolution and the Linear layer trained as W = U V with a wider
+# inner dimension (4 x the rows, at least the columns), U and V balanced from the SVD of the usual initial weight, so
+# it starts as the same function and folds back to the same 695 parameters; only the optimization differs (5,019
+# trained numbers, so model.max_params is raised for the probe). experiment=pico_dilated otherwise, seeds 1 and 2.
+expand="model.net.net._target_=expanded_nets.ExpandedStacked +model.net.net.expansion=4 model.max_params=100000"
+export PYTHONPATH=outputs/results/v0.5.0/pico6_selection/expand
+common="experiment=pico_dilated data.val_size=5000 test=false optimized_metric=val/acc torch_threads=1 logger=csv callbacks.progress_bar.refresh_rate=1000"
+run p6_dilgem_expand4_s1 seed=1 $expand &
+run p6_dilgem_expand4_s2 seed=2 $expand &
+wait
