@@ -273,11 +273,11 @@ def test_preprocessed_images_keep_their_names():
                      Path("b/two.jpg"): "two.jpg.png"}  # fmt: skip
 
 
-def test_an_untracked_file_outside_the_code_does_not_make_the_tree_dirty(tmp_path, monkeypatch):
+def test_untracked_code_makes_the_tree_dirty_and_other_files_do_not(tmp_path, monkeypatch):
     from mnist_lightning.run import provenance
 
     statuses = {"?? predictions.csv\n?? notes/": False, "?? mnist_lightning/new.py": True, "M conf/train.yaml": True,
-                "": False}  # fmt: skip
+                "": False, "?? user_nets.py": True, "?? notes/plot.py": False}  # fmt: skip
     for status, dirty in statuses.items():
         monkeypatch.setattr(provenance, "_git", lambda *args, s=status: s if args[0] == "status" else "abc123")
         assert provenance._git_state() == ("abc123", dirty), status

@@ -35,15 +35,21 @@ def cpu_model() -> str:
 CODE = ("mnist_lightning/", "conf/", "hydra_plugins/", "pyproject.toml")
 
 
+def is_code(path: str) -> bool:
+    """Whether an untracked path (relative to the clone) can change what a run computes."""
+    return path.startswith(CODE) or ("/" not in path and path.endswith(".py"))
+
+
 def _git_state() -> tuple[str | None, bool | None]:
     if PROJECT_ROOT is None:  # an installed package: no clone of ours, and the current folder's repository is not
         return None, None
     status = _git("status", "--porcelain")
     if status is None:
         return _git("rev-parse", "HEAD"), None
-    # Changed tracked files count, and untracked files in the code (a new module changes what runs); a CSV or a
-    # notebook left in the clone does not.
-    changes = [line for line in status.splitlines() if not line.startswith("?? ") or line[3:].startswith(CODE)]
+    # Changed tracked files count, and untracked files in the code (a new module changes what runs), including a .py
+    # file in the clone's root: `python -m` puts that folder on the import path, so `model.net._target_=user_nets.X`
+    # trains a network no commit holds. A CSV or a notebook left in the clone does not count.
+    changes = [line for line in status.splitlines() if not line.startswith("?? ") or is_code(line[3:])]
     return _git("rev-parse", "HEAD"), bool(changes)
 
 
