@@ -39,6 +39,20 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
     assert (tmp_path / "curves.png").exists() and (tmp_path / "report.md").read_text() == text
 
 
+def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):
+    make_job(tmp_path / "0", ["seed=1"], 0.9940)
+    make_job(tmp_path / "1", ["seed=2"], 0.9950)
+    make_job(tmp_path / "2", ["trainer.fast_dev_run=true", "seed=1"], 0.1000)
+    make_job(tmp_path / "3", ["trainer.fast_dev_run=true", "seed=2"], 0.9990)  # one lucky batch
+    for folder in ("2", "3"):
+        metrics = json.loads((tmp_path / folder / "metrics.json").read_text())
+        (tmp_path / folder / "metrics.json").write_text(json.dumps(metrics | {"fast_dev_run": True}))
+    text = report(tmp_path)
+    assert "| 2 | trainer.fast_dev_run=true seed=1 | smoke test (fast_dev_run), not a result |  |" in text
+    assert "| (defaults) | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
+    assert "| trainer.fast_dev_run=true |" not in text  # no mean of one-batch accuracies
+
+
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)

@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from mnist_lightning.base.cpu_flags import speed_flags
-from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, markdown_table, pooled
+from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, is_test_result, markdown_table, pooled
 
 
 def fit_and_test_flops(metrics: dict) -> tuple[float, bool] | None:
@@ -72,7 +72,7 @@ def frontier_rows(root: Path) -> list[dict[str, str]]:
     for recipe, folder, code in RECIPES:
         if not (root / folder).is_dir():
             continue
-        runs = [j.metrics for j in find_jobs(root / folder) if j.metrics and j.metrics.get("test/acc") is not None]
+        runs = [j.metrics for j in find_jobs(root / folder) if is_test_result(j.metrics)]
         if not runs:
             continue
         accs = [m["test/acc"] for m in runs]
@@ -163,7 +163,7 @@ def time_rows(root: Path, sitting: str = "time") -> list[dict[str, str]]:
     rows, baseline, baseline_machines = [], None, None
     for i, (subfolder, recipe) in enumerate(recipes):
         jobs = find_jobs(root / folder / subfolder)
-        runs = [j.metrics for j in jobs if j.metrics and j.metrics.get("test/acc") and j.metrics.get("test_seconds")]
+        runs = [j.metrics for j in jobs if is_test_result(j.metrics) and j.metrics.get("test_seconds")]
         if not runs:
             continue
         accs = [m["test/acc"] for m in runs]

@@ -97,6 +97,9 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
                 where = f" (train acc {100 * failure['train/acc']:.1f}%)"
             rows.append(row | {"status": f"{m['status'].replace('_', ' ')}{where}"})
             continue
+        if m.get("fast_dev_run"):  # one batch of each stage: its accuracy says nothing
+            rows.append(row | {"status": "smoke test (fast_dev_run), not a result", "params": f"{m['params']:,}"})
+            continue
         first = job.first_epoch_at(TARGET_ACC)
         # Held-out validation (data.val_size > 0): its final accuracy is what a search maximizes, so show it.
         held_out = {} if m.get("val_is_test", True) else {"final val acc %": pct(m.get("val/acc"))}
@@ -118,11 +121,22 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     return rows
 
 
+def is_test_result(metrics: dict | None) -> bool:
+    """Whether a run's test accuracy is a result to pool: finished, trained (not diverged or at chance level), tested,
+    and not a smoke test of one batch (fast_dev_run)."""
+    return (
+        metrics is not None
+        and metrics.get("status", "ok") == "ok"
+        and not metrics.get("fast_dev_run")
+        and metrics.get("test/acc") is not None
+    )
+
+
 def setting_rows(jobs: list[Job]) -> list[dict[str, str]]:
     """Final test accuracy pooled over seeds, one row per distinct setting."""
     by_setting: dict[str, list[float]] = {}
     for job in jobs:
-        if job.metrics is not None and job.metrics.get("status", "ok") == "ok" and job.metrics["test/acc"] is not None:
+        if is_test_result(job.metrics):
             by_setting.setdefault(job.setting, []).append(job.metrics["test/acc"])
     return [{"setting": setting, "n": str(len(accs)), **pooled(accs)} for setting, accs in by_setting.items()]
 
