@@ -53,6 +53,16 @@ def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):
     assert "| trainer.fast_dev_run=true |" not in text  # no mean of one-batch accuracies
 
 
+def test_a_search_trials_plumbing_is_not_listed_as_its_setting(tmp_path):
+    plumbing = ["+optuna_trial.storage='sqlite:///outputs/optuna.db'", "+optuna_trial.study='mnist'"]
+    make_job(tmp_path / "0", ["optimizer.lr=0.004", *plumbing, "+optuna_trial.number=0", "seed=1"], 0.9940)
+    make_job(tmp_path / "1", ["optimizer.lr=0.004", *plumbing, "+optuna_trial.number=1", "seed=2"], 0.9950)
+    text = report(tmp_path)
+    assert "optuna_trial" not in text
+    assert "| 0 | optimizer.lr=0.004 seed=1 | done |" in text
+    assert "| optimizer.lr=0.004 | 2 | 99.45 |" in text  # pooled: the trial numbers no longer tell them apart
+
+
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)
