@@ -72,7 +72,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
     if checkpoint is not None:  # check it now: Lightning would fail only after setting everything up
         check_same_network(checkpoint, module, ckpt_path)
-        check_same_network_options(checkpoint, module, ckpt_path)
+        check_same_network_options(checkpoint, module, ckpt_path, cfg)
         check_same_distillation(checkpoint, module, ckpt_path)
         changed = run_setting_differences(ckpt_path, cfg)
         if changed and rank_zero_only.rank == 0:  # DDP runs this function once per process

@@ -177,7 +177,7 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
     ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
     result = run_here("mnist_lightning.train", f"ckpt_path={ckpt}", "model.dropout=0.1", "trainer.max_epochs=2",
                       f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
-    assert_clear_error(result, r"was trained with model.net.dropout=0.05 and this run has model.net.dropout=0.1")
+    assert_clear_error(result, r"was trained with model.dropout=0.05 and this run has model.dropout=0.1")
     # An option an older checkpoint's config does not name counts as the network's default.
     from types import SimpleNamespace
 
@@ -202,6 +202,19 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
     ]:
         with pytest.raises(UserError, match=message):
             check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": changed}), ckpt)
+
+
+def test_a_network_option_set_from_another_is_named_as_the_user_types_it():
+    from omegaconf import OmegaConf
+
+    from mnist_lightning.run.checkpoints import option_source
+
+    cfg = OmegaConf.create({"dropout": 0.1, "model": {"dropout": "${dropout}", "net": {"shift": 1, "net": {
+        "dropout": "${model.dropout}", "stem": 6}}}})  # fmt: skip
+    assert option_source(cfg, "model.net.net.dropout") == "dropout"  # followed through two interpolations
+    assert option_source(cfg, "model.net.net.stem") == "model.net.net.stem"
+    assert option_source(cfg, "model.net.shift") == "model.net.shift"
+    assert option_source(cfg, "model.net.crop") == "model.net.crop"  # not in the config (a default)
 
 
 def test_a_resume_names_each_training_setting_that_differs_from_the_run_that_wrote_the_checkpoint(tmp_path):

@@ -3,6 +3,7 @@
 import inspect
 import os
 import pickle
+import re
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,19 +92,35 @@ MOVED_MODULES = {
 }
 
 
-def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: str | Path, cfg: Any = None) -> None:
     """Refuse to resume with network options that hold no weights but change what the network computes (crop,
     downsample, same_padding, stem_padding, residual, pool_after, activation, leaky_slope, dropout, a ShiftAveraged
     shift): the weights still fit, so check_same_network lets them through. An option a config does not name (an
-    older version's) counts as the network's default."""
+    older version's) counts as the network's default. Given the run's `cfg`, an option the config sets from another
+    (`model.net.dropout: ${model.dropout}`) is named as the user types it (`model.dropout`)."""
     saved, now = checkpoint.get("hyper_parameters", {}).get("net_config"), module.hparams.get("net_config")
     if not saved or not now:  # checkpoints of 0.1 stored no net_config
         return
     for name, was, is_now in network_option_differences(saved, now):
+        name = option_source(cfg, name) if cfg is not None else name
         raise UserError(
             f"{path} was trained with {name}={was} and this run has {name}={is_now}: "
             "resume with the network options it was trained with"
         )
+
+
+def option_source(cfg: Any, name: str) -> str:
+    """The option a user sets for config key `name`: the key its value interpolates (`${model.dropout}` for
+    `model.net.dropout`), followed through a chain of them, or `name` itself."""
+    for _ in range(10):  # a chain of interpolations, not a loop
+        parent, _, key = name.rpartition(".")
+        node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+        value = OmegaConf.to_container(node, resolve=False).get(key) if OmegaConf.is_dict(node) else None
+        match = re.fullmatch(r"\$\{([\w.]+)\}", value) if isinstance(value, str) else None
+        if match is None:
+            return name
+        name = match.group(1)
+    return name
 
 
 def run_setting_differences(ckpt_path: str | Path, cfg: Any) -> list[str]:
