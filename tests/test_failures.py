@@ -51,6 +51,10 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
         ("experiment=tiny data.augment.degrees=abc", "data.augment.degrees must be a number \\(like 8.0\\), got 'abc'"),
         ("torch_threads=abc", r"torch_threads must be an integer \(like 1\) or null, got 'abc'"),
         ("trainer.precision=bf32", "trainer.precision must be one of auto, 32-true, bf16-mixed, .*, got 'bf32'"),
+        ("model.dropout=1.5", r"model.dropout must be in \[0, 1\), got 1.5"),
+        ("-m model.dropout=0.1,1.5", r"model.dropout must be in \[0, 1\), got 1.5"),  # before job 0 trains
+        ("data.batch_size=0", "data.batch_size must be a positive integer, got 0"),
+        ("model.label_smoothing=1", r"model.label_smoothing must be a number in \[0, 1\), got 1"),
     ],
 )
 def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_folder(tmp_path, override, message):
@@ -78,16 +82,19 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
     result = run_here(TRAIN, "--config-dir", str(tmp_path / "mine"), "experiment=seven", "seed=x", cwd=tmp_path)
     assert_clear_error(result, r"seed must be an integer \(like 7\), got 'x'")
     assert len(composes) == 1
+    composes.clear()  # the ranges users type most, on the same compose (base/value_ranges.py)
+    assert_clear_error(run_here(TRAIN, "model.dropout=1.5", cwd=tmp_path), r"model.dropout must be in \[0, 1\)")
+    assert len(composes) == 1
 
 
 def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
-    refused = "model.dropout=1.5"  # a range the run checks, after Hydra made the folder (types are refused before)
-    assert_clear_error(run_here(TRAIN, refused, f"hydra.run.dir={mine}", cwd=tmp_path), "model.dropout must be")
+    refused = "data.val_size=60000"  # a range the run checks, after Hydra made the folder (types are refused before)
+    assert_clear_error(run_here(TRAIN, refused, f"hydra.run.dir={mine}", cwd=tmp_path), "data.val_size must be")
     assert (mine / ".hydra").is_dir()
     also_mine = tmp_path / "also_mine"  # named another way: kept too
     result = run_here(TRAIN, refused, f"++hydra.run.dir={also_mine}", cwd=tmp_path)
-    assert_clear_error(result, "model.dropout must be")
+    assert_clear_error(result, "data.val_size must be")
     assert (also_mine / ".hydra").is_dir()
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.

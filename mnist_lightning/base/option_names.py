@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
+from mnist_lightning.base.value_ranges import RANGE_ERRORS
 
 FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun",
                       "--shell-completion", "-sc")  # fmt: skip
@@ -158,7 +159,10 @@ def wrong_value_type(override: Any, key: str) -> str | None:
             given = [value for value in given if value is not None]  # null stays their default
         found = [value_type_error(key, shipped, value, nullable) for value in given]
         messages.append(next((m for m in found if m), None))
-    return messages[0] if messages and all(messages) else None  # refused by every group choice swept
+    if messages and all(messages):  # refused by every group choice swept
+        return messages[0]
+    out_of_range = [RANGE_ERRORS[key](value) for value in given] if key in RANGE_ERRORS and COMPOSED else []
+    return next((m for m in out_of_range if m), None)
 
 
 def unknown_option(config_name: str, argv: list[str]) -> str | None:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.value_ranges import positive_integer_error
 from mnist_lightning.data.loader import EpochSampler, TensorLoader
 from mnist_lightning.data.mnist import TRAIN_SIZE, default_data_dir, ensure_mnist, load_normalized
 
@@ -27,10 +28,9 @@ class MNISTDataModule(pl.LightningDataModule):
         augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise UserError(f"data.batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(eval_batch_size, int) or eval_batch_size < 1:
-            raise UserError(f"data.eval_batch_size must be a positive integer, got {eval_batch_size!r}")
+        for key, value in (("data.batch_size", batch_size), ("data.eval_batch_size", eval_batch_size)):
+            if message := positive_integer_error(key, value):
+                raise UserError(message)
         if not isinstance(val_size, int) or not 0 <= val_size < TRAIN_SIZE:
             raise UserError(f"data.val_size must be an integer in [0, {TRAIN_SIZE}), got {val_size!r}")
         if batch_size > TRAIN_SIZE - val_size:

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.value_ranges import dropout_error
 from mnist_lightning.data.augment import BLACK
 
 _MASK_LEVELS = 2**15  # the CPU dropout mask compares 15 random bits per element
@@ -14,8 +15,8 @@ _MASK_LEVELS = 2**15  # the CPU dropout mask compares 15 random bits per element
 
 def check_dropout(dropout: float) -> float:
     """Refuse a dropout probability outside [0, 1) with one clear line."""
-    if not 0 <= dropout < 1:
-        raise UserError(f"model.dropout must be in [0, 1), got {dropout}")
+    if message := dropout_error(dropout):
+        raise UserError(message)
     return dropout
 
 

@@ -13,6 +13,7 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.value_ranges import label_smoothing_error
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule, warm_up_is_one_step
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
@@ -127,8 +128,8 @@ def check_teacher_held_out(path: Path, teacher_held_out: int | None, val_size: i
 
 def check_label_smoothing(value: float) -> float:
     """`model.label_smoothing`, refused with one line unless it is a number in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise UserError(f"model.label_smoothing must be a number in [0, 1), got {value!r}")
+    if message := label_smoothing_error(value):
+        raise UserError(message)
     return value
 
 
