@@ -122,3 +122,43 @@ def test_the_readme_names_every_recipe_with_its_parameter_count_and_folders_as_h
     assert re.search(r"outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d-\d{6}/", readme)
     # The install size, and how to get a CPU-only torch.
     assert "6 GB" in readme and "download.pytorch.org/whl/cpu" in readme
+
+
+def documented_commands() -> list[tuple[str, str, list[str]]]:
+    """(doc, command, arguments) of every `python -m mnist_lightning.<command> ...` line in the docs' code blocks,
+    continuation lines joined; lines with a placeholder (<run>), a shell variable or an ellipsis are left out."""
+    import shlex
+
+    commands = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", doc.read_text(), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                found = re.search(r"python -m mnist_lightning\.(\w+)(.*)", line)
+                if not found or found.group(1) == "report":  # report takes a folder, not overrides
+                    continue
+                arguments = re.split(r"\s#\s|\s#$|\s+[|;&>]|\s+2>", " " + found.group(2))[
+                    0
+                ]  # no comment, pipe, redirect
+                if arguments.count('"') % 2:  # the end of a command quoted for sbatch --wrap "python -m ..."
+                    arguments = arguments[: arguments.rindex('"')]
+                if not any(mark in arguments for mark in ("<", "$", "...")):
+                    commands.append((doc.name, found.group(1), shlex.split(arguments)))
+    return commands
+
+
+def test_every_documented_command_passes_the_early_check(capsys):
+    # A renamed option or config group breaks the docs' commands silently; the early check (misspelled names, unknown
+    # group options, types, ranges) composes each one as its command would, before torch, so it finds them.
+    from mnist_lightning.base.command_line import check_command_line
+    from mnist_lightning.base.errors import UserError
+
+    commands = documented_commands()
+    assert len(commands) >= 50  # the README and docs/usage.md alone have more: the parsing found them
+    refused = []
+    for doc, command, arguments in commands:
+        try:
+            check_command_line(command, arguments)
+        except (UserError, SystemExit) as error:  # the early check prints its line and exits with code 2
+            said = str(error) if isinstance(error, UserError) else capsys.readouterr().err.strip()
+            refused.append(f"{doc}: python -m mnist_lightning.{command} {' '.join(arguments)}: {said}")
+    assert not refused, "\n".join(refused)
