@@ -130,8 +130,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     epochs = {"train": metrics["epochs"], "val": validated}
     metrics["flops"] = run_flops(per_image_flops, per_epoch, epochs, metrics["test/images"])
     metrics |= {"train_seconds": round(train_seconds, 2), "test_seconds": round(test_seconds, 2) if test else None}
-    if trainer.fast_dev_run:  # one batch of each stage: its accuracy is a smoke test's, kept out of reports' means
-        metrics["fast_dev_run"] = True
+    if trainer.fast_dev_run:  # a few batches of each stage: a smoke test's accuracy, kept out of reports' means
+        metrics["fast_dev_run"] = int(trainer.fast_dev_run)  # the batches of each stage: true is 1
     if learned_nothing:  # recorded with its numbers, but not as a result (report leaves it out of the means)
         metrics |= {"status": "chance_level", "chance_level": {"train/acc": learned_nothing.train_acc}}
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}

@@ -27,7 +27,7 @@ def test_fast_dev_run_writes_metrics_json(tmp_path):
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
     assert "Total params: 17,216" in result.stdout  # the layer table is printed at start
     assert metrics["checkpoints"] == {"last": None, "best": None}  # fast_dev_run saves none: no path to a missing file
-    assert metrics["fast_dev_run"] is True  # so reports keep its one-batch accuracy out of their means
+    assert metrics["fast_dev_run"] == 1  # the batches of each stage: reports keep its accuracy out of their means
     assert "on one batch (fast_dev_run: a smoke test); metrics in" in result.stdout
     assert not (tmp_path / "run" / "checkpoints").exists()
 

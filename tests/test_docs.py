@@ -125,14 +125,25 @@ def test_the_readme_names_every_recipe_with_its_parameter_count_and_folders_as_h
 
 
 def documented_commands() -> list[tuple[str, str, list[str]]]:
-    """(doc, command, arguments) of every `python -m mnist_lightning.<command> ...` line in the docs' code blocks,
-    continuation lines joined; lines with a placeholder (<run>), a shell variable or an ellipsis are left out."""
+    """(doc, command, arguments) of every `python -m mnist_lightning.<command> ...` line in the docs' shell blocks
+    (```bash, ```sh, ```console or no language), continuation lines joined. A placeholder (<run>) becomes a name, as a
+    user fills it in; lines with a shell variable or an ellipsis, and those with a user's --config-dir, are left out."""
     import shlex
 
     commands = []
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for block in re.findall(r"```(?:bash|sh|console)?\n(.*?)```", doc.read_text(), re.S):
-            for line in block.replace("\\\n", " ").splitlines():
+        blocks, block, language = [], None, ""
+        for line in doc.read_text().splitlines():  # fence by fence, so a ```python block is not read as shell
+            if line.lstrip().startswith("```"):
+                if block is None:
+                    block, language = [], line.strip()[3:]
+                else:
+                    blocks += [block] if language in ("bash", "sh", "console", "") else []
+                    block = None
+            elif block is not None:
+                block.append(line)
+        for text in blocks:
+            for line in "\n".join(text).replace("\\\n", " ").splitlines():
                 found = re.search(r"python -m mnist_lightning\.(\w+)(.*)", line)
                 if not found or found.group(1) == "report":  # report takes a folder, not overrides
                     continue
@@ -141,7 +152,8 @@ def documented_commands() -> list[tuple[str, str, list[str]]]:
                 ]  # no comment, pipe, redirect
                 if arguments.count('"') % 2:  # the end of a command quoted for sbatch --wrap "python -m ..."
                     arguments = arguments[: arguments.rindex('"')]
-                if not any(mark in arguments for mark in ("<", "$", "...")):
+                arguments = re.sub(r"<[^<>]*>", "placeholder", arguments)
+                if not any(mark in arguments for mark in ("$", "...", "--config-dir")):
                     commands.append((doc.name, found.group(1), shlex.split(arguments)))
     return commands
 

@@ -276,8 +276,8 @@ def test_preprocessed_images_keep_their_names():
 def test_untracked_code_makes_the_tree_dirty_and_other_files_do_not(tmp_path, monkeypatch):
     from mnist_lightning.run import provenance
 
-    statuses = {"?? predictions.csv\n?? notes/": False, "?? mnist_lightning/new.py": True, "M conf/train.yaml": True,
-                "": False, "?? user_nets.py": True, "?? notes/plot.py": False}  # fmt: skip
+    statuses = {"?? predictions.csv\n?? notes/todo.md": False, "?? mnist_lightning/new.py": True,
+                "M conf/train.yaml": True, "": False, "?? user_nets.py": True, "?? my_nets/small.py": True}  # fmt: skip
     for status, dirty in statuses.items():
         monkeypatch.setattr(provenance, "_git", lambda *args, s=status: s if args[0] == "status" else "abc123")
         assert provenance._git_state() == ("abc123", dirty), status

@@ -44,11 +44,13 @@ def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):
     make_job(tmp_path / "1", ["seed=2"], 0.9950)
     make_job(tmp_path / "2", ["trainer.fast_dev_run=true", "seed=1"], 0.1000)
     make_job(tmp_path / "3", ["trainer.fast_dev_run=true", "seed=2"], 0.9990)  # one lucky batch
-    for folder in ("2", "3"):
+    # as this version records it, and as earlier ones did (only in the recorded config)
+    for folder, marked in (("2", {"fast_dev_run": 1}), ("3", {"config": {"trainer": {"fast_dev_run": True}}})):
         metrics = json.loads((tmp_path / folder / "metrics.json").read_text())
-        (tmp_path / folder / "metrics.json").write_text(json.dumps(metrics | {"fast_dev_run": True}))
+        (tmp_path / folder / "metrics.json").write_text(json.dumps(metrics | marked))
     text = report(tmp_path)
     assert "| 2 | trainer.fast_dev_run=true seed=1 | smoke test (fast_dev_run), not a result |  |" in text
+    assert "| 3 | trainer.fast_dev_run=true seed=2 | smoke test (fast_dev_run), not a result |  |" in text
     assert "| (defaults) | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
     assert "| trainer.fast_dev_run=true |" not in text  # no mean of one-batch accuracies
 

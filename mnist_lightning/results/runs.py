@@ -100,8 +100,15 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
                 where = f" (train acc {100 * failure['train/acc']:.1f}%)"
             rows.append(row | {"status": f"{m['status'].replace('_', ' ')}{where}"})
             continue
-        if m.get("fast_dev_run"):  # one batch of each stage: its accuracy says nothing
-            rows.append(row | {"status": "smoke test (fast_dev_run), not a result", "params": f"{m['params']:,}"})
+        if is_smoke_test(m):  # a batch or a few of each stage: its accuracy says nothing
+            rows.append(
+                row
+                | {
+                    "status": "smoke test (fast_dev_run), not a result",
+                    "params": f"{m['params']:,}",
+                    "commit": commit_of(m),
+                }
+            )
             continue
         first = job.first_epoch_at(TARGET_ACC)
         # Held-out validation (data.val_size > 0): its final accuracy is what a search maximizes, so show it.
@@ -124,13 +131,19 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     return rows
 
 
+def is_smoke_test(metrics: dict) -> bool:
+    """A `trainer.fast_dev_run` run: its metrics.json says so since 0.5.0; an earlier one's recorded config does."""
+    trainer = (metrics.get("config") or {}).get("trainer") or {}
+    return bool(metrics.get("fast_dev_run") or trainer.get("fast_dev_run"))
+
+
 def is_test_result(metrics: dict | None) -> bool:
     """Whether a run's test accuracy is a result to pool: finished, trained (not diverged or at chance level), tested,
-    and not a smoke test of one batch (fast_dev_run)."""
+    and not a smoke test (fast_dev_run)."""
     return (
         metrics is not None
         and metrics.get("status", "ok") == "ok"
-        and not metrics.get("fast_dev_run")
+        and not is_smoke_test(metrics)
         and metrics.get("test/acc") is not None
     )
 

@@ -37,18 +37,18 @@ CODE = ("mnist_lightning/", "conf/", "hydra_plugins/", "pyproject.toml")
 
 def is_code(path: str) -> bool:
     """Whether an untracked path (relative to the clone) can change what a run computes."""
-    return path.startswith(CODE) or ("/" not in path and path.endswith(".py"))
+    return path.startswith(CODE) or path.endswith(".py")
 
 
 def _git_state() -> tuple[str | None, bool | None]:
     if PROJECT_ROOT is None:  # an installed package: no clone of ours, and the current folder's repository is not
         return None, None
-    status = _git("status", "--porcelain")
+    status = _git("status", "--porcelain", "--untracked-files=all")  # the files in an untracked folder, by name
     if status is None:
         return _git("rev-parse", "HEAD"), None
-    # Changed tracked files count, and untracked files in the code (a new module changes what runs), including a .py
-    # file in the clone's root: `python -m` puts that folder on the import path, so `model.net._target_=user_nets.X`
-    # trains a network no commit holds. A CSV or a notebook left in the clone does not count.
+    # Changed tracked files count, and untracked files in the code (a new module changes what runs), including any .py
+    # file: `python -m` puts the folder it runs from on the import path, so `model.net._target_=user_nets.X` (or
+    # `my_nets.small.X`, a folder) trains a network no commit holds. A CSV or a notebook left in the clone does not.
     changes = [line for line in status.splitlines() if not line.startswith("?? ") or is_code(line[3:])]
     return _git("rev-parse", "HEAD"), bool(changes)
 

@@ -86,9 +86,10 @@ def final_metrics(trainer: pl.Trainer, history: EpochHistory, output_dir: Path, 
 
 def log_result(metrics: dict, output_dir: Path) -> None:
     """The run's last line: its test accuracy (or held-out accuracy with test=false) and where metrics.json is."""
-    if metrics.get("fast_dev_run"):  # one batch: not a result, and not to be read as one
+    if batches := metrics.get("fast_dev_run"):  # a few batches: not a result, and not to be read as one
         scored = "test" if metrics["test/acc"] is not None else "val"
-        accuracy = f"{scored} accuracy {100 * metrics[f'{scored}/acc']:.2f}% on one batch (fast_dev_run: a smoke test)"
+        on = "one batch" if batches == 1 else f"{batches} batches"
+        accuracy = f"{scored} accuracy {100 * metrics[f'{scored}/acc']:.2f}% on {on} (fast_dev_run: a smoke test)"
         log.info(f"{accuracy}; metrics in {output_dir / 'metrics.json'}")
     elif metrics["test/acc"] is not None:
         log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
