@@ -30,6 +30,7 @@ from mnist_lightning.inference.onnx import (
     strip_debug_metadata,
     torch_logits,
 )
+from mnist_lightning.model.expansion import folded
 from mnist_lightning.run.checkpoints import load_module
 
 FORMATS = ("onnx", "pt2")  # pt2: a torch.export ExportedProgram, for PyTorch runtimes without Lightning
@@ -43,7 +44,8 @@ def export(cfg: DictConfig) -> Path:
     missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
     if cfg.format == "onnx" and missing:
         raise UserError(f'format=onnx needs {", ".join(missing)}: pip install "mnist-lightning[export]"')
-    model = PixelsToLogits(load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).net)
+    # An expanded network ships as the weights its factors make (model/expansion.py): the same outputs, fewer numbers
+    model = PixelsToLogits(folded(load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).net))
     path = Path(cfg.output or Path(cfg.ckpt_path).with_suffix(f".{cfg.format}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels, labels = mnist_test_pixels()

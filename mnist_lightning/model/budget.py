@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.model.expansion import folded
 from mnist_lightning.model.nets import ShiftAveraged
 
 
@@ -21,8 +22,9 @@ class LayerRow:
 
 
 def count_params(net: nn.Module) -> int:
-    """Trainable parameters of `net`."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
+    """Trainable parameters of `net` as it computes: a linearly expanded network (model/expansion.py) counts the
+    weights its factors make, not the factors it trains."""
+    return sum(p.numel() for p in folded(net).parameters() if p.requires_grad)
 
 
 def _pair(value: int | tuple[int, ...]) -> int:
@@ -37,6 +39,7 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
     neighbouring outputs, is multiplied by each stride. Layers after global average pooling (no spatial
     dimensions left) see the whole image.
     """
+    net = folded(net)  # an expanded network's layers as they compute, each with its one weight
     if isinstance(net, ShiftAveraged):  # its views run the same layers again: the table is the network's inside
         net = net.net
     rows: list[LayerRow] = []

@@ -81,7 +81,12 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 # What a checkpoint's stored configs may name as `_target_` without trust_checkpoint=true: the project's
 # networks and schedule, and torch's optimizers and schedulers. Any other callable (os.system, ...) would run
 # when the config is instantiated, however safely the file itself was unpickled.
-SAFE_TARGETS = ("mnist_lightning.model.nets.", "mnist_lightning.model.lit_module.", "torch.optim.")
+SAFE_TARGETS = (
+    "mnist_lightning.model.nets.",
+    "mnist_lightning.model.expansion.",
+    "mnist_lightning.model.lit_module.",
+    "torch.optim.",
+)
 
 
 # Where the modules of the flat layout before 0.5.0 live now: checkpoints naming them keep opening.
