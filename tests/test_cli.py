@@ -103,7 +103,10 @@ def test_batch_size_zero_is_refused(tmp_path):
 
 def test_unknown_config_option_is_refused(tmp_path):
     result = run_here(TRAIN, "model=nope", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path)
-    models = "compact, fast, fast_v1, fast_v2, micro, nano, pico, pico6, pico_dilated, pico_stack, reference, tiny"
+    models = (
+        "compact, fast, fast_v1, fast_v2, micro, nano, pico, pico6, pico_dilated, pico_expanded, pico_stack, "
+        "reference, tiny"
+    )
     assert_clear_error(result, f"there is no model 'nope': choose one of {models}")
     assert result.stderr.strip().count("\n") == 0  # one line, not Hydra's page of search paths
     sweep = run_here(TRAIN, "-m", "optimizer=adam,adamw", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)

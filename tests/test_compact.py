@@ -13,7 +13,7 @@ from mnist_lightning.model.nets import CompactNet, PicoNet, ShiftAveraged, Stack
 # (model, budget, parameters as the docs state them)
 BUDGETS = [("compact", 8000, 7522), ("tiny", 6000, 5804), ("micro", 4000, 3934), ("nano", 3000, 2938),
            ("pico", 697, 672), ("pico_stack", 697, 676), ("pico6", 697, 694), ("pico_dilated", 697, 695),
-           ("reference", 20000, 17216),
+           ("pico_expanded", 697, 695), ("reference", 20000, 17216),
            ("fast", 20000, 19354), ("fast_v2", 20000, 19546), ("fast_v1", 20000, 19102)]  # fmt: skip
 
 
@@ -95,7 +95,8 @@ def test_augmentation_settings_without_a_target_are_one_clear_error():
 
 
 FRONTIER_RECIPES = [("micro", 4000, 128), ("nano", 3000, 64), ("pico6", 697, 64), ("pico_dilated", 697, 64),
-                    ("fast", 20000, 128), ("fast_v2", 20000, 256), ("fast_v1", 20000, 256)]  # fmt: skip
+                    ("pico_expanded", 697, 64), ("fast", 20000, 128), ("fast_v2", 20000, 256),
+                    ("fast_v1", 20000, 256)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("experiment", "budget", "batch"), FRONTIER_RECIPES)

@@ -109,10 +109,12 @@ def test_the_readme_names_every_recipe_with_its_parameter_count_and_folders_as_h
     from conftest import CONF_DIR, compose_train_config
     from hydra.utils import instantiate
 
+    from mnist_lightning.model.budget import count_params
+
     quickstart = (ROOT / "README.md").read_text().split("## Quickstart", 1)[1].split("```", 2)[1]
     for recipe in sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml")):
         net = instantiate(compose_train_config(Path("/tmp"), [f"experiment={recipe}"]).model.net)
-        params = f"{sum(p.numel() for p in net.parameters()):,}"
+        params = f"{count_params(net):,}"  # as counted for the budget: an expanded network's folded weights
         beside = rf"experiment={recipe} +# {params} parameters|{recipe}: {params}\b"
         if recipe == "reference":  # the default: the command without an experiment
             beside = rf"mnist_lightning.train +# the seed recipe, {params} parameters"
