@@ -54,6 +54,7 @@ RECIPES = [
     ("nano_ema", "outputs/results/v0.5.0/nano_ema", "0.5.0"),
     ("pico6", "outputs/results/v0.5.0/pico6", "0.5.0"),
     ("pico_dilated", "outputs/results/v0.5.0/pico_dilated", "0.5.0"),
+    ("pico_expanded", "outputs/results/v0.5.0/pico_expanded", "0.5.0"),
 ]
 # Public claims of 99.4% on MNIST that issue #13 found: (parameters, accuracy %, label). Each is the best
 # epoch of a single run on the test set, not a final-epoch mean over seeds as ours are.
