@@ -131,6 +131,12 @@ def test_a_checkpoint_naming_another_callable_to_build_is_refused_before_it_runs
     with pytest.raises(UserError, match="not one of this project's networks"):
         load_classifier(str(crafted))
     assert not target.exists()
+    # A safe module's prefix is not enough: Hydra would reach os through the modules it imports.
+    for reached in ("mnist_lightning.model.nets.torch.os.mkdir", "mnist_lightning.model.expansion.copy.copy"):
+        with pytest.raises(UserError, match="not one of this project's networks"):
+            checkpoints.check_targets({"net_config": {"_target_": reached, "path": str(target)}}, crafted)
+    checkpoints.check_targets({"_target_": "mnist_lightning.model.expansion.LinearlyExpanded"}, crafted)  # its own
+    checkpoints.check_targets({"_target_": "torch.optim.lr_scheduler.OneCycleLR"}, crafted)
 
 
 def test_a_checkpoint_of_the_flat_layout_before_0_5_opens_with_its_stored_targets(trained_sweep, tmp_path):

@@ -24,8 +24,8 @@ def test_an_expanded_network_starts_as_the_same_function_and_counts_the_same_par
     trained = sum(p.numel() for p in expanded.parameters())
     assert count_params(expanded) == count_params(plain) == 695 < trained == 5019  # 5,019 numbers train it
     rows = layer_table(expanded)  # the plain layers, each weight once: the column adds up to the total
-    assert sum(row.params for row in rows) == 695 and all(type(r).__name__ == "LayerRow" for r in rows)
-    assert "Factorized" not in format_layer_table(rows, 695)
+    assert sum(row.params for row in rows) == 695
+    assert "Factorized" not in format_layer_table(rows, 695) and "Conv2d" in format_layer_table(rows, 695)
 
 
 def test_the_factors_train_and_fold_to_the_network_they_compute_with_shared_weights_still_shared():
@@ -41,10 +41,12 @@ def test_the_factors_train_and_fold_to_the_network_they_compute_with_shared_weig
     assert not torch.equal(before[0], net.net.stem[0].weight) and not torch.equal(before[1], net.net.classifier.weight)
     blocks = net.net.blocks
     # the dilated repeats (blocks 2, 3) read the factors of block 1's depthwise weight: one product, trained once
-    assert torch.equal(blocks[2].depthwise.weight, blocks[1].depthwise.weight)
+    for repeat in (2, 3):
+        assert torch.equal(blocks[repeat].depthwise.weight, blocks[1].depthwise.weight)
     plain = folded(net)
     torch.testing.assert_close(plain.eval()(images), net.eval()(images))
-    assert plain.net.blocks[2].depthwise.weight is plain.net.blocks[1].depthwise.weight  # one Parameter, shared
+    for repeat in (2, 3, 4):  # one Parameter, shared (block 4 is block 1's own convolution, undilated)
+        assert plain.net.blocks[repeat].depthwise.weight is plain.net.blocks[1].depthwise.weight
     assert sum(p.numel() for p in plain.parameters()) == 695
     assert folded(plain) is plain  # nothing left to fold: no copy
 
@@ -61,7 +63,25 @@ def test_pico_expanded_is_pico_dilated_trained_as_factors(tmp_path):
     inner = expanded.model.net.net
     assert inner._target_.endswith("LinearlyExpanded") and inner.factor == 4
     assert inner.net == dilated.model.net.net  # the same network
-    for section in ("optimizer", "scheduler", "data", "callbacks"):  # and the same recipe
+    expanded.model.net.net = dilated.model.net.net  # and, the expansion aside, the same model options and recipe
+    for section in ("model", "optimizer", "scheduler", "data", "callbacks", "trainer", "distill"):
         assert expanded[section] == dilated[section], section
-    assert expanded.trainer.max_epochs == dilated.trainer.max_epochs == 40
-    assert count_params(instantiate(expanded.model.net)) == 695 <= expanded.model.max_params
+    assert expanded.trainer.max_epochs == 40
+    assert count_params(instantiate(compose_train_config(tmp_path, ["experiment=pico_expanded"]).model.net)) == 695
+
+
+def test_a_committed_pico_expanded_checkpoint_opens_without_trust_and_folds_to_the_same_answers():
+    from pathlib import Path
+
+    from mnist_lightning.data.mnist import default_data_dir, load_normalized
+    from mnist_lightning.run.checkpoints import load_module
+
+    ckpt = Path(__file__).parents[1] / "outputs/results/v0.5.0/pico_expanded/seed1/checkpoints/last.ckpt"
+    net = load_module(ckpt).net.eval()  # its config names model.expansion: no trust_checkpoint needed
+    plain = folded(net)
+    assert count_params(net) == sum(p.numel() for p in plain.parameters()) == 695
+    images, labels = (t[:200] for t in load_normalized(default_data_dir(), train=False))
+    with torch.no_grad():
+        logits = net(images)
+        torch.testing.assert_close(plain(images), logits, rtol=1e-4, atol=1e-4)
+    assert (logits.argmax(1) == labels).float().mean() > 0.97  # the trained network, not a fresh one

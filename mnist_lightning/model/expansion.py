@@ -32,10 +32,13 @@ class Factorized(nn.Module):
     def right_inverse(self, weight: Tensor) -> tuple[Tensor, Tensor]:
         """Factors whose product is `weight` (the network's usual initial weight), balanced: from W = S diag(s) D^T,
         U = S diag(sqrt s) Q^T and V = Q diag(sqrt s) D^T with Q a random matrix of orthonormal columns, so U^T U =
-        V V^T and neither factor starts larger than the other."""
+        V V^T and neither factor starts larger than the other. The product has rank k = min(rows, cols), so U's rows and
+        V's columns start in a k-dimensional subspace of the inner width, and plain gradient descent would keep them
+        there; Adam's per-coordinate steps move them out (the recipe trains with Adam)."""
         w = weight.detach().reshape(self.groups, self.rows, self.cols)
         s, sigma, dt = torch.linalg.svd(w, full_matrices=False)  # (g, r, k), (g, k), (g, k, c)
-        q = torch.linalg.qr(torch.randn(self.groups, self.inner, sigma.shape[-1])).Q  # (g, inner, k)
+        draw = torch.randn(self.groups, self.inner, sigma.shape[-1], device=w.device, dtype=w.dtype)
+        q = torch.linalg.qr(draw).Q  # (g, inner, k): on the CPU in fp32 the same draws as before this took the device
         root = sigma.sqrt().unsqueeze(-2)  # (g, 1, k)
         u = (s * root) @ q.transpose(-1, -2)
         v = q @ (root.transpose(-1, -2) * dt)

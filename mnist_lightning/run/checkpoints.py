@@ -81,11 +81,14 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 # What a checkpoint's stored configs may name as `_target_` without trust_checkpoint=true: the project's
 # networks and schedule, and torch's optimizers and schedulers. Any other callable (os.system, ...) would run
 # when the config is instantiated, however safely the file itself was unpickled.
+# A name is safe only as a module's own attribute (module.Name): Hydra resolves every dotted part, so a prefix
+# check would also pass `mnist_lightning.model.nets.torch.os.system`, through the modules these import.
 SAFE_TARGETS = (
-    "mnist_lightning.model.nets.",
-    "mnist_lightning.model.expansion.",
-    "mnist_lightning.model.lit_module.",
-    "torch.optim.",
+    "mnist_lightning.model.nets",
+    "mnist_lightning.model.expansion",
+    "mnist_lightning.model.lit_module",
+    "torch.optim",
+    "torch.optim.lr_scheduler",
 )
 
 
@@ -235,7 +238,8 @@ def check_targets(config: object, path: str | Path) -> None:
     """Refuse a stored config naming a `_target_` outside SAFE_TARGETS, in one line."""
     if isinstance(config, dict):
         target = config.get("_target_")
-        if target is not None and not str(target).startswith(SAFE_TARGETS):
+        module, _, name = str(target).rpartition(".")
+        if target is not None and (module not in SAFE_TARGETS or not name.isidentifier()):
             raise UserError(
                 f"{path} names {target!r} to build, which is not one of this project's networks: opening it "
                 f"could run code; if the network is your own (e.g. from --config-dir), add trust_checkpoint=true"

@@ -105,5 +105,5 @@ wait
 # 0.0402), training accuracy at the last epoch 98.75% and 98.85% (pico_dilated 98.82%, 98.84%). Behind pico_dilated
 # until epoch 25 in both held-out and training accuracy (its averaged factors scored far below the live network while
 # the learning rate was high: the factors can rotate against each other, W = U Q Q^-1 V, and an average of rotated
-# factors is not the average network), ahead from epoch 30 on seed 1. The first held-out mean at the 98.8% that
+# factors is not the average network), ahead from epoch 27 on seed 1, behind from epoch 4 on on seed 2. The first held-out mean at the 98.8% that
 # 99.0% on the test set has needed; made a recipe of the project (experiment=pico_expanded) and run on the test set.
