@@ -51,6 +51,15 @@ def test_the_factors_train_and_fold_to_the_network_they_compute_with_shared_weig
     assert folded(plain) is plain  # nothing left to fold: no copy
 
 
+def test_an_expanded_network_costs_the_flops_of_the_network_it_folds_to():
+    from mnist_lightning.model.flops import flops_per_image
+
+    torch.manual_seed(0)
+    net = LinearlyExpanded(StackedSeparableNet(**PICO), factor=4)
+    assert flops_per_image(net) == flops_per_image(folded(net))  # the products are per step, not per image
+    assert flops_per_image(net)["train"] == 1_296_612  # pico_dilated's, as its committed runs record
+
+
 def test_the_expansion_factor_is_checked_in_one_line():
     for factor in (0, 1.5, True):
         with pytest.raises(UserError, match="model.net.factor must be a positive integer"):
