@@ -281,3 +281,17 @@ def test_untracked_code_makes_the_tree_dirty_and_other_files_do_not(tmp_path, mo
     for status, dirty in statuses.items():
         monkeypatch.setattr(provenance, "_git", lambda *args, s=status: s if args[0] == "status" else "abc123")
         assert provenance._git_state() == ("abc123", dirty), status
+
+
+def test_the_last_line_of_a_smoke_test_names_its_batches_and_one_that_scored_nothing_ends_quietly(tmp_path, caplog):
+    import logging
+
+    from mnist_lightning.run.record import log_result
+
+    with caplog.at_level(logging.INFO, logger="mnist_lightning.run.record"):
+        log_result({"fast_dev_run": 3, "test/acc": 0.5, "val/acc": 0.5}, tmp_path)
+        # experiment=fast validates nothing: with test=false a smoke test scored nothing (it once raised TypeError)
+        log_result({"fast_dev_run": 1, "test/acc": None, "val/acc": None}, tmp_path)
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        "test accuracy 50.00% on 3 batches (fast_dev_run: a smoke test)"
+    ]

@@ -86,8 +86,9 @@ def final_metrics(trainer: pl.Trainer, history: EpochHistory, output_dir: Path, 
 
 def log_result(metrics: dict, output_dir: Path) -> None:
     """The run's last line: its test accuracy (or held-out accuracy with test=false) and where metrics.json is."""
-    if batches := metrics.get("fast_dev_run"):  # a few batches: not a result, and not to be read as one
-        scored = "test" if metrics["test/acc"] is not None else "val"
+    scored = "test" if metrics["test/acc"] is not None else "val"
+    batches = metrics.get("fast_dev_run")
+    if batches and metrics[f"{scored}/acc"] is not None:  # a few batches: not a result, and not to be read as one
         on = "one batch" if batches == 1 else f"{batches} batches"
         accuracy = f"{scored} accuracy {100 * metrics[f'{scored}/acc']:.2f}% on {on} (fast_dev_run: a smoke test)"
         log.info(f"{accuracy}; metrics in {output_dir / 'metrics.json'}")
