@@ -107,3 +107,12 @@ wait
 # the learning rate was high: the factors can rotate against each other, W = U Q Q^-1 V, and an average of rotated
 # factors is not the average network), ahead from epoch 27 on seed 1, behind from epoch 4 on on seed 2. The first held-out mean at the 98.8% that
 # 99.0% on the test set has needed; made a recipe of the project (experiment=pico_expanded) and run on the test set.
+
+# Round 25 (2026-12-07, seventeenth session). First, training through the 9 test-time views (viewtrain/probe.py,
+# fine-tuning round 24's held-out checkpoints): no gain (viewtrain/*.txt). Then the project's
+# experiment=pico_expanded with factor 8 instead of 4 (the 1x1s, the stem and the Linear layer twice as wide inside;
+# the depthwise 3x3s stay at 9, their inputs), seeds 1 and 2 side by side, commit in the runs' metrics.json.
+common="data.val_size=5000 test=false optimized_metric=val/acc torch_threads=1 logger=csv callbacks.progress_bar.refresh_rate=1000"
+run p6_expand8_s1 experiment=pico_expanded seed=1 model.net.net.factor=8 &
+run p6_expand8_s2 experiment=pico_expanded seed=2 model.net.net.factor=8 &
+wait
