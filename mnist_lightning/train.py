@@ -27,6 +27,7 @@ from mnist_lightning.model.flops import flops_per_image, run_flops
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import (
+    check_epochs_left,
     check_same_distillation,
     check_same_network,
     check_same_network_options,
@@ -72,6 +73,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
     if checkpoint is not None:  # check it now: Lightning would fail only after setting everything up
         check_same_network(checkpoint, module, ckpt_path)
+        check_epochs_left(checkpoint, ckpt_path, cfg.trainer.get("max_epochs"))
         check_same_network_options(checkpoint, module, ckpt_path, cfg)
         check_same_distillation(checkpoint, module, ckpt_path)
         changed = run_setting_differences(ckpt_path, cfg)

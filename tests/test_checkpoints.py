@@ -210,6 +210,40 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
             check_same_network_options(checkpoint, SimpleNamespace(hparams={"net_config": changed}), ckpt)
 
 
+def test_resuming_with_fewer_epochs_than_done_is_one_line_before_lightning_sets_up(trained_sweep, tmp_path):
+    # Lightning refuses it only after the whole set-up, with a MisconfigurationException and its traceback.
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint["epoch"] = 5  # saved in the sixth epoch of its run
+    ckpt = tmp_path / "epoch6.ckpt"
+    torch.save(checkpoint, ckpt)
+    common = [f"ckpt_path={ckpt}", "model.dropout=0.05", f"hydra.run.dir={tmp_path / 'run'}"]
+    result = run_here("mnist_lightning.train", *common, "trainer.max_epochs=3", cwd=tmp_path)
+    assert_clear_error(result, r"saved in epoch 6 of its run, after trainer.max_epochs=3: resume with "
+                       r"trainer.max_epochs=6 or more$")  # fmt: skip
+    from mnist_lightning.run.checkpoints import check_epochs_left
+
+    for max_epochs in (5, 6, -1, None):  # Lightning's own limit: the saved epoch may equal max_epochs
+        check_epochs_left(checkpoint, ckpt, max_epochs)
+
+
+def test_a_checkpoint_of_another_network_names_the_choices_of_the_run_that_made_it(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- experiment=pico6\n- seed=1\n- +model.net.shift=2\n")
+    other = {"state_dict": {"weight": torch.zeros(3)}}
+    with pytest.raises(UserError, match=r"use the model config it was trained with \(its run had experiment=pico6\)$"):
+        checkpoints.check_same_network(other, torch.nn.Linear(1, 1), run / "checkpoints" / "last.ckpt")
+    with pytest.raises(UserError, match=r"use the model config it was trained with$"):  # no run folder beside it
+        checkpoints.check_same_network(other, torch.nn.Linear(1, 1), tmp_path / "last.ckpt")
+
+
+def test_an_exported_onnx_file_given_as_a_checkpoint_asks_for_the_ckpt(tmp_path):
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07onnx protobuf")
+    with pytest.raises(UserError, match=r"model.onnx is an exported network, not a checkpoint: give the .ckpt"):
+        read_checkpoint(onnx)
+
+
 def test_a_network_option_set_from_another_is_named_as_the_user_types_it():
     from omegaconf import OmegaConf
 

@@ -29,6 +29,20 @@ TRAIN = "mnist_lightning.train"
         ("mnist_lightning.export", ["ckpt_path=x", "fromat=pt2"], "there is no option fromat: did you mean format\\?"),
         ("mnist_lightning.bench", ["step=3"], "there is no option step: did you mean steps\\?"),
         (TRAIN, ["hparams_search=optuna", "hydra.sweeper.n_trial=3"], "did you mean hydra.sweeper.n_trials"),
+        # A name without its node (Hydra's parts of a name are not matched one by one)
+        (TRAIN, ["max_epochs=1"], "there is no option max_epochs: did you mean trainer.max_epochs\\?$"),
+        (TRAIN, ["lr=0.01"], "there is no option lr: did you mean optimizer.lr\\?$"),
+        # A checkpoint or a photo pasted without its option: Hydra's parser error named its grammar
+        (
+            "mnist_lightning.evaluate",
+            ["runs/x/last.ckpt"],
+            "'runs/x/last.ckpt' is not an option \\(key=value\\): give the checkpoint as ckpt_path=runs/x/last.ckpt$",
+        ),  # fmt: skip
+        ("mnist_lightning.predict", ["ckpt_path=x.ckpt", "me.png"], "give photos as inputs=me.png"),
+        # A group chosen with a dot, or a node of settings given one value: a Python error inside instantiate
+        (TRAIN, ["data.augment=affine"], "data.augment is a config group: choose from it as data/augment=affine$"),
+        (TRAIN, ["model.net=pico6"], "model.net holds settings .*, not one value: .*; model=pico6 chooses the model"),
+        (TRAIN, ["callbacks.progress_bar=false"], "callbacks.progress_bar holds settings \\(refresh_rate, "),
         # Hydra's own answers to these ran to six or ten lines, or a lexer's exception and a link.
         (TRAIN, ["seed=1,2"], "seed=1,2 sweeps several values: add -m to run one job for each"),
         (TRAIN, ["model=fast,reference"], "model=fast,reference sweeps several values: add -m"),
@@ -295,3 +309,14 @@ def test_the_last_line_of_a_smoke_test_names_its_batches_and_one_that_scored_not
     assert [r.getMessage().split(";")[0] for r in caplog.records] == [
         "test accuracy 50.00% on 3 batches (fast_dev_run: a smoke test)"
     ]
+
+
+def test_python_dash_m_on_the_package_names_the_command_modules(tmp_path):
+    import importlib.util
+
+    result = subprocess.run([sys.executable, "-m", "mnist_lightning", "train", "seed=2"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=60)  # fmt: skip
+    assert_clear_error(result, r"the commands are modules of their own: python -m mnist_lightning.train seed=2$")
+    source = ast.parse(Path(mnist_lightning.__file__).with_name("__main__.py").read_text())  # importing it would exit
+    commands = next(ast.literal_eval(n.value) for n in source.body if isinstance(n, ast.Assign))
+    assert len(commands) == 8 and all(importlib.util.find_spec(f"mnist_lightning.{c}") for c in commands)

@@ -22,6 +22,8 @@ from mnist_lightning.base.value_ranges import RANGE_ERRORS
 FLAGS_WITH_A_VALUE = ("--config-dir", "-cd", "--cfg", "-c", "--package", "-p", "--info", "--experimental-rerun",
                       "--shell-completion", "-sc")  # fmt: skip
 TAKE_THE_NEXT_WORD = ("--config-dir", "-cd", "--experimental-rerun", "--shell-completion", "-sc")
+# Flags whose value may be the next word: --cfg job, --info defaults, -p model, --config-name train, -cp ../conf
+VALUE_MAY_FOLLOW = ("--cfg", "-c", "--info", "-i", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp")
 
 
 def command_line_overrides(argv: list[str]) -> list[str] | None:
@@ -38,6 +40,28 @@ def command_line_overrides(argv: list[str]) -> list[str] | None:
         elif not arg.startswith("-") and ("=" in arg or arg.startswith("~")):
             words.append(arg)
     return words
+
+
+def stray_word(argv: list[str]) -> str | None:
+    """The first word that is not a flag, a flag's value, key=value or ~key: a checkpoint or a photo pasted bare,
+    which Hydra would refuse with a parser error naming the grammar."""
+    previous = None
+    for arg in argv:
+        after_flag = previous in TAKE_THE_NEXT_WORD or previous in VALUE_MAY_FOLLOW
+        if not after_flag and not arg.startswith(("-", "~", "+")) and "=" not in arg:
+            return arg
+        previous = arg
+    return None
+
+
+def stray_word_message(config_name: str, word: str) -> str:
+    """How `word` should have been given to the command of `config_name`."""
+    options = set(OmegaConf.load(CONF_DIR / f"{config_name}.yaml").keys())  # `in` would skip a ??? value
+    if "ckpt_path" in options and word.endswith((".ckpt", ".onnx", ".pt2")):
+        return f"{word!r} is not an option (key=value): give the checkpoint as ckpt_path={word}"
+    if "inputs" in options:
+        return f"{word!r} is not an option (key=value): give photos as inputs={word}, the checkpoint as ckpt_path=..."
+    return f"{word!r} is not an option: options are key=value (--help lists them)"
 
 
 def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
@@ -107,6 +131,9 @@ def trainer_arguments() -> set[str]:
 def suggestion(name: str, candidates: set[str]) -> str:
     public = sorted(c for c in candidates if not any(part.startswith("_") for part in c.split(".")))  # not _target_
     close = difflib.get_close_matches(name, public, n=2, cutoff=0.75)
+    if not close and "." not in name:  # max_epochs, lr: the name without its node, matched on the last part
+        last_parts = {candidate.rsplit(".", 1)[-1]: candidate for candidate in reversed(public)}
+        close = [last_parts[part] for part in difflib.get_close_matches(name, list(last_parts), n=2, cutoff=0.75)]
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
@@ -167,6 +194,8 @@ def wrong_value_type(override: Any, key: str) -> str | None:
 
 def unknown_option(config_name: str, argv: list[str]) -> str | None:
     """The one-line message for the first override that names no option of the composed config, else None."""
+    if (word := stray_word(argv)) is not None:
+        return stray_word_message(config_name, word)
     words = command_line_overrides(argv)
     if not words:
         return None
@@ -226,7 +255,32 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
             return f"there is no option {key}{suggestion(key, keys)}"
+        elif message := settings_given_one_value(override, key, groups):
+            return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
+
+
+def settings_given_one_value(override: Any, key: str, groups: set[str]) -> str | None:
+    """The message when a node of settings (data.augment, model.net, callbacks.progress_bar) is given one plain value,
+    which Hydra accepts and the run's instantiate then fails on with a Python error; else None."""
+    if override.is_add() or override.is_delete() or key.startswith("hydra."):
+        return None
+    try:
+        given = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+    except HydraException:
+        return None
+    plain = [value for value in given if value is not None and not isinstance(value, dict)]
+    nodes = [OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False) for cfg in COMPOSED.values()]
+    if not plain or not nodes or not all(isinstance(node, DictConfig) for node in nodes):
+        return None
+    value, group = plain[0], key.replace(".", "/")
+    if group in groups:  # data.augment=affine for data/augment=affine
+        return f"{key} is a config group: choose from it as {group}={value}"
+    chosen = next((g for g in sorted(groups) if (CONF_DIR / g / f"{value}.yaml").is_file() and key.startswith(g)), None)
+    hint = f"; {chosen}={value} chooses the {chosen} of that name" if chosen else ""
+    names = [str(name) for name in nodes[0] if not str(name).startswith("_")][:3]
+    some = f" ({', '.join(names)}, ...)" if names else ""
+    return f"{key} holds settings{some}, not one value: set one of them as {key}.<name>=...{hint}"
 
 
 def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], searchpath: list[str]) -> str | None:

@@ -46,6 +46,8 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
         raise UserError(f"ckpt_path {path} is a folder, not a checkpoint: give {hint}")
     if not path.is_file():
         raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
+    if path.suffix == ".onnx":  # what export writes: serve reads it; evaluate, predict and training need the weights
+        raise UserError(f"{path} is an exported network, not a checkpoint: give the .ckpt it was exported from")
     found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
     named = f" ({', '.join(found[:3])})" if found else ""
     refused = f"{path} was not opened: it holds Python objects{named}, not only weights and plain data"
@@ -72,9 +74,32 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
     found = {name: tuple(t.shape) for name, t in checkpoint["state_dict"].items()}
     if expected != found:
         differing = sorted(set(expected.items()) ^ set(found.items()))
+        chosen = run_choices(path)
         raise UserError(
             f"{path} was made by a different network ({len(differing)} weights differ, e.g. {differing[0][0]}): "
-            "use the model config it was trained with"
+            f"use the model config it was trained with{f' (its run had {chosen})' if chosen else ''}"
+        )
+
+
+def run_choices(ckpt_path: str | Path) -> str:
+    """The experiment= and model= overrides of the run that wrote `ckpt_path`, as its run folder's
+    .hydra/overrides.yaml holds them ("" when it has none or the file is gone)."""
+    overrides = Path(ckpt_path).parent.parent / ".hydra" / "overrides.yaml"
+    try:
+        words = [str(word) for word in OmegaConf.load(overrides)]
+    except Exception:  # noqa: BLE001 - no folder, or not a list: the message goes without it
+        return ""
+    return " ".join(word for word in words if word.lstrip("+").startswith(("experiment=", "model=")))
+
+
+def check_epochs_left(checkpoint: dict, path: str | Path, max_epochs: int | None) -> None:
+    """Refuse to resume with trainer.max_epochs below the epoch the checkpoint was saved in, before Lightning's
+    MisconfigurationException after the whole set-up."""
+    epoch = checkpoint.get("epoch")
+    if isinstance(epoch, int) and max_epochs not in (None, -1) and epoch > max_epochs:
+        raise UserError(
+            f"{path} was saved in epoch {epoch + 1} of its run, after trainer.max_epochs={max_epochs}: "
+            f"resume with trainer.max_epochs={epoch + 1} or more"
         )
 
 
