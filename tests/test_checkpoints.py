@@ -213,26 +213,36 @@ def test_resuming_with_other_network_options_that_hold_no_weights_is_refused(tra
 def test_resuming_with_fewer_epochs_than_done_is_one_line_before_lightning_sets_up(trained_sweep, tmp_path):
     # Lightning refuses it only after the whole set-up, with a MisconfigurationException and its traceback.
     checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
-    checkpoint["epoch"] = 5  # saved in the sixth epoch of its run
+    progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
+    assert progress["current"]["completed"] == checkpoint["epoch"] == 0  # what a 1-epoch run's last.ckpt holds
+    checkpoint["epoch"] = 5  # as the end of a run's sixth epoch saves it: 5 completed, 6 processed
+    for counts in progress.values():
+        counts |= {"ready": 6, "started": 6, "processed": 6, "completed": 5}
     ckpt = tmp_path / "epoch6.ckpt"
     torch.save(checkpoint, ckpt)
     common = [f"ckpt_path={ckpt}", "model.dropout=0.05", f"hydra.run.dir={tmp_path / 'run'}"]
-    result = run_here("mnist_lightning.train", *common, "trainer.max_epochs=3", cwd=tmp_path)
-    assert_clear_error(result, r"saved in epoch 6 of its run, after trainer.max_epochs=3: resume with "
-                       r"trainer.max_epochs=6 or more$")  # fmt: skip
+    result = run_here("mnist_lightning.train", *common, "trainer.max_epochs=4", cwd=tmp_path)
+    message = r"epoch6.ckpt has trained 6 epochs, more than trainer.max_epochs=4: to train on from it, give "
+    assert_clear_error(result, message + r"trainer.max_epochs above 6$")
     from mnist_lightning.run.checkpoints import check_epochs_left
 
-    for max_epochs in (5, 6, -1, None):  # Lightning's own limit: the saved epoch may equal max_epochs
+    for max_epochs in (5, 6, 7, -1, None):  # Lightning's own limit (completed > max_epochs): these it accepts
         check_epochs_left(checkpoint, ckpt, max_epochs)
+    with pytest.raises(UserError, match="has trained 6 epochs, more than trainer.max_epochs=4"):
+        check_epochs_left(checkpoint, ckpt, 4)
 
 
 def test_a_checkpoint_of_another_network_names_the_choices_of_the_run_that_made_it(tmp_path):
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
     (run / ".hydra" / "overrides.yaml").write_text("- experiment=pico6\n- seed=1\n- +model.net.shift=2\n")
-    other = {"state_dict": {"weight": torch.zeros(3)}}
-    with pytest.raises(UserError, match=r"use the model config it was trained with \(its run had experiment=pico6\)$"):
-        checkpoints.check_same_network(other, torch.nn.Linear(1, 1), run / "checkpoints" / "last.ckpt")
+    other, ckpt = {"state_dict": {"weight": torch.zeros(3)}}, run / "checkpoints" / "last.ckpt"
+    choices = r"\(its run had experiment=pico6 \+model.net.shift=2\)$"
+    with pytest.raises(UserError, match=r"use the model config it was trained with " + choices):
+        checkpoints.check_same_network(other, torch.nn.Linear(1, 1), ckpt)
+    (run / ".hydra" / "overrides.yaml").write_text("- seed=1\n")
+    with pytest.raises(UserError, match=r"\(its run had the default model\)$"):
+        checkpoints.check_same_network(other, torch.nn.Linear(1, 1), ckpt)
     with pytest.raises(UserError, match=r"use the model config it was trained with$"):  # no run folder beside it
         checkpoints.check_same_network(other, torch.nn.Linear(1, 1), tmp_path / "last.ckpt")
 

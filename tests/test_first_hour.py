@@ -41,7 +41,14 @@ TRAIN = "mnist_lightning.train"
         ("mnist_lightning.predict", ["ckpt_path=x.ckpt", "me.png"], "give photos as inputs=me.png"),
         # A group chosen with a dot, or a node of settings given one value: a Python error inside instantiate
         (TRAIN, ["data.augment=affine"], "data.augment is a config group: choose from it as data/augment=affine$"),
-        (TRAIN, ["model.net=pico6"], "model.net holds settings .*, not one value: .*; model=pico6 chooses the model"),
+        (
+            TRAIN,
+            ["model.net=pico6"],
+            r"model.net holds settings \(dropout\), not one value: set one of them as "
+            r"model.net.<name>=...; model=pico6 chooses the model of that name$",
+        ),  # fmt: skip
+        (TRAIN, ["-m", "data.augment=affine,none"], "choose from it as data/augment=affine,none$"),
+        ("mnist_lightning.evaluate", ["x.onnx"], "and an exported network: give the .ckpt it was exported from"),
         (TRAIN, ["callbacks.progress_bar=false"], "callbacks.progress_bar holds settings \\(refresh_rate, "),
         # Hydra's own answers to these ran to six or ten lines, or a lexer's exception and a link.
         (TRAIN, ["seed=1,2"], "seed=1,2 sweeps several values: add -m to run one job for each"),
@@ -317,6 +324,30 @@ def test_python_dash_m_on_the_package_names_the_command_modules(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_lightning", "train", "seed=2"], capture_output=True,
                             text=True, cwd=tmp_path, timeout=60)  # fmt: skip
     assert_clear_error(result, r"the commands are modules of their own: python -m mnist_lightning.train seed=2$")
-    source = ast.parse(Path(mnist_lightning.__file__).with_name("__main__.py").read_text())  # importing it would exit
+    package = Path(mnist_lightning.__file__).parent
+    source = ast.parse((package / "__main__.py").read_text())  # importing it would exit
     commands = next(ast.literal_eval(n.value) for n in source.body if isinstance(n, ast.Assign))
-    assert len(commands) == 8 and all(importlib.util.find_spec(f"mnist_lightning.{c}") for c in commands)
+    with_main = {f.stem for f in package.glob("*.py") if "\ndef main(" in f.read_text()}
+    assert set(commands) == with_main and all(importlib.util.find_spec(f"mnist_lightning.{c}") for c in commands)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--cfg", "job"],
+        ["--cf", "job"],  # argparse's shortened long flags
+        ["--info", "defaults"],
+        ["--pack", "model", "--cfg", "job"],
+        ["--config-name", "train", "seed=2"],
+        ["-sc", "install=bash"],
+        ["--experimental-rerun", "x.pickle"],
+        ["model.net=null"],
+        ["model.net={}"],
+        ["+x={a:1}", "model.net=${x}"],  # an interpolation: its value is known only in the run
+        ["-m", "data/augment=affine,none"],
+    ],
+)
+def test_valid_command_lines_pass_the_early_check(args):
+    from mnist_lightning.base.option_names import unknown_option
+
+    assert unknown_option("train", args) is None

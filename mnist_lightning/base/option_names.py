@@ -42,12 +42,19 @@ def command_line_overrides(argv: list[str]) -> list[str] | None:
     return words
 
 
+def is_flag(word: str | None, flags: tuple[str, ...]) -> bool:
+    """Whether `word` is one of `flags`, or a long one shortened (Hydra's argparse takes --cf for --cfg)."""
+    if word is None:
+        return False
+    return word in flags or (len(word) > 3 and any(f.startswith("--") and f.startswith(word) for f in flags))
+
+
 def stray_word(argv: list[str]) -> str | None:
     """The first word that is not a flag, a flag's value, key=value or ~key: a checkpoint or a photo pasted bare,
     which Hydra would refuse with a parser error naming the grammar."""
     previous = None
     for arg in argv:
-        after_flag = previous in TAKE_THE_NEXT_WORD or previous in VALUE_MAY_FOLLOW
+        after_flag = is_flag(previous, TAKE_THE_NEXT_WORD + VALUE_MAY_FOLLOW)
         if not after_flag and not arg.startswith(("-", "~", "+")) and "=" not in arg:
             return arg
         previous = arg
@@ -57,11 +64,14 @@ def stray_word(argv: list[str]) -> str | None:
 def stray_word_message(config_name: str, word: str) -> str:
     """How `word` should have been given to the command of `config_name`."""
     options = set(OmegaConf.load(CONF_DIR / f"{config_name}.yaml").keys())  # `in` would skip a ??? value
-    if "ckpt_path" in options and word.endswith((".ckpt", ".onnx", ".pt2")):
-        return f"{word!r} is not an option (key=value): give the checkpoint as ckpt_path={word}"
+    not_option = f"{word!r} is not an option (key=value)"
+    if "ckpt_path" in options and word.endswith(".onnx") and config_name != "serve":
+        return f"{not_option}, and an exported network: give the .ckpt it was exported from as ckpt_path=..."
+    if "ckpt_path" in options and word.endswith((".ckpt", ".onnx")):
+        return f"{not_option}: give the checkpoint as ckpt_path={word}"
     if "inputs" in options:
-        return f"{word!r} is not an option (key=value): give photos as inputs={word}, the checkpoint as ckpt_path=..."
-    return f"{word!r} is not an option: options are key=value (--help lists them)"
+        return f"{not_option}: give photos as inputs={word}, the checkpoint as ckpt_path=..."
+    return f"{not_option}: --help lists the options"
 
 
 def all_keys(cfg: DictConfig, prefix: str = "") -> set[str]:
@@ -132,8 +142,11 @@ def suggestion(name: str, candidates: set[str]) -> str:
     public = sorted(c for c in candidates if not any(part.startswith("_") for part in c.split(".")))  # not _target_
     close = difflib.get_close_matches(name, public, n=2, cutoff=0.75)
     if not close and "." not in name:  # max_epochs, lr: the name without its node, matched on the last part
-        last_parts = {candidate.rsplit(".", 1)[-1]: candidate for candidate in reversed(public)}
-        close = [last_parts[part] for part in difflib.get_close_matches(name, list(last_parts), n=2, cutoff=0.75)]
+        last_parts: dict[str, list[str]] = {}
+        for candidate in public:
+            last_parts.setdefault(candidate.rsplit(".", 1)[-1], []).append(candidate)
+        parts = difflib.get_close_matches(name, list(last_parts), n=2, cutoff=0.75)
+        close = [full for part in parts for full in last_parts[part]][:3]  # dirpath: both checkpoints' dirpath
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
@@ -194,11 +207,7 @@ def wrong_value_type(override: Any, key: str) -> str | None:
 
 def unknown_option(config_name: str, argv: list[str]) -> str | None:
     """The one-line message for the first override that names no option of the composed config, else None."""
-    if (word := stray_word(argv)) is not None:
-        return stray_word_message(config_name, word)
-    words = command_line_overrides(argv)
-    if not words:
-        return None
+    words = command_line_overrides(argv) or []
     parser = OverridesParser.create()
     for word in words:  # one at a time, to name the one Hydra cannot read
         try:
@@ -208,6 +217,10 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             reason = str(error).strip().splitlines()[0]
             quoting = "quote a value with spaces or brackets, key='value'"
             return f"Hydra cannot read {word!r} ({reason}): {quoting}{placeholder}"
+    if (word := stray_word(argv)) is not None:  # after the parse: [12, 12] unquoted is two words, one with no =
+        return stray_word_message(config_name, word)
+    if not words:
+        return None
     overrides = parser.parse_overrides(words)
     user_dirs = user_config_dirs(argv)
     groups = set(project_groups()).union(*(project_groups(d) for d in user_dirs if d.is_dir()))
@@ -263,23 +276,26 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
 def settings_given_one_value(override: Any, key: str, groups: set[str]) -> str | None:
     """The message when a node of settings (data.augment, model.net, callbacks.progress_bar) is given one plain value,
     which Hydra accepts and the run's instantiate then fails on with a Python error; else None."""
-    if override.is_add() or override.is_delete() or key.startswith("hydra."):
-        return None
+    if override.is_add() or override.is_delete() or key.startswith(("hydra.", "trainer.")):
+        return None  # the Trainer's arguments take a string or an object (strategy=ddp); Lightning checks them
     try:
         given = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
     except HydraException:
         return None
     plain = [value for value in given if value is not None and not isinstance(value, dict)]
+    if not plain or any(isinstance(value, str) and "${" in value for value in plain):
+        return None  # null, a dict, or an interpolation, known only when the run resolves it
     nodes = [OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False) for cfg in COMPOSED.values()]
-    if not plain or not nodes or not all(isinstance(node, DictConfig) for node in nodes):
+    if not nodes or not all(isinstance(node, DictConfig) for node in nodes):
         return None
-    value, group = plain[0], key.replace(".", "/")
+    value, group = override.input_line.split("=", 1)[1], key.replace(".", "/")  # a sweep's values as typed
     if group in groups:  # data.augment=affine for data/augment=affine
         return f"{key} is a config group: choose from it as {group}={value}"
-    chosen = next((g for g in sorted(groups) if (CONF_DIR / g / f"{value}.yaml").is_file() and key.startswith(g)), None)
+    parents = (g for g in sorted(groups) if key.startswith(g.replace("/", ".") + "."))
+    chosen = next((g for g in parents if (CONF_DIR / g / f"{plain[0]}.yaml").is_file()), None)
     hint = f"; {chosen}={value} chooses the {chosen} of that name" if chosen else ""
-    names = [str(name) for name in nodes[0] if not str(name).startswith("_")][:3]
-    some = f" ({', '.join(names)}, ...)" if names else ""
+    names = [str(name) for name in nodes[0] if not str(name).startswith("_")]
+    some = f" ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names else ""
     return f"{key} holds settings{some}, not one value: set one of them as {key}.<name>=...{hint}"
 
 

@@ -82,25 +82,29 @@ def check_same_network(checkpoint: dict, module: torch.nn.Module, path: str | Pa
 
 
 def run_choices(ckpt_path: str | Path) -> str:
-    """The experiment= and model= overrides of the run that wrote `ckpt_path`, as its run folder's
-    .hydra/overrides.yaml holds them ("" when it has none or the file is gone)."""
+    """The network choices of the run that wrote `ckpt_path` (experiment=, model= and model.* overrides), as its run
+    folder's .hydra/overrides.yaml holds them; "" when the file is gone."""
     overrides = Path(ckpt_path).parent.parent / ".hydra" / "overrides.yaml"
     try:
         words = [str(word) for word in OmegaConf.load(overrides)]
     except Exception:  # noqa: BLE001 - no folder, or not a list: the message goes without it
         return ""
-    return " ".join(word for word in words if word.lstrip("+").startswith(("experiment=", "model=")))
+    chosen = [word for word in words if word.lstrip("+").startswith(("experiment=", "model=", "model."))]
+    return " ".join(chosen) or "the default model"
 
 
 def check_epochs_left(checkpoint: dict, path: str | Path, max_epochs: int | None) -> None:
-    """Refuse to resume with trainer.max_epochs below the epoch the checkpoint was saved in, before Lightning's
-    MisconfigurationException after the whole set-up."""
-    epoch = checkpoint.get("epoch")
-    if isinstance(epoch, int) and max_epochs not in (None, -1) and epoch > max_epochs:
-        raise UserError(
-            f"{path} was saved in epoch {epoch + 1} of its run, after trainer.max_epochs={max_epochs}: "
-            f"resume with trainer.max_epochs={epoch + 1} or more"
-        )
+    """Refuse, before Lightning's set-up, the resume Lightning refuses after it with a MisconfigurationException: a
+    trainer.max_epochs below the epochs the checkpoint's loop has completed."""
+    progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
+    completed, epoch = progress.get("completed", checkpoint.get("epoch")), checkpoint.get("epoch")
+    if not isinstance(completed, int) or max_epochs in (None, -1) or completed <= max_epochs:
+        return
+    done = progress.get("processed", epoch + 1 if isinstance(epoch, int) else completed)  # an epoch's end counts it
+    raise UserError(
+        f"{path} has trained {done} epochs, more than trainer.max_epochs={max_epochs}: to train on from it, "
+        f"give trainer.max_epochs above {done}"
+    )
 
 
 # What a checkpoint's stored configs may name as `_target_` without trust_checkpoint=true: the project's
