@@ -94,13 +94,14 @@ def run_choices(ckpt_path: str | Path) -> str:
 
 
 def check_epochs_left(checkpoint: dict, path: str | Path, max_epochs: int | None) -> None:
-    """Refuse, before Lightning's set-up, the resume Lightning refuses after it with a MisconfigurationException: a
-    trainer.max_epochs below the epochs the checkpoint's loop has completed."""
+    """Refuse to resume with a trainer.max_epochs below the epochs the checkpoint has trained: Lightning refuses most
+    of these only after its whole set-up (a MisconfigurationException), and one epoch below it starts and ends at once.
+    Equal is allowed: the run trains nothing more and tests the checkpoint."""
     progress = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_progress", {}).get("current", {})
-    completed, epoch = progress.get("completed", checkpoint.get("epoch")), checkpoint.get("epoch")
-    if not isinstance(completed, int) or max_epochs in (None, -1) or completed <= max_epochs:
+    epoch = checkpoint.get("epoch")
+    done = progress.get("processed", epoch + 1 if isinstance(epoch, int) else None)  # an epoch's end counts it
+    if not isinstance(done, int) or max_epochs in (None, -1) or done <= max_epochs:
         return
-    done = progress.get("processed", epoch + 1 if isinstance(epoch, int) else completed)  # an epoch's end counts it
     raise UserError(
         f"{path} has trained {done} epochs, more than trainer.max_epochs={max_epochs}: to train on from it, "
         f"give trainer.max_epochs above {done}"

@@ -120,9 +120,9 @@ wait
 # 98.90% held out (mean 98.72% against factor 4's 98.81%): not taken. The 9-view fine-tune: no gain either.
 
 # Round 26 (2026-12-07, seventeenth session): experiment=pico_expanded for 60 epochs instead of 40 (the issue's
-# schedules go up to 60). The expanded network was behind pico_dilated until about epoch 25 of 40 (its factors
-# settle slowly), so it may gain more from a longer schedule than pico_dilated did (98.64% at 60 against 98.76% at 40,
-# seed 1). Seeds 1 and 2 side by side; the commit is in the runs' metrics.json.
+# schedules go up to 60). On seed 1 the expanded network was behind pico_dilated until about epoch 27 of 40 (its
+# factors settle slowly), so it may gain more from a longer schedule than the dilated net without GeM did (98.64% at 60
+# against 98.76% at 40, seed 1; pico_dilated itself was never run for 60). Seeds 1 and 2 side by side; the commit is in the runs' metrics.json.
 run p6_expand4_e60_s1 experiment=pico_expanded seed=1 trainer.max_epochs=60 &
 run p6_expand4_e60_s2 experiment=pico_expanded seed=2 trainer.max_epochs=60 &
 wait

@@ -1,4 +1,5 @@
-"""Round 25 probe (held out, commit noted in probe.txt): does training *through* the 9 test-time views help?
+"""Round 25 probe (held out; run on the code of 075e724, see queue.sh): does training *through* the 9 test-time
+views help?
 
 pico_expanded (round 24) scores the mean of the class probabilities over 9 one-pixel shifts, but trains on one view.
 Its network is capacity-bound (training accuracy about 98.8%, the same as held out), so the function that is scored
@@ -8,7 +9,10 @@ training images, with Adam whose lr falls from LR to 0 on a cosine, either on on
 alone) or on the 9-view average (the loss is the NLL of the averaged probabilities; BatchNorm sees all 9 views of the
 batch). Scores the same 5,000 held-out images (the fixed seed-0 split); never touches the test set.
 
-    d=outputs/results/v0.5.0/pico6_selection/viewtrain; .venv/bin/python $d/probe.py RUN MODE > $d/RUN_MODE.txt
+    d=outputs/results/v0.5.0/pico6_selection/viewtrain; .venv/bin/python $d/probe.py RUN MODE [LR EPOCHS] > ...
+
+The 1-epoch runs (s*_one.txt, s*_views.txt) were made before the script took EPOCHS (it was 1), so their first line
+does not name it.
 """
 
 import math
