@@ -95,8 +95,8 @@ def test_augmentation_settings_without_a_target_are_one_clear_error():
 
 
 FRONTIER_RECIPES = [("micro", 4000, 128), ("nano", 3000, 64), ("pico6", 697, 64), ("pico_dilated", 697, 64),
-                    ("pico_expanded", 697, 64), ("pico_expanded60", 697, 64), ("fast", 20000, 128), ("fast_v2", 20000, 256),
-                    ("fast_v1", 20000, 256)]  # fmt: skip
+                    ("pico_expanded", 697, 64), ("pico_expanded60", 697, 64), ("fast", 20000, 128),
+                    ("fast_v2", 20000, 256), ("fast_v1", 20000, 256)]  # fmt: skip
 
 
 @pytest.mark.parametrize(("experiment", "budget", "batch"), FRONTIER_RECIPES)
