@@ -127,6 +127,29 @@ def test_a_tool_commands_help_prints_its_usage_then_its_options(tmp_path):
     assert "== Configuration groups ==" not in result.stdout  # train's model, optimizer, ... do not apply
 
 
+def test_evaluates_help_lists_the_options_a_test_reads_with_the_configs_defaults():
+    """Its data and trainer nodes also hold training options, which its help leaves out (conf/evaluate.yaml writes
+    the list): each name listed must exist, with the default the composed config has."""
+    import yaml
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from mnist_lightning.base.locations import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        config = compose("evaluate", return_hydra_config=True)
+    options = config.hydra.help.template.split("== Options (key=value on the command line) ==")[1].split("\n\n")[1]
+    listed = dict(line.split("  # ")[0].split(": ", 1) for line in options.splitlines())
+    assert {"ckpt_path", "data.eval_batch_size", "trainer.accelerator", "trainer.limit_test_batches"} <= set(listed)
+    assert not {"data.augment", "data.batch_size", "trainer.max_epochs", "seed"} & set(listed)
+    for name, default in listed.items():
+        if default == "???":
+            assert OmegaConf.is_missing(config, name), name
+        else:
+            absent = object()  # select gives None for a name the config lacks, like a null default
+            assert OmegaConf.select(config, name, default=absent) == yaml.safe_load(default), name
+
+
 def test_every_commands_help_starts_with_its_usage_and_lists_only_the_groups_it_takes():
     from hydra import compose, initialize_config_dir
 
