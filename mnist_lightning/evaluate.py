@@ -15,7 +15,7 @@ from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import require
 from mnist_lightning.run.callbacks import EpochProgressBar
 from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
-from mnist_lightning.run.checks import check_hardware
+from mnist_lightning.run.checks import check_test_settings
 from mnist_lightning.run.diagnostics import TestDiagnostics
 from mnist_lightning.run.precision import resolve_precision
 
@@ -31,9 +31,9 @@ def format_confusion(confusion: torch.Tensor) -> str:
 def evaluate(cfg: DictConfig) -> dict:
     """Test the checkpoint; return accuracy, per-class accuracy and the confusion matrix."""
     require(cfg, "ckpt_path", "give the checkpoint to test: ckpt_path=<run>/checkpoints/last.ckpt")
-    if cfg.get("torch_threads"):
+    check_test_settings(cfg)
+    if cfg.torch_threads is not None:
         torch.set_num_threads(cfg.torch_threads)
-    check_hardware(cfg.trainer)
     checkpoint = read_checkpoint(cfg.ckpt_path, trust=cfg.trust_checkpoint)
     # channels_last as trained: it is in the checkpoint's hparams
     module = module_from_checkpoint(checkpoint, cfg.ckpt_path, cfg.trust_checkpoint)

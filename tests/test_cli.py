@@ -110,7 +110,7 @@ def test_unknown_config_option_is_refused(tmp_path):
     assert_clear_error(result, f"there is no model 'nope': choose one of {models}")
     assert result.stderr.strip().count("\n") == 0  # one line, not Hydra's page of search paths
     sweep = run_here(TRAIN, "-m", "optimizer=adam,adamw", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path)
-    assert_clear_error(sweep, "there is no optimizer 'adamw': choose one of adam")
+    assert_clear_error(sweep, r"there is no optimizer 'adamw': did you mean adam\? \(choose one of adam\)$")
     evaluate = run_here("mnist_lightning.evaluate", "ckpt_path=x.ckpt", "trainer=nope", cwd=tmp_path)
     assert_clear_error(evaluate, "there is no trainer 'nope': choose one of cpu, ddp, ddp_cpu, default, gpu")
 

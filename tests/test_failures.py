@@ -88,6 +88,13 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
         (["model.label_smoothing=1"], r"model.label_smoothing must be a number in \[0, 1\), got 1"),
         (["data.batch_size=0"], "data.batch_size must be a positive integer, got 0"),
         (["data.eval_batch_size=-3"], "data.eval_batch_size must be a positive integer, got -3"),
+        (["torch_threads=0"], "torch_threads must be a positive integer or null, got 0$"),
+        (
+            ["trainer.limit_val_batches=2.5"],
+            r"trainer.limit_val_batches must be a share of the batches in \[0.0, 1.0\], "
+            "a whole number of batches or null, got 2.5$",
+        ),
+        (["trainer.limit_test_batches=abc"], "trainer.limit_test_batches must be a share .* got 'abc'$"),
     ]:
         composes.clear()
         assert_clear_error(run_here(TRAIN, *overrides, *short, cwd=tmp_path), message)
@@ -106,6 +113,7 @@ def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightnin
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.
     ok = ["trainer.devices=auto", "trainer.deterministic=warn", "scheduler=onecycle", "scheduler.div_factor=10",
+          "trainer.limit_val_batches=2.0", "trainer.limit_test_batches=0.5", "torch_threads=null",
           "trainer.fast_dev_run=true", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
     result = run_here(TRAIN, *ok, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -116,3 +124,9 @@ def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path)
     # type check (run/checks.py) still refuses in one line.
     result = run_here(TRAIN, "--config-name", "train", "seed=abc", cwd=tmp_path)
     assert_clear_error(result, r"seed must be an integer \(like 1\), got 'abc'")
+    # The batch limits and torch_threads, which Lightning and torch would refuse after the layer table (evaluate
+    # ignored torch_threads=0): train and evaluate check them with the early check's functions.
+    result = run_here(TRAIN, "--config-name", "train", "trainer.limit_train_batches=-1", cwd=tmp_path)
+    assert_clear_error(result, r"trainer.limit_train_batches must be a share .* got -1$")
+    args = ["--config-name", "evaluate", "ckpt_path=missing.ckpt", "torch_threads=0"]
+    assert_clear_error(run_here("mnist_lightning.evaluate", *args, cwd=tmp_path), "torch_threads must be a positive")

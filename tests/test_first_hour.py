@@ -38,7 +38,11 @@ TRAIN = "mnist_lightning.train"
             ["runs/x/last.ckpt"],
             "'runs/x/last.ckpt' is not an option \\(key=value\\): give the checkpoint as ckpt_path=runs/x/last.ckpt$",
         ),  # fmt: skip
-        ("mnist_lightning.predict", ["ckpt_path=x.ckpt", "me.png"], "give photos as inputs=me.png"),
+        (
+            "mnist_lightning.predict",
+            ["ckpt_path=x.ckpt", "me.png"],
+            r"give photos as inputs=me.png, the checkpoint as ckpt_path=\.\.\.$",
+        ),
         # A group chosen with a dot, or a node of settings given one value: a Python error inside instantiate
         (TRAIN, ["data.augment=affine"], "data.augment is a config group: choose from it as data/augment=affine$"),
         (
@@ -48,8 +52,36 @@ TRAIN = "mnist_lightning.train"
             r"model.net.<name>=...; model=pico6 chooses the model of that name$",
         ),  # fmt: skip
         (TRAIN, ["-m", "data.augment=affine,none"], "choose from it as data/augment=affine,none$"),
-        ("mnist_lightning.evaluate", ["x.onnx"], "and an exported network: give the .ckpt it was exported from"),
-        (TRAIN, ["callbacks.progress_bar=false"], "callbacks.progress_bar holds settings \\(refresh_rate, "),
+        (
+            "mnist_lightning.evaluate",
+            ["x.onnx"],
+            r"and an exported network: give the .ckpt it was exported from as ckpt_path=\.\.\.$",
+        ),
+        (
+            TRAIN,
+            ["callbacks.progress_bar=false"],
+            r"callbacks.progress_bar holds settings \(refresh_rate, terminal_only\), not one value: set one of them as "
+            r"callbacks.progress_bar.<name>=...$",
+        ),  # fmt: skip
+        # A choice that is not in its group: the close names, or the group that has a config of that name
+        (
+            TRAIN,
+            ["data/augment=afine"],
+            r"there is no data/augment 'afine': did you mean affine\? \(choose one of "
+            r"affine, affine_light, none\)$",
+        ),  # fmt: skip
+        (
+            TRAIN,
+            ["data.augment=afine"],
+            r"data.augment is a config group, chosen as data/augment=<name>, and there is "
+            r"no data/augment 'afine': did you mean affine\? \(choose one of affine, affine_light, none\)$",
+        ),  # fmt: skip
+        (
+            TRAIN,
+            ["model=pico_expanded60"],
+            r"there is no model 'pico_expanded60': experiment=pico_expanded60 chooses "
+            r"the experiment of that name \(choose one of compact, .*, tiny\)$",
+        ),  # fmt: skip
         # Hydra's own answers to these ran to six or ten lines, or a lexer's exception and a link.
         (TRAIN, ["seed=1,2"], "seed=1,2 sweeps several values: add -m to run one job for each"),
         (TRAIN, ["model=fast,reference"], "model=fast,reference sweeps several values: add -m"),
@@ -125,6 +157,9 @@ def test_a_tool_commands_help_prints_its_usage_then_its_options(tmp_path):
     assert result.returncode == 0 and result.stdout.startswith("python -m mnist_lightning.evaluate ckpt_path=<run>/")
     assert "== Options (key=value on the command line) ==" in result.stdout and "ckpt_path: ???" in result.stdout
     assert "== Configuration groups ==" not in result.stdout  # train's model, optimizer, ... do not apply
+    # evaluate's own list (conf/evaluate.yaml, checked below): not the training options of its data and trainer nodes
+    assert "\ndata.eval_batch_size: 500  # test images per batch\n" in result.stdout
+    assert "augment" not in result.stdout and "max_epochs" not in result.stdout
 
 
 def test_evaluates_help_lists_the_options_a_test_reads_with_the_configs_defaults():
@@ -140,7 +175,8 @@ def test_evaluates_help_lists_the_options_a_test_reads_with_the_configs_defaults
         config = compose("evaluate", return_hydra_config=True)
     options = config.hydra.help.template.split("== Options (key=value on the command line) ==")[1].split("\n\n")[1]
     listed = dict(line.split("  # ")[0].split(": ", 1) for line in options.splitlines())
-    assert {"ckpt_path", "data.eval_batch_size", "trainer.accelerator", "trainer.limit_test_batches"} <= set(listed)
+    used = {"ckpt_path", "torch_threads", "data.eval_batch_size", "data.device", "trainer.accelerator"}
+    assert used | {"trainer.limit_test_batches"} <= set(listed)
     assert not {"data.augment", "data.batch_size", "trainer.max_epochs", "seed"} & set(listed)
     for name, default in listed.items():
         if default == "???":
@@ -347,6 +383,11 @@ def test_python_dash_m_on_the_package_names_the_command_modules(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_lightning", "train", "seed=2"], capture_output=True,
                             text=True, cwd=tmp_path, timeout=60)  # fmt: skip
     assert_clear_error(result, r"the commands are modules of their own: python -m mnist_lightning.train seed=2$")
+    for args, code in [(["--help"], 0), (["-h"], 0), ([], 2)]:
+        result = subprocess.run([sys.executable, "-m", "mnist_lightning", *args], capture_output=True, text=True,
+                                cwd=tmp_path, timeout=60)  # fmt: skip
+        shown = result.stdout if code == 0 else result.stderr
+        assert result.returncode == code and "python -m mnist_lightning.<command>, one of train, evaluate" in shown
     package = Path(mnist_lightning.__file__).parent
     source = ast.parse((package / "__main__.py").read_text())  # importing it would exit
     commands = next(ast.literal_eval(n.value) for n in source.body if isinstance(n, ast.Assign))

@@ -1,6 +1,7 @@
 """User-facing errors: one clear line on stderr and a non-zero exit, never a traceback."""
 
 import contextlib
+import difflib
 import functools
 import os
 import shutil
@@ -137,6 +138,20 @@ def check_group_choices(overrides: list[str], conf_dir: Path = CONF_DIR) -> None
             continue
         for option in value.split(","):  # a multirun sweeps a comma-separated list
             if option not in ("null", "") and not any((d / key / f"{option}.yaml").is_file() for d in searched):
-                choices = sorted({p.stem for d in searched for p in (d / key).glob("*.yaml")})
-                print(f"error: there is no {key} '{option}': choose one of {', '.join(choices)}", file=sys.stderr)
+                print(f"error: {missing_choice_message(key, option, groups, searched)}", file=sys.stderr)
                 sys.exit(2)
+
+
+def missing_choice_message(group: str, option: str, groups: list[str], searched: list[Path]) -> str:
+    """There is no `group` option `option`: another group that has it (model=pico_expanded60 where
+    experiment=pico_expanded60 exists), else the close names, then the choices."""
+    choices = ", ".join(sorted({p.stem for d in searched for p in (d / group).glob("*.yaml")}))
+    elsewhere = [g for g in groups if g != group and any((d / g / f"{option}.yaml").is_file() for d in searched)]
+    close = difflib.get_close_matches(option, choices.split(", "), n=2, cutoff=0.75)
+    if elsewhere:
+        hint = "; ".join(f"{g}={option} chooses the {g.split('/')[-1]} of that name" for g in elsewhere)
+    elif close:
+        hint = f"did you mean {' or '.join(close)}?"
+    else:
+        return f"there is no {group} '{option}': choose one of {choices}"
+    return f"there is no {group} '{option}': {hint} (choose one of {choices})"

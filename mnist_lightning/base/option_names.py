@@ -15,7 +15,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lightning.base.errors import project_groups, user_config_dirs
+from mnist_lightning.base.errors import missing_choice_message, project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.value_ranges import RANGE_ERRORS
 
@@ -184,11 +184,9 @@ def wrong_value_type(override: Any, key: str) -> str | None:
         return None
     if any(isinstance(value, str) and "${" in value for value in given):
         return None  # an interpolation: its value is known only when the run resolves it
-    if key == "trainer.max_epochs":  # the Trainer argument every recipe sets (run/checks.py holds it to the same)
-        bad = [v for v in given if not isinstance(v, int) or isinstance(v, bool) or v < 1]
-        return f"trainer.max_epochs must be an integer of at least 1, got {bad[0]!r}" if bad else None
-    if key.startswith("trainer."):
-        return None  # the Trainer's arguments take several types (devices=1 or auto), and Lightning checks them
+    if key.startswith("trainer."):  # max_epochs and limit_*_batches: run/checks.py holds them to the same
+        # The Trainer's other arguments take several types (devices=1 or auto), and Lightning checks them.
+        return next((m for value in given if (m := RANGE_ERRORS[key](value))), None) if key in RANGE_ERRORS else None
     messages = []
     for cfg in COMPOSED.values():
         # A shipped value that needs the running job to resolve (${hydra:runtime.output_dir}) is a path: no type.
@@ -268,12 +266,12 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
             return f"there is no option {key}{suggestion(key, keys)}"
-        elif message := settings_given_one_value(override, key, groups):
+        elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
 
 
-def settings_given_one_value(override: Any, key: str, groups: set[str]) -> str | None:
+def settings_given_one_value(override: Any, key: str, groups: set[str], config_dirs: list[Path]) -> str | None:
     """The message when a node of settings (data.augment, model.net, callbacks.progress_bar) is given one plain value,
     which Hydra accepts and the run's instantiate then fails on with a Python error; else None."""
     if override.is_add() or override.is_delete() or key.startswith(("hydra.", "trainer.")):
@@ -290,6 +288,14 @@ def settings_given_one_value(override: Any, key: str, groups: set[str]) -> str |
         return None
     value, group = override.input_line.split("=", 1)[1], key.replace(".", "/")  # a sweep's values as typed
     if group in groups:  # data.augment=affine for data/augment=affine
+        missing = next(
+            (str(v) for v in plain if not any((d / group / f"{v}.yaml").is_file() for d in config_dirs)), None
+        )
+        if missing is not None:  # data.augment=afine: its name is wrong too
+            groups_list = sorted(groups)
+            return f"{key} is a config group, chosen as {group}=<name>, and " + missing_choice_message(
+                group, missing, groups_list, config_dirs
+            )
         return f"{key} is a config group: choose from it as {group}={value}"
     parents = (g for g in sorted(groups) if key.startswith(g.replace("/", ".") + "."))
     chosen = next((g for g in parents if (CONF_DIR / g / f"{plain[0]}.yaml").is_file()), None)

@@ -22,9 +22,36 @@ def positive_integer_error(key: str, value: object) -> str | None:
     return None
 
 
+def max_epochs_error(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return f"trainer.max_epochs must be an integer of at least 1, got {value!r}"
+    return None
+
+
+def torch_threads_error(value: object) -> str | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        return f"torch_threads must be a positive integer or null, got {value!r}"
+    return None
+
+
+def batch_limit_error(key: str, value: object) -> str | None:
+    """Lightning's rule for trainer.limit_*_batches (the Trainer's _determine_batch_limits): null (all), a share in
+    [0.0, 1.0] or a whole number of batches. Its own message comes after the layer table, through Hydra's."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (value > 1 and value % 1):
+        return f"{key} must be a share of the batches in [0.0, 1.0], a whole number of batches or null, got {value!r}"
+    return None
+
+
+BATCH_LIMITS = [f"trainer.limit_{stage}_batches" for stage in ("train", "val", "test", "predict")]
+
 RANGE_ERRORS = {  # option -> its message for a value out of range, or None
     "model.dropout": dropout_error,
     "model.label_smoothing": label_smoothing_error,
     "data.batch_size": lambda value: positive_integer_error("data.batch_size", value),
     "data.eval_batch_size": lambda value: positive_integer_error("data.eval_batch_size", value),
+    "trainer.max_epochs": max_epochs_error,
+    "torch_threads": torch_threads_error,
+    **{key: lambda value, key=key: batch_limit_error(key, value) for key in BATCH_LIMITS},
 }

@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.option_names import shipped_config, value_type_error
+from mnist_lightning.base.value_ranges import BATCH_LIMITS, batch_limit_error, max_epochs_error, torch_threads_error
 from mnist_lightning.run.precision import PRECISIONS
 
 
@@ -66,21 +67,27 @@ def check_hardware(trainer_cfg: DictConfig) -> None:
         )
 
 
+def check_test_settings(cfg: DictConfig) -> None:
+    """What train and evaluate share: the hardware asked for, torch_threads and the batch limits (one line each,
+    where Lightning's or torch's error would come after the layer table, through Hydra's)."""
+    check_hardware(cfg.trainer)
+    messages = [torch_threads_error(cfg.get("torch_threads"))]
+    messages += [batch_limit_error(key, OmegaConf.select(cfg, key)) for key in BATCH_LIMITS]
+    if message := next((m for m in messages if m), None):
+        raise UserError(message)
+
+
 def check_run_settings(cfg: DictConfig) -> None:
     """The run's own settings: the hardware it asks for, overridden values of the right type, at least one epoch."""
-    check_hardware(cfg.trainer)
     check_override_types(cfg)
-    max_epochs = cfg.trainer.get("max_epochs")
-    if not isinstance(max_epochs, int) or isinstance(max_epochs, bool) or max_epochs < 1:
-        raise UserError(f"trainer.max_epochs must be an integer of at least 1, got {max_epochs!r}")
+    check_test_settings(cfg)
+    if message := max_epochs_error(cfg.trainer.get("max_epochs")):
+        raise UserError(message)
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool):
         raise UserError(f"seed must be an integer, got {cfg.seed!r}")
     precision = cfg.trainer.get("precision", "32-true")
     if str(precision) not in PRECISIONS:  # else Lightning's ValueError, wrapped by Hydra, after the layer table
         raise UserError(f"trainer.precision must be one of {', '.join(PRECISIONS[:7])}, got {precision!r}")
-    threads = cfg.get("torch_threads")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise UserError(f"torch_threads must be a positive integer or null, got {threads!r}")
     if cfg.get("ckpt_path") is not None and not isinstance(cfg.ckpt_path, str):
         raise UserError(f"ckpt_path must be a file path, got {cfg.ckpt_path!r}")
 
