@@ -65,6 +65,17 @@ def test_a_search_trials_plumbing_is_not_listed_as_its_setting(tmp_path):
     assert "| optimizer.lr=0.004 | 2 | 99.45 |" in text  # pooled: the trial numbers no longer tell them apart
 
 
+def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_another_checkpoint_does_not(tmp_path):
+    own = f"ckpt_path={tmp_path.name}/s1/checkpoints/last.ckpt"  # relative to where it started, as a user gives it
+    make_job(tmp_path / "s1", ["model=pico", "seed=1", own], 0.9900)
+    make_job(tmp_path / "s2", ["model=pico", "seed=2"], 0.9920)
+    make_job(tmp_path / "s3", ["model=pico", "seed=3", f"ckpt_path={tmp_path}/s2/checkpoints/last.ckpt"], 0.9930)
+    text = report(tmp_path)
+    assert f"| s1 | model=pico seed=1 {own} | done |" in text  # the job's own row still shows it was resumed
+    assert "| model=pico | 2 | 99.10 |" in text  # s1 and s2: one setting
+    assert f"| model=pico ckpt_path={tmp_path}/s2/checkpoints/last.ckpt | 1 | 99.30 |" in text  # trained on from s2
+
+
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)

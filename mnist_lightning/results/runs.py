@@ -29,7 +29,15 @@ class Job:
         """The overrides without the seed: jobs with the same setting are pooled across seeds."""
         if self.named_setting:
             return self.named_setting
-        return " ".join(o for o in self.overrides if not o.startswith("seed=")) or "(defaults)"
+        kept = (o for o in self.overrides if not o.startswith("seed=") and not self.resumes_itself(o))
+        return " ".join(kept) or "(defaults)"
+
+    def resumes_itself(self, override: str) -> bool:
+        """ckpt_path=<this run's own checkpoints/...>: the same run resumed (interrupted, or requeued), not another
+        setting. A path relative to where the run started matches the end of the run folder's path."""
+        key, _, value = override.partition("=")
+        run_folder = Path(value).parent.parent.parts  # <run>/checkpoints/last.ckpt
+        return key == "ckpt_path" and bool(run_folder) and self.folder.resolve().parts[-len(run_folder) :] == run_folder
 
     @property
     def curve(self) -> list[tuple[int, float]]:
