@@ -78,6 +78,12 @@ TRAIN = "mnist_lightning.train"
         ),  # fmt: skip
         (
             TRAIN,
+            ["--config-name=pico6"],
+            r"there is no config 'pico6' \(--config-name chooses a whole config: bench, .*, train\); experiment=pico6 "
+            r"chooses the experiment of that name; model=pico6 chooses the model of that name$",
+        ),
+        (
+            TRAIN,
             ["model=pico_expanded60"],
             r"there is no model 'pico_expanded60': experiment=pico_expanded60 chooses "
             r"the experiment of that name \(choose one of compact, .*, tiny\)$",

@@ -326,10 +326,29 @@ def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], 
     return None
 
 
+def missing_primary_config(argv: list[str]) -> str | None:
+    """`--config-name NAME` naming no config of the project (Hydra's answer runs to seven lines), else None. Not with
+    --config-path or --config-dir, whose folders Hydra resolves itself."""
+    if any(arg.startswith(("--config-path", "-cp", "--config-dir", "-cd")) for arg in argv):
+        return None
+    name = None
+    for i, arg in enumerate(argv):
+        if arg in ("--config-name", "-cn") and i + 1 < len(argv):
+            name = argv[i + 1]
+        elif arg.startswith("--config-name="):
+            name = arg.partition("=")[2]
+    if name is None or (CONF_DIR / f"{name.removesuffix('.yaml')}.yaml").is_file():
+        return None
+    configs = ", ".join(sorted(path.stem for path in CONF_DIR.glob("*.yaml")))
+    groups = [group for group in project_groups() if (CONF_DIR / group / f"{name}.yaml").is_file()]
+    hints = "".join(f"; {group}={name} chooses the {group} of that name" for group in groups)
+    return f"there is no config '{name}' (--config-name chooses a whole config: {configs}){hints}"
+
+
 def check_option_names(config_name: str, argv: list[str]) -> None:
     """Exit 2 with one line when an override names an option the config does not have."""
     COMPOSED.clear()  # another command in this process (the tests run many): its files may have changed
-    message = unknown_option(config_name, argv)
+    message = missing_primary_config(argv) or unknown_option(config_name, argv)
     if message is not None:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
