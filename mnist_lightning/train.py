@@ -102,14 +102,15 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     try:
         # Weights-only loading of a resumed checkpoint: it holds plain data only (run/checkpoints.py).
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.trust_checkpoint)
-        train_seconds = time.perf_counter() - start
+        fit_end = time.perf_counter()
+        train_seconds = history.earlier_seconds + fit_end - start  # a resumed run's earlier processes' fit time too
         # testing resets callback_metrics: the images of the last epoch, read now
         per_epoch = {stage: as_float(trainer.callback_metrics.get(f"{stage}/images")) for stage in ("train", "val")}
         learned_nothing = LearnedNothing.judge(as_float(trainer.callback_metrics.get("train/acc")), trainer.global_step)
         # The final weights, not the best checkpoint: the figure we report is final-epoch test accuracy.
         # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
         test = trainer.test(module, datamodule=datamodule, verbose=False)[0] if cfg.get("test", True) else {}
-        test_seconds = time.perf_counter() - start - train_seconds
+        test_seconds = time.perf_counter() - fit_end
     except Diverged as diverged:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}

@@ -127,3 +127,18 @@ def test_the_best_epoch_is_the_earliest_of_tied_ones():
     history.rows = [{"epoch": e, "val/acc": acc} for e, acc in [(1, 0.98), (2, 0.99), (3, 0.97), (4, 0.99)]]
     assert history.best()["epoch"] == 2  # as ModelCheckpoint(mode="max") keeps the first of equal scores
     assert math.isclose(history.best()["val/acc"], 0.99)
+
+
+def test_a_resumed_runs_seconds_go_on_from_its_checkpoint():
+    before = EpochHistory()
+    before.rows = [{"epoch": 1, "val/acc": 0.9, "seconds": 40.0}]
+    before.earlier_seconds = 100.0  # two processes already: its fit time is this plus its own so far
+    saved = before.state_dict()
+    assert saved["seconds"] >= 100.0
+    after = EpochHistory()
+    after.load_state_dict(saved)
+    assert after.rows == before.rows and after.earlier_seconds == saved["seconds"]
+    assert after.fit_seconds() >= saved["seconds"]  # not from 0, as each process's seconds were before 0.5.0
+    older = EpochHistory()
+    older.load_state_dict({"rows": before.rows})  # a checkpoint from before the seconds were kept: its last epoch's
+    assert older.earlier_seconds == 40.0

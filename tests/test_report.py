@@ -76,6 +76,16 @@ def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_anothe
     assert f"| model=pico ckpt_path={tmp_path}/s2/checkpoints/last.ckpt | 1 | 99.30 |" in text  # trained on from s2
 
 
+def test_the_seconds_of_a_run_resumed_before_they_were_kept_add_up_its_processes():
+    from mnist_lightning.results.runs import fit_seconds
+
+    rows = [{"epoch": 1, "seconds": 50.0}, {"epoch": 2, "seconds": 100.0}, {"epoch": 3, "seconds": 45.0}]
+    assert fit_seconds({"train_seconds": 47.0, "history": rows}) == 147.0  # resumed after epoch 2 (100 s)
+    cumulative = [{"epoch": 1, "seconds": 50.0}, {"epoch": 2, "seconds": 100.0}, {"epoch": 3, "seconds": 145.0}]
+    assert fit_seconds({"train_seconds": 147.0, "history": cumulative}) == 147.0  # today's: already the whole run
+    assert fit_seconds({"train_seconds": 9.0, "history": []}) == 9.0  # a recipe that validates nothing
+
+
 def test_a_folder_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no Hydra runs"):
         report(tmp_path)

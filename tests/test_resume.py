@@ -85,6 +85,10 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     resumed = finished(tmp_path / "resumed")
     same_numbers(uninterrupted, resumed)
     assert [row["epoch"] for row in resumed["history"]] == list(range(1, len(accs) + 1))
+    # Its seconds go on from the interrupted process's (they started again from 0 before 0.5.0), so train_seconds
+    # is the fit time of both processes.
+    seconds = [row["seconds"] for row in resumed["history"]]
+    assert seconds == sorted(seconds) and resumed["train_seconds"] > seconds[-1] > seconds[stop - 1]
     assert f"Epoch {stop + 1}: val" in result.stdout and f"Epoch {stop}: val" not in result.stdout  # only the rest
     assert "settings other than its run's" not in result.stdout + result.stderr  # the printed command changes none
     # The best checkpoint agrees with metrics.json across the resume (it may be in the first run's folder).

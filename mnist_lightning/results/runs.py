@@ -131,12 +131,20 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
                 "first epoch >= 99.40%": str(first) if first else "-",
                 "params": f"{m['params']:,}",
                 "epochs": str(m["epochs"]),
-                "seconds": f"{m['train_seconds']:.0f}",
-                "s/epoch": f"{m['train_seconds'] / max(m['epochs'], 1):.1f}",
+                "seconds": f"{fit_seconds(m):.0f}",
+                "s/epoch": f"{fit_seconds(m) / max(m['epochs'], 1):.1f}",
                 "commit": commit_of(m),
             }
         )
     return rows
+
+
+def fit_seconds(metrics: dict) -> float:
+    """The run's fit time over all its processes. A run resumed before 0.5.0's train.py kept the earlier processes'
+    time recorded only its last process's `train_seconds`, and its epochs' `seconds` started again from 0 at each
+    resume: the seconds of the last epoch before each such drop are added back."""
+    seconds = [row["seconds"] for row in metrics.get("history", []) if "seconds" in row]
+    return metrics["train_seconds"] + sum(a for a, b in zip(seconds, seconds[1:], strict=False) if b < a)
 
 
 def is_smoke_test(metrics: dict) -> bool:

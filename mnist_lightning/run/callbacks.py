@@ -19,6 +19,11 @@ class EpochHistory(pl.Callback):
         self.rows: list[dict[str, float]] = []
         self._fit_start = time.perf_counter()
         self._lr = float("nan")
+        self.earlier_seconds = 0.0  # fit time of the run's earlier processes (an interrupted or requeued run)
+
+    def fit_seconds(self) -> float:
+        """The run's fit time so far, over all its processes: a resumed run's seconds go on from its checkpoint's."""
+        return self.earlier_seconds + time.perf_counter() - self._fit_start
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._fit_start = time.perf_counter()
@@ -36,15 +41,19 @@ class EpochHistory(pl.Callback):
                 "lr": self._lr,
                 "val/loss": metrics["val/loss"].item(),
                 "val/acc": metrics["val/acc"].item(),
-                "seconds": time.perf_counter() - self._fit_start,
+                "seconds": self.fit_seconds(),
             }
         )
 
     def state_dict(self) -> dict:
-        return {"rows": self.rows}  # kept in checkpoints, so a resumed run's metrics.json has every epoch
+        # kept in checkpoints, so a resumed run's metrics.json has every epoch and its seconds go on
+        return {"rows": self.rows, "seconds": self.fit_seconds()}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.rows = list(state_dict["rows"])
+        # A checkpoint written before the seconds were kept: its last epoch's, counted from its process's fit start.
+        last = self.rows[-1].get("seconds", 0.0) if self.rows else 0.0
+        self.earlier_seconds = state_dict.get("seconds", last)
 
     def best(self) -> dict[str, float] | None:
         """The row with the highest val/acc (the earliest one on a tie, as ModelCheckpoint keeps), or None."""
