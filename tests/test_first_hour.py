@@ -88,6 +88,21 @@ TRAIN = "mnist_lightning.train"
             r"there is no model 'pico_expanded60': experiment=pico_expanded60 chooses "
             r"the experiment of that name \(choose one of compact, .*, tiny\)$",
         ),  # fmt: skip
+        # A checkpoint path that names no file: refused before torch loads and before Hydra makes a run folder
+        (
+            TRAIN,
+            ["ckpt_path=missing.ckpt"],
+            r"ckpt_path missing.ckpt does not exist: give a file such as "
+            r"<run>/checkpoints/last.ckpt$",
+        ),  # fmt: skip
+        # (a smoke test where the check fails to come first: the null job would train)
+        (TRAIN, ["-m", "ckpt_path=null,gone.ckpt", "trainer.fast_dev_run=true"], r"ckpt_path gone.ckpt does not exist"),
+        (
+            "mnist_lightning.evaluate",
+            ["ckpt_path=."],
+            r"ckpt_path \. is a folder, not a checkpoint: give a file such as "
+            r"<run>/checkpoints/last.ckpt$",
+        ),  # fmt: skip
         # Hydra's own answers to these ran to six or ten lines, or a lexer's exception and a link.
         (TRAIN, ["seed=1,2"], "seed=1,2 sweeps several values: add -m to run one job for each"),
         (TRAIN, ["model=fast,reference"], "model=fast,reference sweeps several values: add -m"),

@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import hydra
 
+from mnist_lightning.base.checkpoint_path import given_checkpoint_error
 from mnist_lightning.base.errors import check_group_choices
 from mnist_lightning.base.locations import CONF_DIR
-from mnist_lightning.base.option_names import check_option_names
+from mnist_lightning.base.option_names import check_option_names, command_line_overrides
 
 # Hydra's flags that print something and run no task; --experimental-rerun runs one, whatever else is given.
 ANSWERED_BY_HYDRA = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i", "--shell-completion",
@@ -24,10 +25,13 @@ def hydra_main(config_name: str) -> Callable[[Callable[..., object]], Callable[[
 
 def check_command_line(config_name: str | None, argv: list[str]) -> None:
     """Refuse, in one line each, a config group option that does not exist and (for a Hydra command, `config_name`)
-    an option name the config does not have."""
+    an option name the config does not have, or a ckpt_path that names no checkpoint file."""
     check_group_choices(argv)
     if config_name is not None:
         check_option_names(config_name, argv)
+        if message := given_checkpoint_error(config_name, command_line_overrides(argv) or []):
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(2)
 
 
 def answer_early(config_name: str, argv: list[str]) -> None:

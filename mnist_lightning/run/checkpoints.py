@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
+from mnist_lightning.base.checkpoint_path import checkpoint_path_error
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.training_settings import is_training_setting
 from mnist_lightning.model.lit_module import MNISTLitModule
@@ -40,14 +41,8 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
     """
     path = Path(ckpt_path)
-    if path.is_dir():  # a run folder (or its checkpoints/) is the natural thing to paste; name the file in it
-        last = next((f for f in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if f.is_file()), None)
-        hint = f"ckpt_path={last}" if last else "a file such as <run>/checkpoints/last.ckpt"
-        raise UserError(f"ckpt_path {path} is a folder, not a checkpoint: give {hint}")
-    if not path.is_file():
-        raise UserError(f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt")
-    if path.suffix == ".onnx":  # what export writes: serve reads it; evaluate, predict and training need the weights
-        raise UserError(f"{path} is an exported network, not a checkpoint: give the .ckpt it was exported from")
+    if message := checkpoint_path_error(path):  # a folder, nothing there, an exported .onnx
+        raise UserError(message)
     found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
     named = f" ({', '.join(found[:3])})" if found else ""
     refused = f"{path} was not opened: it holds Python objects{named}, not only weights and plain data"

@@ -1,0 +1,48 @@
+"""Whether a `ckpt_path` names a checkpoint file, without torch: the early check refuses a mistyped path before
+torch and Lightning load (about a second instead of 8-10 s, and no run folder made), and run/checkpoints.py's
+read_checkpoint says the same for a path given any other way (a config file, an interpolation)."""
+
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+
+from mnist_lightning.base.locations import CONF_DIR
+
+# The commands whose ckpt_path is a checkpoint to open; serve's may also be an exported .onnx (inference/server.py).
+CHECKPOINT_COMMANDS = ("train", "evaluate", "predict", "export", "photos")
+
+
+def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
+    """Why `ckpt_path` is not a checkpoint file (a folder, nothing there, an exported .onnx), else None."""
+    path = Path(ckpt_path)
+    if path.is_dir():  # a run folder (or its checkpoints/) is the natural thing to paste; name the file in it
+        last = next((f for f in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if f.is_file()), None)
+        hint = f"ckpt_path={last}" if last else "a file such as <run>/checkpoints/last.ckpt"
+        return f"ckpt_path {path} is a folder, not a checkpoint: give {hint}"
+    if not path.is_file():
+        return f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt"
+    if path.suffix == ".onnx":  # what export writes: serve reads it; evaluate, predict and training need the weights
+        return f"{path} is an exported network, not a checkpoint: give the .ckpt it was exported from"
+    return None
+
+
+def given_checkpoint_error(config_name: str, overrides: list[str]) -> str | None:
+    """The error for the first `ckpt_path=` override (each value of a sweep) that names no checkpoint file, for the
+    commands that open one; None for null, an interpolation, or a sweep Hydra expands itself."""
+    if config_name not in CHECKPOINT_COMMANDS or "ckpt_path" not in OmegaConf.load(CONF_DIR / f"{config_name}.yaml"):
+        return None
+    parser = OverridesParser.create()
+    for word in overrides:
+        if word.lstrip("+~").partition("=")[0] != "ckpt_path" or word.startswith("~"):
+            continue
+        try:
+            override = parser.parse_override(word)
+            values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+        except HydraException:  # glob(*), interval(): not a list of paths
+            return None
+        for value in values:
+            if isinstance(value, str) and "${" not in value and (message := checkpoint_path_error(value)):
+                return message
+    return None
