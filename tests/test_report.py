@@ -1,6 +1,7 @@
 """The sweep report pools seeds per setting and lists unfinished jobs instead of dropping them."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,12 @@ from mnist_lightning.report import accuracy_limits, curve_labels, main, report
 from mnist_lightning.results.runs import find_jobs
 
 
-def make_job(folder: Path, overrides: list[str], test_acc: float | None) -> None:
+def make_job(folder: Path, overrides: list[str], test_acc: float | None, started_in: Path | None = None) -> None:
     (folder / ".hydra").mkdir(parents=True)
     (folder / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if started_in is not None:  # where the run started and the folder it wrote to, as Hydra records them
+        runtime = {"cwd": str(started_in), "output_dir": str(folder)}
+        (folder / ".hydra" / "hydra.yaml").write_text(json.dumps({"hydra": {"runtime": runtime}}))
     if test_acc is not None:
         history = [{"epoch": 1, "val/acc": test_acc - 0.001}, {"epoch": 2, "val/acc": test_acc}]
         metrics = {"test/acc": test_acc, "val/acc_best": test_acc, "epoch_of_val_acc_best": 2, "params": 17216,
@@ -66,14 +70,25 @@ def test_a_search_trials_plumbing_is_not_listed_as_its_setting(tmp_path):
 
 
 def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_another_checkpoint_does_not(tmp_path):
-    own = f"ckpt_path={tmp_path.name}/s1/checkpoints/last.ckpt"  # relative to where it started, as a user gives it
-    make_job(tmp_path / "s1", ["model=pico", "seed=1", own], 0.9900)
-    make_job(tmp_path / "s2", ["model=pico", "seed=2"], 0.9920)
-    make_job(tmp_path / "s3", ["model=pico", "seed=3", f"ckpt_path={tmp_path}/s2/checkpoints/last.ckpt"], 0.9930)
+    # As a user gives it: relative to where the run started, or through ..; Hydra's record resolves it.
+    own = f"ckpt_path={tmp_path.name}/s1/checkpoints/last.ckpt"
+    make_job(tmp_path / "s1", ["model=pico", "seed=1", own], 0.9900, started_in=tmp_path.parent)
+    make_job(tmp_path / "s2", ["model=pico", "seed=2"], 0.9920, started_in=tmp_path)
+    own_via_parent = "ckpt_path=../s4/checkpoints/last.ckpt"
+    make_job(tmp_path / "s4", ["model=pico", "seed=4", own_via_parent], 0.9910, started_in=tmp_path / "elsewhere")
+    other = f"ckpt_path={tmp_path}/s2/checkpoints/last.ckpt"  # trained on from s2
+    make_job(tmp_path / "s3", ["model=pico", "seed=3", other], 0.9930, started_in=tmp_path)
+    same_name = "ckpt_path=s5/checkpoints/last.ckpt"  # from tmp_path: another run named s5, not b/s5 itself
+    make_job(tmp_path / "b" / "s5", ["model=pico", "seed=5", same_name], 0.9940, started_in=tmp_path)
     text = report(tmp_path)
     assert f"| s1 | model=pico seed=1 {own} | done |" in text  # the job's own row still shows it was resumed
-    assert "| model=pico | 2 | 99.10 |" in text  # s1 and s2: one setting
-    assert f"| model=pico ckpt_path={tmp_path}/s2/checkpoints/last.ckpt | 1 | 99.30 |" in text  # trained on from s2
+    assert "| model=pico | 3 | 99.10 |" in text  # s1, s2 and s4: one setting
+    assert f"| model=pico {other} | 1 | 99.30 |" in text
+    assert f"| model=pico {same_name} | 1 | 99.40 |" in text
+    # A copy of the folders reads the same: the paths compared are the ones the runs recorded.
+    copy = tmp_path.parent / f"{tmp_path.name}_copy"
+    shutil.copytree(tmp_path, copy)
+    assert "| model=pico | 3 | 99.10 |" in report(copy)
 
 
 def test_the_seconds_of_a_run_resumed_before_they_were_kept_add_up_its_processes():

@@ -103,11 +103,13 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     rows = sorted(rows, key=lambda r: int(r["params"].replace(",", "")))
     sizes = [int(row["params"].replace(",", "")) for row in rows]
     chain = 0  # how many points in a row sit within 10% of the size before them (fast_v1, fast, fast_v2)
+    # A size with three recipes or more (pico_dilated, pico_expanded, pico_expanded60): the third and later are drawn
+    # a little to the right, labelled there with their true size, and the points near that size are labelled on the
+    # left, so equal means, long bars and labels do not hide each other.
+    crowded_sizes = {size for size in sizes if sizes.count(size) >= 3}
     for i, (row, params) in enumerate(zip(rows, sizes, strict=True)):
         mean = float(row["mean test acc %"])
         low, high = mean - float(row["min"]), float(row["max"]) - mean
-        # The third recipe of one size and on (pico_expanded60 beside pico_dilated and pico_expanded) is drawn a
-        # little to the right with its label there, so equal means and long bars do not hide each other.
         repeat = sizes[:i].count(params)
         shifted = repeat >= 2
         x = params * 1.08 ** (repeat - 1) if shifted else params
@@ -117,8 +119,9 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
         same_size = i > 0 and params == sizes[i - 1]  # one network, two recipes (nano, nano_ema): label on the left
         close_to_previous = i > 0 and params < 1.1 * sizes[i - 1] and not same_size
         close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
+        near_shifted = any(params < 1.1 * size and size < 1.1 * params for size in crowded_sizes)
         crowded = not shifted and (
-            same_size or (not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params)
+            same_size or near_shifted or (not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params)
         )
         chain = chain + 1 if close_to_previous else 0
         # Above or below by the count of distinct sizes before it: another recipe of a size already shown
@@ -127,8 +130,9 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
         even = len(set(sizes[:i])) % 2 == 0
         offset = -26 - 14 * (chain - 1) if close_to_previous else 4 if close_to_next or same_size or even else -12
         offset = -4 if shifted else offset  # level with its point, right of it
+        drawn_at = f"; {params:,} params, drawn right" if shifted else ""
         ax.annotate(
-            f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds)",
+            f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds{drawn_at})",
             (x, mean),
             xytext=(-6 if crowded else 6, offset),
             textcoords="offset points",
@@ -145,7 +149,7 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
     ax.axhline(99.0, color="grey", linestyle=":", linewidth=1, label="99.00%")
     ax.set_xscale("log")
-    ax.set_xlim(250, 40_000)  # room on the left for the label of a second recipe of the smallest size (pico_expanded)
+    ax.set_xlim(180, 40_000)  # room on the left for the labels of the smallest size's recipes
     ax.set(xlabel="parameters (log scale)", ylabel="final-epoch test accuracy (%)")
     ax.set_title("Parameters against accuracy: mean over seeds, bars from min to max", fontsize=10)
     ax.grid(alpha=0.3, which="both")

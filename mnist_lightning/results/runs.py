@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 import statistics
 from dataclasses import dataclass
@@ -34,10 +35,22 @@ class Job:
 
     def resumes_itself(self, override: str) -> bool:
         """ckpt_path=<this run's own checkpoints/...>: the same run resumed (interrupted, or requeued), not another
-        setting. A path relative to where the run started matches the end of the run folder's path."""
-        key, _, value = override.partition("=")
-        run_folder = Path(value).parent.parent.parts  # <run>/checkpoints/last.ckpt
-        return key == "ckpt_path" and bool(run_folder) and self.folder.resolve().parts[-len(run_folder) :] == run_folder
+        setting. The path is resolved from where the run started, as the run resolved it, and compared with the
+        folder it wrote to, both as its .hydra/hydra.yaml recorded them (so a copied folder reads the same)."""
+        key, _, value = override.lstrip("+").partition("=")
+        runtime = self.hydra_runtime() if key == "ckpt_path" and value else None
+        if runtime is None:
+            return False
+        checkpoint = os.path.normpath(os.path.join(runtime["cwd"], value.strip("'\"")))  # an absolute value stays
+        return os.path.dirname(os.path.dirname(checkpoint)) == os.path.normpath(runtime["output_dir"])
+
+    def hydra_runtime(self) -> dict | None:
+        """Where the run started and the folder it wrote to (hydra.runtime.cwd and output_dir), or None."""
+        hydra_file = self.folder / ".hydra" / "hydra.yaml"
+        if not hydra_file.is_file():
+            return None
+        runtime = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("runtime", {})
+        return runtime if {"cwd", "output_dir"} <= set(runtime) else None
 
     @property
     def curve(self) -> list[tuple[int, float]]:
@@ -140,9 +153,11 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
 
 
 def fit_seconds(metrics: dict) -> float:
-    """The run's fit time over all its processes. A run resumed before 0.5.0's train.py kept the earlier processes'
-    time recorded only its last process's `train_seconds`, and its epochs' `seconds` started again from 0 at each
-    resume: the seconds of the last epoch before each such drop are added back."""
+    """The run's fit time over all its processes, one after another. A run resumed before train.py kept the earlier
+    processes' time recorded only its last process's `train_seconds`, and its epochs' `seconds` started again from 0
+    at each resume: the seconds of the last epoch before each such fall are added back. A resume the rows do not show
+    (no validated epochs, or a first epoch after the resume that ended later than the epoch before it) stays
+    uncounted."""
     seconds = [row["seconds"] for row in metrics.get("history", []) if "seconds" in row]
     return metrics["train_seconds"] + sum(a for a, b in zip(seconds, seconds[1:], strict=False) if b < a)
 
