@@ -30,7 +30,7 @@ def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
 
 def given_checkpoint_error(config_name: str, overrides: list[str]) -> str | None:
     """The error for the first `ckpt_path=` override (each value of a sweep) that names no checkpoint file, for the
-    commands that open one; None for null, an interpolation, or a sweep Hydra expands itself."""
+    commands that open one; None for null or empty, an interpolation, or a sweep Hydra expands itself."""
     if config_name not in CHECKPOINT_COMMANDS or "ckpt_path" not in OmegaConf.load(CONF_DIR / f"{config_name}.yaml"):
         return None
     parser = OverridesParser.create()
@@ -42,7 +42,7 @@ def given_checkpoint_error(config_name: str, overrides: list[str]) -> str | None
             values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
         except HydraException:  # glob(*), interval(): not a list of paths
             return None
-        for value in values:
-            if isinstance(value, str) and "${" not in value and (message := checkpoint_path_error(value)):
+        for value in values:  # `ckpt_path=` (empty) is no checkpoint, as null is: the command says what it needs
+            if isinstance(value, str) and value and "${" not in value and (message := checkpoint_path_error(value)):
                 return message
     return None
