@@ -39,6 +39,35 @@ def test_the_frontier_table_and_plot_are_in_the_docs_and_cover_every_recipe_with
     assert {"experiment=reference", "experiment=micro"} <= recipes
 
 
+def test_the_frontier_plot_labels_overlap_no_other_label_point_bar_or_legend_and_stay_inside_the_axes():
+    # Labels were placed by rules on their neighbours' sizes, and each new recipe pushed one onto another's bar.
+    from matplotlib.collections import LineCollection
+    from matplotlib.text import Annotation, Text
+    from matplotlib.transforms import Bbox
+
+    from mnist_lightning.results.frontier import draw_frontier, frontier_rows
+
+    fig = draw_frontier(frontier_rows(ROOT))
+    fig.set_dpi(110)  # as saved
+    fig.canvas.draw()  # the annotations' places are known once drawn
+    renderer = fig.canvas.get_renderer()
+    [ax] = fig.axes
+    # The text's own box (an Annotation's box takes in its leader line), a little inside its corners
+    text_box = {a.get_text(): Text.get_window_extent(a, renderer) for a in ax.texts if isinstance(a, Annotation)}
+    labels = {text: box.padded(-1) for text, box in text_box.items()}
+    assert len(labels) == len(frontier_rows(ROOT))
+    marks = [line.get_window_extent(renderer) for line in ax.lines if line.get_transform() == ax.transData]
+    for bars in ax.collections:  # each recipe's min-max bar, as a thin box around its segment
+        if isinstance(bars, LineCollection):
+            marks += [Bbox(ax.transData.transform(segment)).padded(1) for segment in bars.get_segments()]
+    marks.append(ax.get_legend().get_window_extent(renderer))
+    inside = ax.get_window_extent(renderer)
+    for text, box in labels.items():
+        assert inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1), text
+        assert not [other for other, o in labels.items() if other != text and box.overlaps(o)], text
+        assert not [mark for mark in marks if box.overlaps(mark)], text
+
+
 @pytest.mark.parametrize("name", ["time", "time_fast2"])
 def test_each_time_sitting_is_in_speed_md_and_ran_its_recipes_on_one_machine_at_one_commit(name):
     from mnist_lightning.results.frontier import TIME_SITTINGS, time_rows

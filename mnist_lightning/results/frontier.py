@@ -6,6 +6,7 @@ other results table in the docs.
 
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
 from mnist_lightning.base.cpu_flags import speed_flags
 from mnist_lightning.results.runs import TARGET_ACC, commit_of, find_jobs, is_test_result, markdown_table, pooled
@@ -68,6 +69,41 @@ PUBLIC_CLAIMS = [
 PUBLIC_CLAIMS_99 = [(697, 99.03), (997, 99.05), (1_936, 99.13)]
 
 
+class LabelPlace(NamedTuple):
+    """Where the plot writes a recipe's label: `offset` (points) from its mean ("point") or the top or bottom of its
+    bar, aligned `ha`, with a line to the point (`leader`); `x_scale` draws the point a little right of its size."""
+
+    offset: tuple[float, float]
+    ha: str = "left"
+    anchor: str = "point"
+    leader: bool = False
+    x_scale: float = 1.0
+
+
+RIGHT = LabelPlace((6, 0))  # a recipe not placed below: its label right of its point
+LEFT = LabelPlace((-6, 0), "right")
+ABOVE = LabelPlace((0, 11), "center", "top")
+BELOW = LabelPlace((0, -11), "center", "bottom")
+# Placed one by one: with 13 recipes in two clusters, rules that placed labels by their neighbours' sizes kept printing
+# one label over another's bar. A new recipe is drawn RIGHT until placed here; test_docs fails while any label overlaps
+# another label, a point, a bar or the legend, or leaves the axes.
+LABEL_PLACES = {
+    "reference": LabelPlace((0, 22), "center", "top", leader=True),  # above compact's label, which reaches under it
+    "fast_v1": LabelPlace((36, 14), leader=True),  # three recipes of about 19,500 parameters: labels stacked right
+    "fast": LabelPlace((36, 0), leader=True),
+    "fast_v2": LabelPlace((36, -14), leader=True),
+    "compact": ABOVE,
+    "tiny": BELOW,
+    "micro": ABOVE,
+    "nano": LEFT,
+    "nano_ema": LEFT,
+    "pico6": LEFT,
+    "pico_dilated": LabelPlace((-20, -22), "right", leader=True),  # below pico_expanded's, which shares its size
+    "pico_expanded": LEFT,
+    "pico_expanded60": LabelPlace((6, 0), x_scale=1.08),  # a third recipe of 695 parameters: its bar beside theirs
+}
+
+
 def frontier_rows(root: Path) -> list[dict[str, str]]:
     """One row per recipe with finished runs: parameters, seeds, mean, spread, and the code that made them."""
     rows = []
@@ -92,6 +128,15 @@ def frontier_rows(root: Path) -> list[dict[str, str]]:
 
 
 def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
+    """The frontier plot (draw_frontier) written to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = draw_frontier(rows)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_frontier(rows: list[dict[str, str]]) -> "matplotlib.figure.Figure":  # noqa: F821 (imported inside)
     """Parameters (log scale) against final test accuracy: mean with a min-max bar per recipe, public claims at the
     99.4% and the 99.0% level."""
     import matplotlib
@@ -100,54 +145,24 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 6.5))  # tall: the 99.4% recipes sit within 0.2 points of each other
-    rows = sorted(rows, key=lambda r: int(r["params"].replace(",", "")))
-    sizes = [int(row["params"].replace(",", "")) for row in rows]
-    chain = 0  # how many points in a row sit within 10% of the size before them (fast_v1, fast, fast_v2)
-    # A size with three recipes or more (pico_dilated, pico_expanded, pico_expanded60): the third and later are drawn
-    # a little to the right, labelled there with their true size, and the points near that size are labelled on the
-    # left, so equal means, long bars and labels do not hide each other.
-    crowded_sizes = {size for size in sizes if sizes.count(size) >= 3}
-    for i, (row, params) in enumerate(zip(rows, sizes, strict=True)):
-        mean = float(row["mean test acc %"])
+    for row in rows:
+        recipe = row["recipe"].split("=")[1]
+        params, mean = int(row["params"].replace(",", "")), float(row["mean test acc %"])
         low, high = mean - float(row["min"]), float(row["max"]) - mean
-        repeat = sizes[:i].count(params)
-        shifted = repeat >= 2
-        x = params * 1.08 ** (repeat - 1) if shifted else params
+        place = LABEL_PLACES.get(recipe, RIGHT)
+        x = params * place.x_scale
         ax.errorbar(x, mean, yerr=[[low], [high]], fmt="o", capsize=4, color="tab:blue")
-        # Labels alternate above and below, on the left where the next point is near. A recipe nearly the size
-        # of the one before it (fast, fast_v1) gets its label lower, with a line to its point; that one goes above.
-        same_size = i > 0 and params == sizes[i - 1]  # one network, two recipes (nano, nano_ema): label on the left
-        close_to_previous = i > 0 and params < 1.1 * sizes[i - 1] and not same_size
-        close_to_next = i + 1 < len(sizes) and sizes[i + 1] < 1.1 * params
-        near_shifted = any(params < 1.1 * size and size < 1.1 * params for size in crowded_sizes)
-        crowded = not shifted and (
-            same_size or near_shifted or (not close_to_next and i + 1 < len(sizes) and sizes[i + 1] < 1.3 * params)
-        )
-        chain = chain + 1 if close_to_previous else 0
-        # Above or below by the count of distinct sizes before it: another recipe of a size already shown
-        # (pico_expanded60) does not move every label after it. Each later one of a close run a line lower, so their
-        # labels stack instead of overprinting.
-        even = len(set(sizes[:i])) % 2 == 0
-        offset = -26 - 14 * (chain - 1) if close_to_previous else 4 if close_to_next or same_size or even else -12
-        offset = -4 if shifted else offset  # level with its point, right of it
-        # A label with no room on its side, where the neighbour there is nearer than its text is long (about 2.4x in
-        # size on the left, 1.6x on the right at this scale: micro before tiny, tiny after micro, reference after
-        # compact), goes above its bar, centred.
-        if crowded:
-            no_room = not same_size and not near_shifted and i > 0 and sizes[i - 1] > params / 2.4
-        else:
-            no_room = not close_to_next and not shifted and i + 1 < len(sizes) and sizes[i + 1] < 1.6 * params
-        ha = "center" if no_room else "right" if crowded else "left"
-        xytext = (0, 5) if no_room else (-6 if crowded else 6, offset)  # above the top of its bar: xy below
-        drawn_at = f"; {params:,} params, drawn right" if shifted else ""
+        drawn_at = f"; {params:,} params, drawn right" if place.x_scale != 1 else ""
+        anchor = {"point": mean, "top": mean + high, "bottom": mean - low}[place.anchor]
         ax.annotate(
-            f"{row['recipe'].split('=')[1]} ({row['seeds']} seeds{drawn_at})",
-            (x, mean + high) if no_room else (x, mean),
-            xytext=xytext,
+            f"{recipe} ({row['seeds']} seeds{drawn_at})",
+            (x, anchor),
+            xytext=place.offset,
             textcoords="offset points",
-            ha=ha,
+            ha=place.ha,
+            va="center",
             fontsize=9,
-            arrowprops={"arrowstyle": "-", "linewidth": 0.5} if close_to_previous else None,
+            arrowprops={"arrowstyle": "-", "linewidth": 0.5} if place.leader else None,
         )
     claims = [(p, a) for p, a, _ in PUBLIC_CLAIMS]
     ax.plot(*zip(*claims[:1], strict=True), "s", color="tab:orange", label=PUBLIC_CLAIMS[0][2])
@@ -158,14 +173,13 @@ def plot_frontier(rows: list[dict[str, str]], path: Path) -> None:
     ax.axhline(100 * TARGET_ACC, color="grey", linestyle="--", linewidth=1, label="99.40%")
     ax.axhline(99.0, color="grey", linestyle=":", linewidth=1, label="99.00%")
     ax.set_xscale("log")
-    ax.set_xlim(180, 40_000)  # room on the left for the labels of the smallest size's recipes
+    ax.set_xlim(180, 90_000)  # room for the labels left of the smallest recipes and right of the largest
     ax.set(xlabel="parameters (log scale)", ylabel="final-epoch test accuracy (%)")
     ax.set_title("Parameters against accuracy: mean over seeds, bars from min to max", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def frontier_table(root: Path) -> str:
