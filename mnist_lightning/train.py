@@ -66,7 +66,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     datamodule = instantiate(cfg.data)
     ckpt_path = checkpoint_to_resume(cfg.get("ckpt_path"), output_dir)
     # Read now: a wrong path ends in one line before the layer table is printed, not after it
-    checkpoint = read_checkpoint(ckpt_path, cfg.trust_checkpoint) if ckpt_path else None
+    checkpoint = None if ckpt_path is None else read_checkpoint(ckpt_path, cfg.trust_checkpoint)  # '' is refused
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
     per_image_flops = flops_per_image(module.net)  # from the shapes, once: the compute, whatever the machine
     if module.teacher is not None:  # distillation: each training image also goes through the teacher, forward only

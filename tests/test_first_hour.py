@@ -97,6 +97,13 @@ TRAIN = "mnist_lightning.train"
         ),  # fmt: skip
         # (a smoke test where the check fails to come first: the null job would train)
         (TRAIN, ["-m", "ckpt_path=null,gone.ckpt", "trainer.fast_dev_run=true"], r"ckpt_path gone.ckpt does not exist"),
+        # An unset shell variable (ckpt_path=$CKPT): Lightning's fit raised a ValueError on '' (fast_dev_run: a
+        # smoke test if the refusal goes)
+        (TRAIN, ["ckpt_path=", "trainer.fast_dev_run=true"], r"ckpt_path is empty: give a file such as <run>/"),
+        ("mnist_lightning.export", ["ckpt_path="], r"ckpt_path is empty: give a file such as <run>/"),
+        # null where the command needs a checkpoint: a TypeError from pathlib
+        ("mnist_lightning.evaluate", ["ckpt_path=null"], r"ckpt_path is null: evaluate needs a file such as <run>/"),
+        ("mnist_lightning.photos", ["ckpt_path=null"], r"ckpt_path is null: photos needs a file such as <run>/"),
         (
             "mnist_lightning.evaluate",
             ["ckpt_path=."],
@@ -430,8 +437,7 @@ def test_python_dash_m_on_the_package_names_the_command_modules(tmp_path):
         ["model.net={}"],
         ["+x={a:1}", "model.net=${x}"],  # an interpolation: its value is known only in the run
         ["-m", "data/augment=affine,none"],
-        ["ckpt_path="],  # empty, as null: no checkpoint (the run trains from the start)
-        ["ckpt_path=null"],
+        ["ckpt_path=null"],  # train's default: it trains from the start
         ["ckpt_path=${oc.env:MY_CHECKPOINT}"],  # an interpolation: resolved by the run
     ],
 )
@@ -439,3 +445,42 @@ def test_valid_command_lines_pass_the_early_check(args):
     from mnist_lightning.base.command_line import check_command_line
 
     check_command_line("train", args)  # the whole early check: a refusal would exit
+
+
+def test_the_early_checkpoint_check_covers_every_command_that_opens_one(tmp_path):
+    # evaluate's, predict's, export's and photos' ckpt_path is ??? in their configs; the check once read it as absent
+    # and left them to the run, after torch had loaded (and after a sweep's earlier jobs had run).
+    from mnist_lightning.base.checkpoint_path import CHECKPOINT_COMMANDS, given_checkpoint_error
+
+    first, second = tmp_path / "a.ckpt", tmp_path / "b.ckpt"
+    first.touch()
+    second.touch()
+    assert set(CHECKPOINT_COMMANDS) == {"train", "evaluate", "predict", "export", "photos"}
+    for command in CHECKPOINT_COMMANDS:
+        refused = given_checkpoint_error(command, [f"ckpt_path={tmp_path}"])
+        assert refused == f"ckpt_path {tmp_path} is a folder, not a checkpoint: give a file such as " + (
+            "<run>/checkpoints/last.ckpt"
+        ), command
+        assert given_checkpoint_error(command, [f"ckpt_path={first},{tmp_path / 'gone.ckpt'}"]).endswith(
+            "gone.ckpt does not exist: give a file such as <run>/checkpoints/last.ckpt"
+        )
+        assert given_checkpoint_error(command, ["ckpt_path="]).startswith("ckpt_path is empty"), command
+        null = given_checkpoint_error(command, ["ckpt_path=null"])
+        assert null is None if command == "train" else null.startswith(f"ckpt_path is null: {command} needs"), command
+        # what must pass: checkpoint files, one or a sweep of them, and interpolations the run resolves
+        assert given_checkpoint_error(command, [f"ckpt_path={first}"]) is None, command
+        assert given_checkpoint_error(command, [f"ckpt_path={first},{second}"]) is None, command
+        assert given_checkpoint_error(command, ["ckpt_path=${oc.env:MY_CHECKPOINT}"]) is None, command
+    assert given_checkpoint_error("serve", [f"ckpt_path={tmp_path}"]) is None  # serve also takes an exported .onnx
+
+
+def test_a_command_refuses_a_null_or_empty_value_it_cannot_run_without():
+    # What the early check cannot see (a config file, an interpolation) meets `require` in the run.
+    from omegaconf import OmegaConf
+
+    from mnist_lightning.base.errors import UserError, require
+
+    for value in ["???", None, ""]:
+        with pytest.raises(UserError, match="^give the checkpoint$"):
+            require(OmegaConf.create({"ckpt_path": value}), "ckpt_path", "give the checkpoint")
+    require(OmegaConf.create({"ckpt_path": "x.ckpt"}), "ckpt_path", "give the checkpoint")

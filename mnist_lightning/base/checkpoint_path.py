@@ -16,6 +16,8 @@ CHECKPOINT_COMMANDS = ("train", "evaluate", "predict", "export", "photos")
 
 def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
     """Why `ckpt_path` is not a checkpoint file (a folder, nothing there, an exported .onnx), else None."""
+    if str(ckpt_path) == "":  # an unset shell variable (ckpt_path=$CKPT): Path("") would be the working folder
+        return "ckpt_path is empty: give a file such as <run>/checkpoints/last.ckpt"
     path = Path(ckpt_path)
     if path.is_dir():  # a run folder (or its checkpoints/) is the natural thing to paste; name the file in it
         last = next((f for f in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if f.is_file()), None)
@@ -30,9 +32,14 @@ def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
 
 def given_checkpoint_error(config_name: str, overrides: list[str]) -> str | None:
     """The error for the first `ckpt_path=` override (each value of a sweep) that names no checkpoint file, for the
-    commands that open one; None for null or empty, an interpolation, or a sweep Hydra expands itself."""
-    if config_name not in CHECKPOINT_COMMANDS or "ckpt_path" not in OmegaConf.load(CONF_DIR / f"{config_name}.yaml"):
+    commands that open one; null only where the command needs a checkpoint (train's null trains from the start).
+    None for an interpolation or a sweep Hydra expands itself (glob, interval): the run checks those."""
+    if config_name not in CHECKPOINT_COMMANDS:
         return None
+    config = OmegaConf.load(CONF_DIR / f"{config_name}.yaml")
+    if "ckpt_path" not in config.keys():  # not `in config`: that is False for a ??? value
+        return None
+    needed = OmegaConf.is_missing(config, "ckpt_path")  # evaluate, predict, export, photos: ckpt_path: ???
     parser = OverridesParser.create()
     for word in overrides:
         if word.lstrip("+~").partition("=")[0] != "ckpt_path" or word.startswith("~"):
@@ -42,7 +49,9 @@ def given_checkpoint_error(config_name: str, overrides: list[str]) -> str | None
             values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
         except HydraException:  # glob(*), interval(): not a list of paths
             return None
-        for value in values:  # `ckpt_path=` (empty) is no checkpoint, as null is: the command says what it needs
-            if isinstance(value, str) and value and "${" not in value and (message := checkpoint_path_error(value)):
+        for value in values:
+            if value is None and needed:
+                return f"ckpt_path is null: {config_name} needs a file such as <run>/checkpoints/last.ckpt"
+            if isinstance(value, str) and "${" not in value and (message := checkpoint_path_error(value)):
                 return message
     return None

@@ -32,8 +32,9 @@ class Interrupted(UserError):
 
 
 def require(cfg: Any, key: str, message: str) -> None:
-    """The one check that a command was given a value it cannot run without (`ckpt_path=...`, `inputs=...`)."""
-    if OmegaConf.is_missing(cfg, key):
+    """The one check that a command was given a value it cannot run without (`ckpt_path=...`, `inputs=...`): not
+    given (???), null, or empty (an unset shell variable)."""
+    if OmegaConf.is_missing(cfg, key) or cfg[key] is None or cfg[key] == "":
         raise UserError(message)
 
 
