@@ -8,6 +8,7 @@ if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before
     answer_early("predict", sys.argv[1:])
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,16 +45,26 @@ class Prediction:
         return text
 
 
-def input_files(inputs: str | Path) -> list[Path]:
-    """The file itself, or every visible file in the folder (sorted); a clear error when there is none."""
-    path = Path(inputs)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise UserError(f"inputs={path} does not exist: give an image file or a folder of images")
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+def input_paths(inputs: str | Path | Sequence[str]) -> list[Path]:
+    """`inputs` as paths: one file or folder, or a list of them (`inputs=[a.png,scans]`)."""
+    return [Path(inputs)] if isinstance(inputs, str | Path) else [Path(entry) for entry in inputs]
+
+
+def input_files(inputs: str | Path | Sequence[str]) -> list[Path]:
+    """Each file itself, or every visible file in each folder (sorted); a clear error when one names nothing."""
+    files = []
+    for path in input_paths(inputs):
+        if path.is_file():
+            files.append(path)
+            continue
+        if not path.is_dir():
+            raise UserError(f"inputs={path} does not exist: give an image file or a folder of images")
+        in_folder = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        if not in_folder:
+            raise UserError(f"inputs={path} is a folder with no files: put PNG or JPEG images of digits there")
+        files += in_folder
     if not files:
-        raise UserError(f"inputs={path} is a folder with no files: put PNG or JPEG images of digits there")
+        raise UserError("inputs=[] names no files: give an image file, a folder of images, or a list of them")
     return files
 
 
@@ -149,10 +160,14 @@ def predict(cfg: DictConfig) -> list[Prediction]:
             predictions += batch
     progress.close()
 
-    if Path(cfg.inputs).is_dir() and all(p.digit is None for p in predictions):
-        raise UserError(f"inputs={cfg.inputs} holds no images that could be read: put PNG or JPEG digits there")
+    folders = [str(path) for path in input_paths(cfg.inputs) if path.is_dir()]
+    if folders and all(p.digit is None for p in predictions):
+        raise UserError(f"inputs={','.join(folders)} holds no images that could be read: put PNG or JPEG digits there")
+    if seen_dir is not None:
+        print(f"wrote the 28x28 image the network saw for each file to {seen_dir}", file=sys.stderr)
     if cfg.get("output"):
         write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), doubtful_below)
+        print(f"wrote {cfg.output} ({len(predictions)} rows)", file=sys.stderr)
     return predictions
 
 

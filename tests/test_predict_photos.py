@@ -2,6 +2,8 @@
 (CSV, doubtful mark, the images the network saw) work on a folder with a non-image file in it."""
 
 import csv
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +136,35 @@ def test_photos_with_a_count_it_cannot_use_is_one_line(tmp_path, count):
     # abc is refused by the early type check, before torch loads; the range by photos itself
     wrong_type = r"count must be an integer \(like 1000\), got 'abc'"
     assert_clear_error(result, wrong_type if count == "abc" else "count must be a whole number from 1 to 10000")
+
+
+def test_the_readme_predict_example_is_what_predict_prints_on_the_committed_checkpoint(tmp_path):
+    # The README shows predict's whole output on docs/examples with a committed checkpoint: run its command as
+    # written (the output file into tmp_path) and compare line by line, stdout and stderr in the order shown.
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = re.search(r"```\n\$ python -m mnist_lightning\.predict (.*?)\n(.*?)```", readme, flags=re.DOTALL)
+    args, shown = block.group(1).split(), block.group(2).splitlines()
+    args = [f"output={tmp_path}/predictions.csv" if a.startswith("output=") else a for a in args]
+    result = run_here("mnist_lightning.predict", *args, cwd=root)  # the paths are the project's, as in a clone
+    assert result.returncode == 0, result.stderr
+    stderr = [line for line in result.stderr.splitlines() if line.strip()]
+    written = f"wrote {tmp_path}/predictions.csv (6 rows)"
+    assert [stderr[0], *result.stdout.splitlines(), written] == [*shown[:-1], written] == [*shown[:-1], stderr[-1]]
+    assert shown[-1] == "wrote outputs/predictions.csv (6 rows)"
+
+
+def test_inputs_takes_a_list_of_files_and_folders(trained_sweep, tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for i in range(3):
+        render(DIGITS[i], "grey paper", seed=i).save(folder / f"{i}.png")
+    single = tmp_path / "one.png"
+    render(DIGITS[3], "specks", seed=3).save(single)
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs=[{single},{folder}]", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    named = [line.split(": ")[0] for line in result.stdout.splitlines()]
+    assert named == [str(single), *(str(folder / f"{i}.png") for i in range(3))]
+    assert_clear_error(run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", "inputs=[]", cwd=tmp_path),
+                       r"inputs=\[\] names no files")  # fmt: skip
