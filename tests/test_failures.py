@@ -95,6 +95,12 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
             "a whole number of batches or null, got 2.5$",
         ),
         (["trainer.limit_test_batches=abc"], "trainer.limit_test_batches must be a share .* got 'abc'$"),
+        # Lightning's ValueError through Hydra's four lines, after the layer table, and a run folder left behind
+        (
+            ["trainer.fast_dev_run=yes"],
+            r"trainer.fast_dev_run must be true, false or a number of batches .* got 'yes'$",
+        ),
+        (["trainer.fast_dev_run=-1"], r"trainer.fast_dev_run must be .* got -1$"),
     ]:
         composes.clear()
         assert_clear_error(run_here(TRAIN, *overrides, *short, cwd=tmp_path), message)
@@ -114,7 +120,7 @@ def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightnin
     # setting may be given as an integer: none of these is refused.
     ok = ["trainer.devices=auto", "trainer.deterministic=warn", "scheduler=onecycle", "scheduler.div_factor=10",
           "trainer.limit_val_batches=2.0", "trainer.limit_test_batches=0.5", "torch_threads=null",
-          "trainer.fast_dev_run=true", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
+          "trainer.fast_dev_run=2", "logger=none", f"hydra.run.dir={tmp_path}/ok"]  # fmt: skip
     result = run_here(TRAIN, *ok, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
@@ -128,5 +134,8 @@ def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path)
     # ignored torch_threads=0): train and evaluate check them with the early check's functions.
     result = run_here(TRAIN, "--config-name", "train", "trainer.limit_train_batches=-1", cwd=tmp_path)
     assert_clear_error(result, r"trainer.limit_train_batches must be a share .* got -1$")
+    # (an interpolation: its value is known only in the run)
+    result = run_here(TRAIN, "+mode=yes", "trainer.fast_dev_run=${mode}", cwd=tmp_path)
+    assert_clear_error(result, r"trainer.fast_dev_run must be true, false or a number of batches .* got 'yes'$")
     args = ["--config-name", "evaluate", "ckpt_path=missing.ckpt", "torch_threads=0"]
     assert_clear_error(run_here("mnist_lightning.evaluate", *args, cwd=tmp_path), "torch_threads must be a positive")

@@ -28,6 +28,13 @@ def max_epochs_error(value: object) -> str | None:
     return None
 
 
+def fast_dev_run_error(value: object) -> str | None:
+    """Lightning's rule (the Trainer's _init_debugging_flags): true, false or a number of batches of each stage."""
+    if not isinstance(value, bool) and (not isinstance(value, int) or value < 0):
+        return f"trainer.fast_dev_run must be true, false or a number of batches (like 5), got {value!r}"
+    return None
+
+
 def torch_threads_error(value: object) -> str | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         return f"torch_threads must be a positive integer or null, got {value!r}"
@@ -52,6 +59,7 @@ RANGE_ERRORS = {  # option -> its message for a value out of range, or None
     "data.batch_size": lambda value: positive_integer_error("data.batch_size", value),
     "data.eval_batch_size": lambda value: positive_integer_error("data.eval_batch_size", value),
     "trainer.max_epochs": max_epochs_error,
+    "trainer.fast_dev_run": fast_dev_run_error,
     "torch_threads": torch_threads_error,
     **{key: lambda value, key=key: batch_limit_error(key, value) for key in BATCH_LIMITS},
 }

@@ -9,7 +9,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.option_names import shipped_config, value_type_error
-from mnist_lightning.base.value_ranges import BATCH_LIMITS, batch_limit_error, max_epochs_error, torch_threads_error
+from mnist_lightning.base.value_ranges import (
+    BATCH_LIMITS,
+    batch_limit_error,
+    fast_dev_run_error,
+    max_epochs_error,
+    torch_threads_error,
+)
 from mnist_lightning.run.precision import PRECISIONS
 
 
@@ -71,7 +77,10 @@ def check_test_settings(cfg: DictConfig) -> None:
     """What train and evaluate share: the hardware asked for, torch_threads and the batch limits (one line each,
     where Lightning's or torch's error would come after the layer table, through Hydra's)."""
     check_hardware(cfg.trainer)
-    messages = [torch_threads_error(cfg.get("torch_threads"))]
+    messages = [
+        torch_threads_error(cfg.get("torch_threads")),
+        fast_dev_run_error(cfg.trainer.get("fast_dev_run", False)),
+    ]
     messages += [batch_limit_error(key, OmegaConf.select(cfg, key)) for key in BATCH_LIMITS]
     if message := next((m for m in messages if m), None):
         raise UserError(message)
