@@ -24,6 +24,13 @@ TRAIN = "mnist_lightning.train"
         (TRAIN, ["-m", "model=fast,reference", "model.widths=[4]"], "there is no option model.widths"),
         (TRAIN, ["+trainer.max_epoch=1"], "the Trainer takes no argument 'max_epoch': did you mean trainer.max_epochs"),
         (TRAIN, ["~trainer.nothing"], "there is no option trainer.nothing$"),
+        # A Trainer argument the config does not set: the + that adds it (the one advice with + that works)
+        (
+            TRAIN,
+            ["trainer.gradient_clip_val=0.5"],
+            r"there is no option trainer.gradient_clip_val: the Trainer takes it, so add it to the config with "
+            r"\+trainer.gradient_clip_val=0.5$",
+        ),  # fmt: skip
         ("mnist_lightning.evaluate", ["ckpt_paht=x.ckpt"], "there is no option ckpt_paht: did you mean ckpt_path\\?"),
         ("mnist_lightning.predict", ["ckpt_path=x", "inptus=y"], "there is no option inptus: did you mean inputs\\?"),
         ("mnist_lightning.export", ["ckpt_path=x", "fromat=pt2"], "there is no option fromat: did you mean format\\?"),
@@ -129,7 +136,9 @@ TRAIN = "mnist_lightning.train"
 def test_a_misspelled_option_is_one_line_naming_the_nearest_valid_names(tmp_path, command, args, message):
     result = run_here(command, *args, cwd=tmp_path)
     assert_clear_error(result, message)
-    assert "+trainer" not in result.stderr and "HYDRA_FULL_ERROR" not in result.stderr  # no advice that cannot work
+    advice = "add it to the config with" in message  # the one case where + is the way
+    assert advice or "+trainer" not in result.stderr, result.stderr  # no advice that cannot work
+    assert "HYDRA_FULL_ERROR" not in result.stderr
     assert not (tmp_path / "outputs").exists()  # refused before Hydra made a run folder
 
 
@@ -484,3 +493,15 @@ def test_a_command_refuses_a_null_or_empty_value_it_cannot_run_without():
         with pytest.raises(UserError, match="^give the checkpoint$"):
             require(OmegaConf.create({"ckpt_path": value}), "ckpt_path", "give the checkpoint")
     require(OmegaConf.create({"ckpt_path": "x.ckpt"}), "ckpt_path", "give the checkpoint")
+
+
+def test_the_trainer_arguments_read_from_lightnings_source_are_its_signature():
+    # The early check reads them from pytorch_lightning's trainer.py without importing it: the same set as inspect's.
+    import inspect
+
+    import pytorch_lightning as pl
+
+    from mnist_lightning.base.option_names import trainer_arguments
+
+    assert trainer_arguments() == set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    assert {"max_epochs", "gradient_clip_val", "accumulate_grad_batches"} <= trainer_arguments()

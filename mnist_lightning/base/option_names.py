@@ -3,8 +3,10 @@ trainer.max_epochs?". Hydra's own answer is three lines that advise `+trainer.ma
 deep inside the Trainer; `+trainer.<name>` is checked against the Trainer's arguments here for that reason.
 """
 
+import ast
 import difflib
-import inspect
+import functools
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -132,10 +134,17 @@ def unchecked_hydra_setting(key: str) -> bool:
     )
 
 
+@functools.cache
 def trainer_arguments() -> set[str]:
-    import pytorch_lightning as pl
-
-    return set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    """The arguments of Lightning's Trainer, read from its source file: importing Lightning (and torch) to inspect
+    the signature would take 5-8 s of the one second the early check has."""
+    spec = importlib.util.find_spec("pytorch_lightning")  # finds the package without importing it
+    source = Path(spec.origin).parent / "trainer" / "trainer.py"
+    tree = ast.parse(source.read_text())
+    trainer = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Trainer")
+    init = next(node for node in trainer.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
+    arguments = init.args
+    return {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]} - {"self"}
 
 
 def suggestion(name: str, candidates: set[str]) -> str:
@@ -265,7 +274,11 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 known = {f"trainer.{a}" for a in trainer_arguments()} | {k for k in keys if k.startswith("trainer.")}
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
-            return f"there is no option {key}{suggestion(key, keys)}"
+            hint = suggestion(key, keys)
+            argument = key.removeprefix("trainer.")
+            if not hint and key.startswith("trainer.") and argument in trainer_arguments():
+                hint = f": the Trainer takes it, so add it to the config with +{override.input_line}"
+            return f"there is no option {key}{hint}"
         elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
