@@ -24,6 +24,20 @@ TRAIN = "mnist_lightning.train"
         (TRAIN, ["-m", "model=fast,reference", "model.widths=[4]"], "there is no option model.widths"),
         (TRAIN, ["+trainer.max_epoch=1"], "the Trainer takes no argument 'max_epoch': did you mean trainer.max_epochs"),
         (TRAIN, ["~trainer.nothing"], "there is no option trainer.nothing$"),
+        # A flag as other tools take options: Hydra's argparse printed its eight-line usage
+        (
+            TRAIN,
+            ["--epochs=1"],
+            r"--epochs=1 is not a flag: options are key=value; did you mean trainer.max_epochs=1\?$",
+        ),
+        (TRAIN, ["--max_epochs", "1"], r"--max_epochs is not a flag: .*; did you mean trainer.max_epochs\?$"),
+        (
+            "mnist_lightning.evaluate",
+            ["--ckpt_path=x.ckpt"],
+            r"--ckpt_path=x.ckpt is not a flag: options are key=value, "
+            r"as ckpt_path=x.ckpt$",
+        ),  # fmt: skip
+        (TRAIN, ["-m", "seed=1,2", "--bogus"], r"--bogus is not a flag: options are key=value \(--help lists them\)$"),
         # A Trainer argument the config does not set: the + that adds it (the one advice with + that works)
         (
             TRAIN,

@@ -51,6 +51,38 @@ def is_flag(word: str | None, flags: tuple[str, ...]) -> bool:
     return word in flags or (len(word) > 3 and any(f.startswith("--") and f.startswith(word) for f in flags))
 
 
+# Every flag of Hydra's command line (hydra/_internal/utils.py: get_args_parser); argparse also takes a long one
+# shortened (--cf for --cfg).
+HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve", "--package", "-p", "--run",
+               "-r", "--multirun", "-m", "--shell-completion", "-sc", "--config-path", "-cp", "--config-name", "-cn",
+               "--config-dir", "-cd", "--experimental-rerun", "--info", "-i")  # fmt: skip
+
+
+def unknown_flag(argv: list[str]) -> str | None:
+    """The first word that looks like a flag (`--epochs=1`, `--fast_dev_run`) and is not one of Hydra's, which
+    Hydra's argparse refuses with its eight-line usage."""
+    previous = None
+    for arg in argv:
+        after_flag = is_flag(previous, TAKE_THE_NEXT_WORD + VALUE_MAY_FOLLOW)
+        if arg.startswith("-") and not after_flag and not is_flag(arg.split("=")[0], HYDRA_FLAGS):
+            return arg
+        previous = arg
+    return None
+
+
+def unknown_flag_message(config_name: str, flag: str) -> str:
+    """How the option a flag was meant to set is given: key=value, with the option of that name or a close one."""
+    name, _, value = flag.lstrip("-").partition("=")
+    keys = composed_keys(config_name, {}, [])
+    if name in keys:
+        return f"{flag} is not a flag: options are key=value, as {name}={value or '...'}"
+    close = suggestion(name, keys).removeprefix(": did you mean ").removesuffix("?")
+    if not close:
+        return f"{flag} is not a flag: options are key=value (--help lists them)"
+    given = [f"{option}={value}" if value else option for option in close.split(" or ")]
+    return f"{flag} is not a flag: options are key=value; did you mean {' or '.join(given)}?"
+
+
 def stray_word(argv: list[str]) -> str | None:
     """The first word that is not a flag, a flag's value, key=value or ~key: a checkpoint or a photo pasted bare,
     which Hydra would refuse with a parser error naming the grammar."""
@@ -224,6 +256,8 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             reason = str(error).strip().splitlines()[0]
             quoting = "quote a value with spaces or brackets, key='value'"
             return f"Hydra cannot read {word!r} ({reason}): {quoting}{placeholder}"
+    if (flag := unknown_flag(argv)) is not None:  # before the stray word: in `--epochs 1`, the 1
+        return unknown_flag_message(config_name, flag)
     if (word := stray_word(argv)) is not None:  # after the parse: [12, 12] unquoted is two words, one with no =
         return stray_word_message(config_name, word)
     if not words:
