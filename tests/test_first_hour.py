@@ -519,3 +519,19 @@ def test_the_trainer_arguments_read_from_lightnings_source_are_its_signature():
 
     assert trainer_arguments() == set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     assert {"max_epochs", "gradient_clip_val", "accumulate_grad_batches"} <= trainer_arguments()
+
+
+def test_evaluate_names_the_training_options_it_was_given_and_tests_as_without_them(trained_sweep, tmp_path):
+    # data.batch_size=64 ran silently with evaluate's own batch of 500: the user believed the test had changed.
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    base = [f"ckpt_path={ckpt}", "trainer.limit_test_batches=3"]
+    plain = run_here("mnist_lightning.evaluate", *base, cwd=tmp_path)
+    given = run_here("mnist_lightning.evaluate", *base, "data.batch_size=7", "trainer.max_epochs=3", cwd=tmp_path)
+    assert plain.returncode == given.returncode == 0, given.stderr
+    note = "note: evaluate does not use data.batch_size, trainer.max_epochs: only training reads them"
+    assert given.stderr.count(note) == 1 and "note:" not in plain.stderr
+    accuracy = [line for line in given.stdout.splitlines() if line.startswith("test accuracy:")]
+    assert accuracy and accuracy == [line for line in plain.stdout.splitlines() if line.startswith("test accuracy:")]
+    # what a test does read is not named: the test batch size
+    smaller = run_here("mnist_lightning.evaluate", *base, "data.eval_batch_size=100", cwd=tmp_path)
+    assert smaller.returncode == 0 and "note:" not in smaller.stderr

@@ -17,6 +17,26 @@ ANSWERED_BY_HYDRA = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c",
                      "-sc")  # fmt: skip
 
 
+# Options of evaluate's config (it shares train's data and trainer configs) that only training reads: a user who sets
+# one believes it changed the test. Named on stderr, not refused: a script may pass train's overrides to both.
+TRAINING_ONLY = ("data.batch_size", "data.val_size", "data.augment", "data/augment", "trainer.max_epochs",
+                 "trainer.limit_train_batches", "trainer.limit_val_batches")  # fmt: skip
+
+
+def training_only_note(config_name: str | None, argv: list[str]) -> str | None:
+    """evaluate's note naming the training-only options on its command line, else None."""
+    if config_name != "evaluate":
+        return None
+    keys = [word.lstrip("+~").split("=")[0] for word in command_line_overrides(argv) or []]
+    unused = [key for key in keys if key.startswith(TRAINING_ONLY)]
+    if not unused:
+        return None
+    return (
+        f"note: evaluate does not use {', '.join(unused)}: only training reads {'it' if len(unused) == 1 else 'them'} "
+        "(the test batch size is data.eval_batch_size; evaluate --help lists what a test reads)"
+    )
+
+
 def hydra_main(config_name: str) -> Callable[[Callable[..., object]], Callable[[], object]]:
     """Hydra's main decorator for a command's config: the one place its settings are written (base/command.py's
     `command` and answer_early both use it)."""
@@ -32,6 +52,8 @@ def check_command_line(config_name: str | None, argv: list[str]) -> None:
         if message := given_checkpoint_error(config_name, command_line_overrides(argv) or []):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
+        if note := training_only_note(config_name, argv):
+            print(note, file=sys.stderr)
 
 
 def answer_early(config_name: str, argv: list[str]) -> None:
