@@ -31,7 +31,7 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
     make_job(tmp_path / "2", ["model.dropout=0", "seed=1"], 0.9930)
     make_job(tmp_path / "3", ["model.dropout=0", "seed=2"], None)
     text = report(tmp_path)
-    assert "| 3 | model.dropout=0 seed=2 | failed or running (no metrics.json) |" in text
+    assert "| 3 | model.dropout=0 seed=2 | unfinished (no metrics.json): running, stopped or failed |" in text
     assert "| 0 | model.dropout=0.1 seed=1 | done | 99.40 | 99.40 (2) | 2 | 17,216 | 2 | 100 | 50.0 | abcdef0 |" in text
     assert (
         "| 1 | model.dropout=0.1 seed=2 | done | 99.50 | 99.50 (2) | 1 | 17,216 | 2 | 100 | 50.0 | abcdef0 (dirty) |"
@@ -41,6 +41,20 @@ def test_seeds_are_pooled_and_failed_jobs_listed(tmp_path):
     assert "| model.dropout=0.1 | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
     assert "| model.dropout=0 | 1 | 99.30 | - | 99.30 | 99.30 |" in text
     assert (tmp_path / "curves.png").exists() and (tmp_path / "report.md").read_text() == text
+
+
+def test_a_benchmark_folder_and_a_stopped_run_are_named_as_such(tmp_path):
+    # A bench run and a run stopped by Ctrl-C both read "failed or running": a finished benchmark looked like a crash.
+    make_job(tmp_path / "0", ["seed=1"], 0.9940)
+    make_job(tmp_path / "bench", [], None)
+    (tmp_path / "bench" / "bench.json").write_text("{}")
+    make_job(tmp_path / "stopped", ["seed=2"], None)
+    (tmp_path / "stopped" / "checkpoints").mkdir()
+    (tmp_path / "stopped" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    text = report(tmp_path)
+    assert "| bench | (defaults) | a benchmark (bench.json), not a training run |" in text
+    unfinished = "unfinished (no metrics.json): running, stopped or failed"
+    assert f"| stopped | seed=2 | {unfinished}; checkpoints/last.ckpt resumes it |" in text
 
 
 def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):

@@ -102,6 +102,16 @@ def best_val(m: dict) -> str:
     return f"{pct(m['val/acc_best'])} ({m['epoch_of_val_acc_best']}{where})"
 
 
+def unfinished_status(run: Path) -> str:
+    """What a run folder without metrics.json is: a benchmark's, or a training still running, stopped (Ctrl-C, a
+    kill) or failed, which its last.ckpt can resume when it finished an epoch."""
+    if (run / "bench.json").is_file():
+        return "a benchmark (bench.json), not a training run"
+    if (run / "checkpoints" / "last.ckpt").is_file():
+        return "unfinished (no metrics.json): running, stopped or failed; checkpoints/last.ckpt resumes it"
+    return "unfinished (no metrics.json): running, stopped or failed"
+
+
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     """One row per job; unfinished or failed jobs say so instead of disappearing."""
     rows = []
@@ -109,7 +119,7 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
         m = job.metrics
         row = {"job": str(job.folder.relative_to(root)) or ".", "overrides": " ".join(job.overrides) or "(defaults)"}
         if m is None:
-            rows.append(row | {"status": "failed or running (no metrics.json)"})
+            rows.append(row | {"status": unfinished_status(job.folder)})
             continue
         if m.get("status") == "over_budget":  # a search trial skipped before training
             rows.append(row | {"status": "over budget, not trained", "params": f"{m['params']:,}"})
