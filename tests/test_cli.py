@@ -1,5 +1,6 @@
 """The command line as a user runs it: python -m mnist_lightning.train with Hydra overrides."""
 
+import importlib.metadata
 import json
 import re
 import shutil
@@ -24,6 +25,7 @@ def test_fast_dev_run_writes_metrics_json(tmp_path):
     provenance = metrics["provenance"]
     assert len(provenance["git_commit"]) == 40 and isinstance(provenance["git_dirty"], bool)
     assert {"python", "torch", "lightning", "hydra", "cpu"} <= provenance.keys()
+    assert provenance["version"] == importlib.metadata.version("mnist-lightning")
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
     assert "Total params: 17,216" in result.stdout  # the layer table is printed at start
     assert metrics["checkpoints"] == {"last": None, "best": None}  # fast_dev_run saves none: no path to a missing file

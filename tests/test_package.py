@@ -1,6 +1,7 @@
 """The package outside its clone: a wheel that carries its configs and MNIST, run from another folder, with a
 user's own config folder; and the user cache where the bundled copy cannot be unpacked in place."""
 
+import importlib.metadata
 import importlib.util
 import json
 import shutil
@@ -92,6 +93,8 @@ def test_the_wheel_trains_from_another_folder_and_writes_outputs_there(installed
     metrics = json.loads(metrics_file.read_text())
     assert metrics["status"] == "ok" and metrics["params"] == 17_216 and metrics["test/images"] == 500
     assert metrics["provenance"]["git_commit"] is None  # the current folder's repository is not the code's
+    version = importlib.metadata.version("mnist-lightning")  # this clone's, from the same pyproject.toml
+    assert metrics["provenance"]["version"] == version  # what names the code instead
     output = result.stdout + result.stderr
     for filtered in ("smaller than the logging interval", "`srun` command is available", "LeafSpec", "litlogger"):
         assert filtered not in output, output

@@ -1,5 +1,6 @@
 """What a reader needs to trust a number: code version, library versions, hardware."""
 
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -58,9 +59,18 @@ def _git_state() -> tuple[str | None, bool | None]:
 GIT_COMMIT, GIT_DIRTY = _git_state()
 
 
+def package_version() -> str | None:
+    """This project's installed version: with no git (a wheel), the one record of the code a run was made with."""
+    try:
+        return importlib.metadata.version("mnist-lightning")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return None
+
+
 def provenance() -> dict[str, object]:
     """Git commit and dirtiness (when this process started), library versions, and the CPU/GPU it runs on."""
     return {
+        "version": package_version(),
         "git_commit": GIT_COMMIT,
         "git_dirty": GIT_DIRTY,
         "python": platform.python_version(),
