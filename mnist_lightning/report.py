@@ -83,9 +83,17 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
 
 
 def tables_markdown(jobs: list[Job], root: Path) -> str:
-    """The per-job table and the per-setting table, each under its heading."""
-    text = f"## Jobs\n\n{markdown_table(job_rows(jobs, root))}\n"
-    per_setting = setting_rows(jobs)
+    """The per-job table and the per-setting table, each under its heading. The overrides every job has are named
+    once above them and left out of their rows, which then show what tells the jobs apart (report.csv keeps all)."""
+    shared = shared_overrides(jobs)
+
+    def own(overrides: str) -> str:
+        return " ".join(word for word in overrides.split(" ") if word not in shared) or "(the common overrides)"
+
+    per_job = [row | {"overrides": own(row["overrides"])} for row in job_rows(jobs, root)]
+    per_setting = [row | {"setting": own(row["setting"])} for row in setting_rows(jobs)]
+    common = f"Overrides common to every job: `{' '.join(shared)}`\n\n" if shared else ""
+    text = f"## Jobs\n\n{common}{markdown_table(per_job)}\n"
     return text + (f"\n## {SETTINGS_TITLE}\n\n{markdown_table(per_setting)}\n" if per_setting else "")
 
 

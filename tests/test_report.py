@@ -79,8 +79,9 @@ def test_a_search_trials_plumbing_is_not_listed_as_its_setting(tmp_path):
     make_job(tmp_path / "1", ["optimizer.lr=0.004", *plumbing, "+optuna_trial.number=1", "seed=2"], 0.9950)
     text = report(tmp_path)
     assert "optuna_trial" not in text
-    assert "| 0 | optimizer.lr=0.004 seed=1 | done |" in text
-    assert "| optimizer.lr=0.004 | 2 | 99.45 |" in text  # pooled: the trial numbers no longer tell them apart
+    assert "Overrides common to every job: `optimizer.lr=0.004`" in text  # once, above the tables
+    assert "| 0 | seed=1 | done |" in text
+    assert "| (the common overrides) | 2 | 99.45 |" in text  # pooled: the trial numbers no longer tell them apart
 
 
 def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_another_checkpoint_does_not(tmp_path):
@@ -95,14 +96,15 @@ def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_anothe
     same_name = "ckpt_path=s5/checkpoints/last.ckpt"  # from tmp_path: another run named s5, not b/s5 itself
     make_job(tmp_path / "b" / "s5", ["model=pico", "seed=5", same_name], 0.9940, started_in=tmp_path)
     text = report(tmp_path)
-    assert f"| s1 | model=pico seed=1 {own} | done |" in text  # the job's own row still shows it was resumed
-    assert "| model=pico | 3 | 99.10 |" in text  # s1, s2 and s4: one setting
-    assert f"| model=pico {other} | 1 | 99.30 |" in text
-    assert f"| model=pico {same_name} | 1 | 99.40 |" in text
+    assert "Overrides common to every job: `model=pico`" in text
+    assert f"| s1 | seed=1 {own} | done |" in text  # the job's own row still shows it was resumed
+    assert "| (the common overrides) | 3 | 99.10 |" in text  # s1, s2 and s4: one setting
+    assert f"| {other} | 1 | 99.30 |" in text
+    assert f"| {same_name} | 1 | 99.40 |" in text
     # A copy of the folders reads the same: the paths compared are the ones the runs recorded.
     copy = tmp_path.parent / f"{tmp_path.name}_copy"
     shutil.copytree(tmp_path, copy)
-    assert "| model=pico | 3 | 99.10 |" in report(copy)
+    assert "| (the common overrides) | 3 | 99.10 |" in report(copy)
 
 
 def test_the_seconds_of_a_run_resumed_before_they_were_kept_add_up_its_processes():
