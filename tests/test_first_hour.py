@@ -213,6 +213,25 @@ def test_a_tool_commands_help_prints_its_usage_then_its_options(tmp_path):
     assert "augment" not in result.stdout and "max_epochs" not in result.stdout
 
 
+@pytest.mark.parametrize("command", ["predict", "export", "serve", "photos"])
+def test_a_tool_commands_help_lists_each_option_as_its_config_writes_it_with_the_comment(tmp_path, command):
+    # Hydra's $CONFIG printed `doubtful_share: 0.01`, `atol: 0.0001` with no word on what they do.
+    from omegaconf import OmegaConf
+
+    from mnist_lightning.base.locations import CONF_DIR
+
+    result = run_here(f"mnist_lightning.{command}", "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    options = result.stdout.split("== Options (key=value on the command line) ==\n\n")[1].split("\n\nMore: ")[0]
+    written = (CONF_DIR / f"{command}.yaml").read_text().splitlines()
+    config = OmegaConf.load(CONF_DIR / f"{command}.yaml")
+    for key in set(config.keys()) - {"defaults", "hydra"}:
+        [line] = [line for line in written if line.startswith(f"{key}:")]
+        assert line in options.splitlines(), key  # the file's own line, its comment included
+    assert "defaults:" not in options and "hydra:" not in options and "_self_" not in options
+    assert sum("  # " in line for line in options.splitlines()) >= len(config) - 4  # most lines say what they do
+
+
 def test_evaluates_help_lists_the_options_a_test_reads_with_the_configs_defaults():
     """Its data and trainer nodes also hold training options, which its help leaves out (conf/evaluate.yaml writes
     the list): each name listed must exist, with the default the composed config has."""

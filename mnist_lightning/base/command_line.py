@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 import hydra
+from omegaconf import OmegaConf
 
 from mnist_lightning.base.checkpoint_path import given_checkpoint_error
 from mnist_lightning.base.errors import check_group_choices
@@ -35,6 +36,29 @@ def training_only_note(config_name: str | None, argv: list[str]) -> str | None:
         f"note: evaluate does not use {', '.join(unused)}: only training reads {'it' if len(unused) == 1 else 'them'} "
         "(the test batch size is data.eval_batch_size; evaluate --help lists what a test reads)"
     )
+
+
+def options_as_written(config_name: str) -> str:
+    """The options of conf/<config_name>.yaml as the file writes them, comments included, for --help: Hydra's
+    $CONFIG prints the values without the comments that say what each one does. The defaults list and the hydra
+    node are left out; `$` is doubled for the template Hydra fills."""
+    config_file = CONF_DIR / f"{config_name}.yaml"
+    if not config_file.is_file():  # --config-name of a config in the user's own --config-dir
+        return "(--cfg job prints the options of this config)"
+    kept, inside_block = [], False
+    for line in config_file.read_text().splitlines():
+        if line.startswith(("defaults:", "hydra:")):
+            inside_block = True
+        elif inside_block and line.startswith((" ", "-")):
+            continue
+        else:
+            inside_block = False
+            if kept or not line.startswith("#"):  # the file's own header comment is the usage line, said above
+                kept.append(line)
+    return "\n".join(kept).strip().replace("$", "$$")
+
+
+OmegaConf.register_new_resolver("options_as_written", options_as_written, replace=True)
 
 
 def hydra_main(config_name: str) -> Callable[[Callable[..., object]], Callable[[], object]]:
