@@ -63,6 +63,10 @@ def input_files(inputs: str | Path | Sequence[str]) -> list[Path]:
         if not in_folder:
             raise UserError(f"inputs={path} is a folder with no files: put PNG or JPEG images of digits there")
         files += in_folder
+    first_of = {}  # a file listed twice (inputs=[a/x.png,a]) is classified once, where it first comes
+    for file in files:
+        first_of.setdefault(file.resolve(), file)
+    files = list(first_of.values())
     if not files:
         raise UserError("inputs=[] names no files: give an image file, a folder of images, or a list of them")
     return files
@@ -70,9 +74,19 @@ def input_files(inputs: str | Path | Sequence[str]) -> list[Path]:
 
 def seen_file_names(files: list[Path]) -> dict[Path, str]:
     """The name each file's 28x28 image is saved under: its own name as a PNG (one.png -> one.png, scan.jpg ->
-    scan.png), or the whole name plus .png where two inputs share a stem (a.jpg, a.png -> a.jpg.png, a.png.png)."""
+    scan.png), the whole name plus .png where two inputs share a stem (a.jpg, a.png -> a.jpg.png, a.png.png), and a
+    number after it where two listed folders hold the same name (A/x.png, B/x.png -> x.png.png, x.png-2.png)."""
     stems = [file.stem for file in files]
-    return {file: f"{file.stem}.png" if stems.count(file.stem) == 1 else f"{file.name}.png" for file in files}
+    names: dict[Path, str] = {}
+    for file in files:
+        name = f"{file.stem}.png" if stems.count(file.stem) == 1 else f"{file.name}.png"
+        taken = set(names.values())
+        number = 2
+        while name in taken:
+            name = f"{file.name}-{number}.png"
+            number += 1
+        names[file] = name
+    return names
 
 
 def prepare(file: Path) -> torch.Tensor:

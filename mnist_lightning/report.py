@@ -87,8 +87,11 @@ def tables_markdown(jobs: list[Job], root: Path) -> str:
     once above them and left out of their rows, which then show what tells the jobs apart (report.csv keeps all)."""
     shared = shared_overrides(jobs)
 
-    def own(overrides: str) -> str:
-        return " ".join(word for word in overrides.split(" ") if word not in shared) or "(the common overrides)"
+    def own(overrides: str) -> str:  # the joined overrides less the shared ones (one may hold a space: tags=[a, b])
+        text = f" {overrides} "
+        for override in shared:
+            text = text.replace(f" {override} ", " ")
+        return text.strip() or "(the common overrides)"
 
     per_job = [row | {"overrides": own(row["overrides"])} for row in job_rows(jobs, root)]
     per_setting = [row | {"setting": own(row["setting"])} for row in setting_rows(jobs)]

@@ -134,6 +134,9 @@ def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path)
     # ignored torch_threads=0): train and evaluate check them with the early check's functions.
     result = run_here(TRAIN, "--config-name", "train", "trainer.limit_train_batches=-1", cwd=tmp_path)
     assert_clear_error(result, r"trainer.limit_train_batches must be a share .* got -1$")
+    # '' from an interpolation reaches the run's own check of the path: it said "ckpt_path . is a folder"
+    result = run_here(TRAIN, "+empty=''", "ckpt_path=${empty}", "trainer.fast_dev_run=true", cwd=tmp_path)
+    assert_clear_error(result, r"ckpt_path is empty: give a file such as <run>/checkpoints/last.ckpt$")
     # (an interpolation: its value is known only in the run)
     result = run_here(TRAIN, "+mode=yes", "trainer.fast_dev_run=${mode}", cwd=tmp_path)
     assert_clear_error(result, r"trainer.fast_dev_run must be true, false or a number of batches .* got 'yes'$")

@@ -30,7 +30,7 @@ TRAIN = "mnist_lightning.train"
             ["--epochs=1"],
             r"--epochs=1 is not a flag: options are key=value; did you mean trainer.max_epochs=1\?$",
         ),
-        (TRAIN, ["--max_epochs", "1"], r"--max_epochs is not a flag: .*; did you mean trainer.max_epochs\?$"),
+        (TRAIN, ["--max_epochs", "1"], r"--max_epochs is not a flag: .*; did you mean trainer.max_epochs=1\?$"),
         (
             "mnist_lightning.evaluate",
             ["--ckpt_path=x.ckpt"],
@@ -38,7 +38,14 @@ TRAIN = "mnist_lightning.train"
             r"as ckpt_path=x.ckpt$",
         ),  # fmt: skip
         (TRAIN, ["-m", "seed=1,2", "--bogus"], r"--bogus is not a flag: options are key=value \(--help lists them\)$"),
-        # A Trainer argument the config does not set: the + that adds it (the one advice with + that works)
+        # A Trainer argument the config does not set: the + that adds it (the one advice with + that works), also
+        # where a config key is close (max_steps, max_epochs); none for those the commands pass themselves
+        (
+            TRAIN,
+            ["trainer.max_steps=100"],
+            r"trainer.max_steps: the Trainer takes it, so add it to the config with \+trainer.max_steps=100$",
+        ),
+        (TRAIN, ["trainer.logger=false"], r"there is no option trainer.logger$"),
         (
             TRAIN,
             ["trainer.gradient_clip_val=0.5"],
@@ -481,12 +488,18 @@ def test_python_dash_m_on_the_package_names_the_command_modules(tmp_path):
         ["-m", "data/augment=affine,none"],
         ["ckpt_path=null"],  # train's default: it trains from the start
         ["ckpt_path=${oc.env:MY_CHECKPOINT}"],  # an interpolation: resolved by the run
+        ["--", "seed=3"],  # argparse's end of the flags
+        ["trainer.fast_dev_run=null"],  # Lightning takes null as false
+        ["trainer.fast_dev_run=0"],
     ],
 )
 def test_valid_command_lines_pass_the_early_check(args):
     from mnist_lightning.base.command_line import check_command_line
 
     check_command_line("train", args)  # the whole early check: a refusal would exit
+    # --help, --cfg and --info open no checkpoint: one not made yet is no reason to refuse them
+    for flags in (["--cfg", "job"], ["--help"], ["--info"]):
+        check_command_line("evaluate", ["ckpt_path=not_made_yet.ckpt", *flags])
 
 
 def test_the_early_checkpoint_check_covers_every_command_that_opens_one(tmp_path):
@@ -549,6 +562,12 @@ def test_evaluate_names_the_training_options_it_was_given_and_tests_as_without_t
     assert plain.returncode == given.returncode == 0, given.stderr
     note = "note: evaluate does not use data.batch_size, trainer.max_epochs: only training reads them"
     assert given.stderr.count(note) == 1 and "note:" not in plain.stderr
+    from mnist_lightning.base.command_line import training_only_note
+
+    assert training_only_note("evaluate", ["data/augment=affine"]).startswith(
+        "note: evaluate does not use data/augment:"
+    )
+    assert training_only_note("train", ["data.batch_size=64"]) is None  # train reads it
     accuracy = [line for line in given.stdout.splitlines() if line.startswith("test accuracy:")]
     assert accuracy and accuracy == [line for line in plain.stdout.splitlines() if line.startswith("test accuracy:")]
     # what a test does read is not named: the test batch size

@@ -166,5 +166,16 @@ def test_inputs_takes_a_list_of_files_and_folders(trained_sweep, tmp_path):
     assert result.returncode == 0, result.stderr
     named = [line.split(": ")[0] for line in result.stdout.splitlines()]
     assert named == [str(single), *(str(folder / f"{i}.png") for i in range(3))]
+    # Two listed folders with the same file names: each image the network saw is kept; a file listed twice is
+    # classified once (its folder is listed too)
+    other = tmp_path / "more"
+    other.mkdir()
+    for i in range(3):
+        render(DIGITS[4 + i], "specks", seed=i).save(other / f"{i}.png")
+    seen = tmp_path / "seen"
+    listed = f"inputs=[{folder},{other},{folder / '0.png'}]"
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", listed, f"save_preprocessed={seen}", cwd=tmp_path)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 6, result.stdout
+    assert len(list(seen.iterdir())) == 6
     assert_clear_error(run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", "inputs=[]", cwd=tmp_path),
                        r"inputs=\[\] names no files")  # fmt: skip

@@ -84,6 +84,16 @@ def test_a_search_trials_plumbing_is_not_listed_as_its_setting(tmp_path):
     assert "| (the common overrides) | 2 | 99.45 |" in text  # pooled: the trial numbers no longer tell them apart
 
 
+def test_common_overrides_leave_the_rows_also_when_one_holds_a_space_and_a_single_job_has_none(tmp_path):
+    make_job(tmp_path / "0", ["tags=[a, b]", "seed=1"], 0.9940)
+    make_job(tmp_path / "1", ["tags=[a, b]", "seed=2"], 0.9950)
+    text = report(tmp_path)
+    assert "Overrides common to every job: `tags=[a, b]`" in text and "| 0 | seed=1 | done |" in text
+    single = tmp_path / "single"
+    make_job(single / "0", ["seed=1"], 0.9940)
+    assert "Overrides common" not in report(single) and "| 0 | seed=1 | done |" in report(single)
+
+
 def test_a_run_resumed_from_its_own_checkpoint_pools_with_its_setting_and_another_checkpoint_does_not(tmp_path):
     # As a user gives it: relative to where the run started, or through ..; Hydra's record resolves it.
     own = f"ckpt_path={tmp_path.name}/s1/checkpoints/last.ckpt"

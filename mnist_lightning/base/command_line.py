@@ -42,14 +42,14 @@ def options_as_written(config_name: str) -> str:
     """The options of conf/<config_name>.yaml as the file writes them, comments included, for --help: Hydra's
     $CONFIG prints the values without the comments that say what each one does. The defaults list and the hydra
     node are left out; `$` is doubled for the template Hydra fills."""
-    config_file = CONF_DIR / f"{config_name}.yaml"
-    if not config_file.is_file():  # --config-name of a config in the user's own --config-dir
-        return "(--cfg job prints the options of this config)"
+    config_file = CONF_DIR / f"{config_name.removesuffix('.yaml')}.yaml"
+    if not config_file.is_file():  # --config-name of a config in the user's own --config-dir: Hydra's own list
+        return "$CONFIG"
     kept, inside_block = [], False
     for line in config_file.read_text().splitlines():
         if line.startswith(("defaults:", "hydra:")):
             inside_block = True
-        elif inside_block and line.startswith((" ", "-")):
+        elif inside_block and (line.startswith((" ", "-")) or not line.strip()):  # a blank line inside the block
             continue
         else:
             inside_block = False
@@ -73,7 +73,10 @@ def check_command_line(config_name: str | None, argv: list[str]) -> None:
     check_group_choices(argv)
     if config_name is not None:
         check_option_names(config_name, argv)
-        if message := given_checkpoint_error(config_name, command_line_overrides(argv) or []):
+        answered_by_hydra = {arg.split("=")[0] for arg in argv} & set(ANSWERED_BY_HYDRA)  # they open no checkpoint
+        if not answered_by_hydra and (
+            message := given_checkpoint_error(config_name, command_line_overrides(argv) or [])
+        ):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
         if note := training_only_note(config_name, argv):

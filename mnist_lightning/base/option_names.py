@@ -58,21 +58,26 @@ HYDRA_FLAGS = ("--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--re
                "--config-dir", "-cd", "--experimental-rerun", "--info", "-i")  # fmt: skip
 
 
-def unknown_flag(argv: list[str]) -> str | None:
+def unknown_flag(argv: list[str]) -> tuple[str, str] | None:
     """The first word that looks like a flag (`--epochs=1`, `--fast_dev_run`) and is not one of Hydra's, which
-    Hydra's argparse refuses with its eight-line usage."""
+    Hydra's argparse refuses with its eight-line usage, as typed and with its value ('' for none; in `--epochs 1`,
+    the next word). `--` (the end of the flags, which argparse takes) is not one."""
     previous = None
-    for arg in argv:
+    for i, arg in enumerate(argv):
         after_flag = is_flag(previous, TAKE_THE_NEXT_WORD + VALUE_MAY_FOLLOW)
-        if arg.startswith("-") and not after_flag and not is_flag(arg.split("=")[0], HYDRA_FLAGS):
-            return arg
+        if arg.startswith("-") and arg != "--" and not after_flag and not is_flag(arg.split("=")[0], HYDRA_FLAGS):
+            name, _, value = arg.partition("=")
+            following = argv[i + 1] if i + 1 < len(argv) and not value else ""
+            if following and "=" not in following and not following.startswith("-"):
+                value = following
+            return arg, value
         previous = arg
     return None
 
 
-def unknown_flag_message(config_name: str, flag: str) -> str:
+def unknown_flag_message(config_name: str, flag: str, value: str) -> str:
     """How the option a flag was meant to set is given: key=value, with the option of that name or a close one."""
-    name, _, value = flag.lstrip("-").partition("=")
+    name = flag.lstrip("-").partition("=")[0]
     keys = composed_keys(config_name, {}, [])
     if name in keys:
         return f"{flag} is not a flag: options are key=value, as {name}={value or '...'}"
@@ -166,6 +171,11 @@ def unchecked_hydra_setting(key: str) -> bool:
     )
 
 
+# The Trainer arguments train and evaluate pass themselves (run/build.py, evaluate.py), over the config's: a
+# +trainer.logger=false would be ignored, so no answer advises it (logger=none is the config's choice).
+SET_BY_THE_COMMANDS = {"callbacks", "logger", "plugins", "precision", "enable_checkpointing"}
+
+
 @functools.cache
 def trainer_arguments() -> set[str]:
     """The arguments of Lightning's Trainer, read from its source file: importing Lightning (and torch) to inspect
@@ -257,7 +267,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             quoting = "quote a value with spaces or brackets, key='value'"
             return f"Hydra cannot read {word!r} ({reason}): {quoting}{placeholder}"
     if (flag := unknown_flag(argv)) is not None:  # before the stray word: in `--epochs 1`, the 1
-        return unknown_flag_message(config_name, flag)
+        return unknown_flag_message(config_name, *flag)
     if (word := stray_word(argv)) is not None:  # after the parse: [12, 12] unquoted is two words, one with no =
         return stray_word_message(config_name, word)
     if not words:
@@ -308,11 +318,11 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
                 known = {f"trainer.{a}" for a in trainer_arguments()} | {k for k in keys if k.startswith("trainer.")}
                 return f"the Trainer takes no argument {argument!r}{suggestion(key, known)}"
         elif key not in keys:
-            hint = suggestion(key, keys)
             argument = key.removeprefix("trainer.")
-            if not hint and key.startswith("trainer.") and argument in trainer_arguments():
-                hint = f": the Trainer takes it, so add it to the config with +{override.input_line}"
-            return f"there is no option {key}{hint}"
+            if key.startswith("trainer.") and argument in trainer_arguments() - SET_BY_THE_COMMANDS:
+                plus = f"+{override.input_line}"
+                return f"there is no option {key}: the Trainer takes it, so add it to the config with {plus}"
+            return f"there is no option {key}{suggestion(key, keys)}"
         elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)

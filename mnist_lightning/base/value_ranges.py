@@ -29,8 +29,9 @@ def max_epochs_error(value: object) -> str | None:
 
 
 def fast_dev_run_error(value: object) -> str | None:
-    """Lightning's rule (the Trainer's _init_debugging_flags): true, false or a number of batches of each stage."""
-    if not isinstance(value, bool) and (not isinstance(value, int) or value < 0):
+    """Lightning's rule (the Trainer's _init_debugging_flags): true, false (or null) or a number of batches of each
+    stage."""
+    if value is not None and not isinstance(value, bool) and (not isinstance(value, int) or value < 0):
         return f"trainer.fast_dev_run must be true, false or a number of batches (like 5), got {value!r}"
     return None
 

@@ -40,9 +40,10 @@ def read_checkpoint(ckpt_path: str | Path, trust: bool = False) -> dict:
     file people download and pass around, and the full unpickler would run any code a file names. `trust`
     (trust_checkpoint=true) opens a file the user vouches for with the full unpickler.
     """
-    path = Path(ckpt_path)
-    if message := checkpoint_path_error(path):  # a folder, nothing there, an exported .onnx
+    # Checked as given: Path("") would be the working folder, "a folder" where the value is empty
+    if message := checkpoint_path_error(ckpt_path):  # empty, a folder, nothing there, an exported .onnx
         raise UserError(message)
+    path = Path(ckpt_path)
     found = [] if trust else unsafe_globals(path)  # named in the error; the loader below refuses them anyway
     named = f" ({', '.join(found[:3])})" if found else ""
     refused = f"{path} was not opened: it holds Python objects{named}, not only weights and plain data"
