@@ -8,6 +8,7 @@ if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before
     answer_early("predict", sys.argv[1:])
 
 import csv
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,16 +77,17 @@ def seen_file_names(files: list[Path]) -> dict[Path, str]:
     """The name each file's 28x28 image is saved under: its own name as a PNG (one.png -> one.png, scan.jpg ->
     scan.png), the whole name plus .png where two inputs share a stem (a.jpg, a.png -> a.jpg.png, a.png.png), and a
     number after it where two listed folders hold the same name (A/x.png, B/x.png -> x.png.png, x.png-2.png)."""
-    stems = [file.stem for file in files]
+    stems = Counter(file.stem for file in files)  # counted once: a folder may hold thousands of files
     names: dict[Path, str] = {}
+    taken: set[str] = set()
     for file in files:
-        name = f"{file.stem}.png" if stems.count(file.stem) == 1 else f"{file.name}.png"
-        taken = set(names.values())
+        name = f"{file.stem}.png" if stems[file.stem] == 1 else f"{file.name}.png"
         number = 2
         while name in taken:
             name = f"{file.name}-{number}.png"
             number += 1
         names[file] = name
+        taken.add(name)
     return names
 
 

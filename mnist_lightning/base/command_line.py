@@ -24,6 +24,11 @@ TRAINING_ONLY = ("data.batch_size", "data.val_size", "data.augment", "data/augme
                  "trainer.limit_train_batches", "trainer.limit_val_batches")  # fmt: skip
 
 
+def asks_hydra(argv: list[str]) -> bool:
+    """Whether `argv` has a flag Hydra answers without running the command (--help, --cfg job, ...)."""
+    return bool({arg.split("=")[0] for arg in argv} & set(ANSWERED_BY_HYDRA))
+
+
 def training_only_note(config_name: str | None, argv: list[str]) -> str | None:
     """evaluate's note naming the training-only options on its command line, else None."""
     if config_name != "evaluate":
@@ -73,10 +78,9 @@ def check_command_line(config_name: str | None, argv: list[str]) -> None:
     check_group_choices(argv)
     if config_name is not None:
         check_option_names(config_name, argv)
-        answered_by_hydra = {arg.split("=")[0] for arg in argv} & set(ANSWERED_BY_HYDRA)  # they open no checkpoint
-        if not answered_by_hydra and (
-            message := given_checkpoint_error(config_name, command_line_overrides(argv) or [])
-        ):
+        overrides = command_line_overrides(argv) or []
+        # --help, --cfg, ... open no checkpoint: one not made yet is no reason to refuse them
+        if not asks_hydra(argv) and (message := given_checkpoint_error(config_name, overrides)):
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
         if note := training_only_note(config_name, argv):
@@ -88,8 +92,7 @@ def answer_early(config_name: str, argv: list[str]) -> None:
     never runs (Hydra reads sys.argv itself), and exit: 1-2 s, where the command's imports alone take 8-10 s.
     Anything else returns, to run the command."""
     check_command_line(config_name, argv)
-    words = {arg.split("=")[0] for arg in argv}
-    if words & set(ANSWERED_BY_HYDRA) and "--experimental-rerun" not in words:
+    if asks_hydra(argv) and "--experimental-rerun" not in {arg.split("=")[0] for arg in argv}:
         command_file = sys.modules["__main__"].__file__  # the command's module, run by `python -m`
         hydra_main(config_name)(no_task(command_file))()
         sys.exit(0)

@@ -66,7 +66,7 @@ def unknown_flag(argv: list[str]) -> tuple[str, str] | None:
     for i, arg in enumerate(argv):
         after_flag = is_flag(previous, TAKE_THE_NEXT_WORD + VALUE_MAY_FOLLOW)
         if arg.startswith("-") and arg != "--" and not after_flag and not is_flag(arg.split("=")[0], HYDRA_FLAGS):
-            name, _, value = arg.partition("=")
+            value = arg.partition("=")[2]
             following = argv[i + 1] if i + 1 < len(argv) and not value else ""
             if following and "=" not in following and not following.startswith("-"):
                 value = following
