@@ -45,6 +45,7 @@ from mnist_lightning.run.record import (
     as_float,
     final_metrics,
     interrupted_message,
+    interruption,
     log_result,
     run_settings,
     write_metrics,
@@ -125,7 +126,12 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         # submitit exits the same way after requeueing a job at its time limit: its exit is the job's to report.
         if not trainer.interrupted or submitit_executor():
             raise
-        raise Interrupted(interrupted_message(cfg, trainer, output_dir)) from None
+        stopped = interruption(cfg, trainer, output_dir)
+        if trainer.is_global_zero:  # its record so far, so a report can say where it stopped and how to go on
+            write_metrics(
+                output_dir, record | {"status": "interrupted", "interrupted": stopped, "history": history.rows}
+            )
+        raise Interrupted(interrupted_message(stopped)) from None
 
     metrics = record | final_metrics(trainer, history, output_dir, test)
     metrics |= {"train/images": per_epoch["train"], "torch_threads": torch.get_num_threads()}

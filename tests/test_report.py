@@ -57,6 +57,23 @@ def test_a_benchmark_folder_and_a_stopped_run_are_named_as_such(tmp_path):
     assert f"| stopped | seed=2 | {unfinished}; checkpoints/last.ckpt resumes it |" in text
 
 
+def test_an_interrupted_run_says_where_it_stopped_and_is_not_pooled(tmp_path):
+    # A Ctrl-C'd run writes metrics.json with status interrupted (train.py): its row says where, and how to go on.
+    make_job(tmp_path / "0", ["seed=1"], 0.9940)
+    for folder, resume in (("1", "python -m mnist_lightning.train seed=2 ckpt_path=/x/last.ckpt"), ("2", None)):
+        make_job(tmp_path / folder, [f"seed={folder}"], None)
+        stopped = {"stage": "fit", "epoch": 3, "step": 60, "checkpoint": resume and "/x/last.ckpt", "resume": resume}
+        history = [{"epoch": 1, "val/acc": 0.97}, {"epoch": 2, "val/acc": 0.98}]
+        record = {"status": "interrupted", "interrupted": stopped, "history": history, "seed": int(folder)}
+        (tmp_path / folder / "metrics.json").write_text(json.dumps(record))
+    text = report(tmp_path)
+    assert (
+        "| 1 | seed=1 | interrupted (Ctrl-C) in epoch 3; metrics.json's interrupted.resume is the command that" in text
+    )
+    assert "| 2 | seed=2 | interrupted (Ctrl-C) in epoch 3 |" in text
+    assert "| (defaults) | 1 | 99.40 | - | 99.40 | 99.40 |" in text  # the finished run alone
+
+
 def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):
     make_job(tmp_path / "0", ["seed=1"], 0.9940)
     make_job(tmp_path / "1", ["seed=2"], 0.9950)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import compose_train_config, run_here, run_module
 
+from mnist_lightning.report import report_tables
 from mnist_lightning.run.build import build_trainer
 from mnist_lightning.run.checkpoints import AtomicCheckpointIO
 
@@ -72,10 +73,18 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
     process = run_module(TRAIN, *args, *ctrl_c, f"hydra.run.dir={run}", cwd=tmp_path)
     stderr = process.stderr
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and not (run / "metrics.json").exists()
+    assert "Traceback" not in stderr
     assert checkpoint_epoch(last) == stop - 1  # intact, and the latest finished epoch, not the best one
     lines = [line for line in stderr.splitlines() if line.startswith("interrupted: ")]
     assert len(lines) == 1 and str(last) in lines[0], stderr
+    # Its record so far: where it stopped, the epochs it finished (the uninterrupted run's), the command it printed
+    record = json.loads((run / "metrics.json").read_text())
+    stopped = record["interrupted"]
+    assert record["status"] == "interrupted" and "test/acc" not in record
+    assert (stopped["stage"], stopped["epoch"], stopped["checkpoint"]) == ("fit", stop + 1, str(last))
+    assert stopped["resume"] == lines[0].split("resume with: ", 1)[1]
+    assert [row["val/acc"] for row in record["history"]] == accs[:stop]
+    assert f"interrupted (Ctrl-C) in epoch {stop + 1}; metrics.json" in report_tables(run)
 
     # The command it printed, run as printed (into a new folder), finishes with the uninterrupted numbers.
     resume = shlex.split(lines[0].split("resume with: ", 1)[1])

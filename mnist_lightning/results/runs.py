@@ -112,6 +112,17 @@ def unfinished_status(run: Path) -> str:
     return "unfinished (no metrics.json): running, stopped or failed"
 
 
+def where_stopped(stopped: dict) -> str:
+    """Where a Ctrl-C'd run stopped, from its metrics.json's "interrupted" record (run/record.py's `interruption`)."""
+    return "in the final test" if stopped["stage"] == "test" else f"in epoch {stopped['epoch']}"
+
+
+def interrupted_status(stopped: dict) -> str:
+    where = where_stopped(stopped)
+    resume = "; metrics.json's interrupted.resume is the command that resumes it" if stopped["resume"] else ""
+    return f"interrupted (Ctrl-C) {where}{resume}"
+
+
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
     """One row per job; unfinished or failed jobs say so instead of disappearing."""
     rows = []
@@ -124,7 +135,10 @@ def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:
         if m.get("status") == "over_budget":  # a search trial skipped before training
             rows.append(row | {"status": "over budget, not trained", "params": f"{m['params']:,}"})
             continue
-        if m.get("status", "ok") != "ok":  # diverged or chance_level: metrics.json says where, or how far
+        if m.get("status") == "interrupted":  # Ctrl-C: metrics.json says where, and the command that resumes it
+            rows.append(row | {"status": interrupted_status(m["interrupted"])})
+            continue
+        if m.get("status", "ok") != "ok":  # diverged, chance_level or pruned: metrics.json says where, or how far
             failure = m.get(m["status"]) or {}
             where = f" at epoch {failure['epoch']}, step {failure['step']}" if "epoch" in failure else ""
             if "train/acc" in failure:

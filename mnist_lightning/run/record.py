@@ -10,6 +10,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_lightning.results.runs import where_stopped
 from mnist_lightning.run.callbacks import EpochHistory
 
 log = logging.getLogger(__name__)
@@ -47,18 +48,28 @@ def as_float(value: object) -> float | None:
     return None if value is None else float(value)
 
 
-def interrupted_message(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> str:
-    """Where a run stopped by Ctrl-C stands, and the command line that resumes it: same overrides, new ckpt_path."""
-    where = "in the final test" if trainer.state.fn == "test" else f"in epoch {trainer.current_epoch + 1}"
+def interruption(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> dict:
+    """Where a run stopped by Ctrl-C stands, and the command line that resumes it (same overrides, new ckpt_path):
+    what metrics.json records under "interrupted", and what the one-line message says."""
+    stage = "test" if trainer.state.fn == "test" else "fit"
+    where = {"stage": stage, "epoch": trainer.current_epoch + (stage == "fit"), "step": trainer.global_step}
     last = output_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():  # no epoch finished in this folder: a resumed run can start again from its ckpt_path
         if not cfg.get("ckpt_path"):
-            return f"{where}, before any epoch finished: nothing to resume"
+            return where | {"checkpoint": None, "resume": None}
         last = Path(cfg.ckpt_path)
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     kept = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
     command = shlex.join(["python", "-m", "mnist_lightning.train", *kept, f"ckpt_path={last.resolve()}"])
-    return f"{where}; the last finished epoch is in {last}; resume with: {command}"
+    return where | {"checkpoint": str(last), "resume": command}
+
+
+def interrupted_message(stopped: dict) -> str:
+    """The one line a Ctrl-C'd run ends with, from `interruption`'s record."""
+    where = where_stopped(stopped)
+    if stopped["resume"] is None:
+        return f"{where}, before any epoch finished: nothing to resume"
+    return f"{where}; the last finished epoch is in {stopped['checkpoint']}; resume with: {stopped['resume']}"
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
