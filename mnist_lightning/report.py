@@ -1,6 +1,7 @@
 """python -m mnist_lightning.report <folder>: one table and one plot for every run found under a folder."""
 
 import csv
+import io
 import re
 import sys
 import textwrap
@@ -37,9 +38,20 @@ def accuracy_limits(curves: list[list[float]]) -> tuple[float, float]:
     return max(0.0, low - margin), min(100.0, high + margin)
 
 
-def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
+def missing_curves_note(jobs: list[Job]) -> str | None:
+    """What curves.png cannot show: the runs without a per-epoch history, or None when it shows every run."""
+    missing = sum(1 for job in jobs if not job.curve)
+    if not missing:
+        return None
+    return (
+        f"{missing} of {len(jobs)} runs have no per-epoch history (no validation between epochs, as with "
+        "experiment=fast, or not finished): not in curves.png"
+    )
+
+
+def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
     """Validation (or test) accuracy per epoch, one line per job with a history, scaled to the data; the 99.40%
-    bar where the runs come near it. Returns what the plot could not show, or None."""
+    bar where the runs come near it."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no screen needed
@@ -52,7 +64,6 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
     ylabel = f"{'test' if val_is_test else 'validation'} accuracy (%)"
     shared = textwrap.fill(" ".join(shared_overrides(jobs)), 100)
     ax.set(xlabel="epoch", ylabel=ylabel, title=f"{title}\n{shared}" if shared else title)
-    note = None
     if drawn:
         for job, label in drawn:
             epochs, accs = zip(*job.curve, strict=True)
@@ -67,19 +78,12 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> str | None:
         ax.grid(alpha=0.3)
         # Beside the plot, where long labels do not cover the curves; small print once there are many jobs.
         ax.legend(fontsize=8 if len(drawn) <= 12 else 6, loc="upper left", bbox_to_anchor=(1.01, 1))
-    if len(drawn) < len(jobs):
-        missing = len(jobs) - len(drawn)
-        note = (
-            f"{missing} of {len(jobs)} runs have no per-epoch history (no validation between epochs, as with "
-            "experiment=fast, or not finished): not in curves.png"
-        )
-        if not drawn:
-            ax.text(0.5, 0.5, "no per-epoch history to draw", ha="center", va="center", transform=ax.transAxes)
+    else:
+        ax.text(0.5, 0.5, "no per-epoch history to draw", ha="center", va="center", transform=ax.transAxes)
     # bbox_inches="tight" grows the picture to hold the legend beside the plot; tight_layout warned ("not applied")
     # when a search's long labels left it no room.
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    return note
 
 
 def tables_markdown(jobs: list[Job], root: Path) -> str:
@@ -106,32 +110,44 @@ def report_tables(folder: Path) -> str:
     return "\n\n".join(block.strip() for block in re.split(r"(?m)^## .*$", text) if block.strip())
 
 
-def report(folder: Path) -> str:
-    """Write report.md, report.csv and curves.png into `folder`; return the markdown."""
+def find_runs(folder: Path) -> list[Job]:
+    """The runs under `folder`, or the one-line error that says why there are none."""
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise UserError(f"{folder} {what}: give a run or sweep folder under outputs/")
     jobs = find_jobs(folder)
     if not jobs:
         raise UserError(f"no Hydra runs (.hydra/overrides.yaml) under {folder}")
-    note = plot_curves(jobs, folder / "curves.png", title=str(folder.name))
-    header = f"# Report: {folder}\n\n" + (f"{note}\n\n" if note else "")
-    text = header + tables_markdown(jobs, folder)
+    return jobs
+
+
+def report_markdown(jobs: list[Job], folder: Path, shown: Path) -> str:
+    """report.md: its title names the folder as `shown`, then what curves.png leaves out, then the tables."""
+    note = missing_curves_note(jobs)
+    return f"# Report: {shown}\n\n" + (f"{note}\n\n" if note else "") + tables_markdown(jobs, folder)
+
+
+def report_csv(jobs: list[Job], folder: Path) -> str:
+    """report.csv: the per-job rows with every override, a blank line, then the per-setting rows."""
+    text = io.StringIO(newline="")
+    for rows in (job_rows(jobs, folder), setting_rows(jobs)):
+        if rows:
+            writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
+            writer.writeheader()
+            writer.writerows(rows)
+            text.write("\n")
+    return text.getvalue()
+
+
+def report(folder: Path, shown: Path | None = None) -> str:
+    """Write report.md, report.csv and curves.png into `folder`; return the markdown. `shown`: the folder as the
+    title names it (default: as given)."""
+    jobs = find_runs(folder)
+    plot_curves(jobs, folder / "curves.png", title=str(folder.name))
+    text = report_markdown(jobs, folder, shown or folder)
     (folder / "report.md").write_text(text)
-    write_csv(job_rows(jobs, folder), setting_rows(jobs), folder / "report.csv")
+    (folder / "report.csv").write_text(report_csv(jobs, folder))
     return text
-
-
-def write_csv(per_job: list[dict[str, str]], per_setting: list[dict[str, str]], path: Path) -> None:
-
-    with path.open("w", newline="") as f:
-        for rows in (per_job, per_setting):
-            if rows:
-                columns = list(dict.fromkeys(key for row in rows for key in row))
-                writer = csv.DictWriter(f, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-                f.write("\n")
 
 
 # A results table in the docs: `<!-- report: <folder> -->`, the folder's report tables, `<!-- end report -->`.
@@ -156,8 +172,20 @@ def fill_doc_tables(text: str, root: Path) -> str:
     return NAMED_TABLE.sub(lambda m: f"{m.group(1)}{NAMED_TABLES[m['name']](root)}\n{m.group(4)}", text)
 
 
+COMMITTED_RESULTS = "outputs/results"
+
+
+def committed_reports(root: Path) -> list[Path]:
+    """The folders of committed results that hold a report (report.md) of whole run folders kept beside it. A report
+    made before its runs were thinned to copied metrics files, or dropped, stays as it is: it names overrides that
+    no file beside it keeps."""
+    folders = (md.parent for md in sorted((root / COMMITTED_RESULTS).rglob("report.md")))
+    return [folder for folder in folders if (jobs := find_jobs(folder)) and not any(j.named_setting for j in jobs)]
+
+
 def update_docs(root: Path) -> None:
-    """Refill the report blocks of README.md and docs/*.md and redraw the frontier plot: never typed by hand."""
+    """Refill the report blocks of README.md and docs/*.md, redraw the frontier plot and rewrite the committed
+    results' reports in today's form: never typed by hand."""
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         text = doc.read_text()
         if fill_doc_tables(text, root) != text:
@@ -165,6 +193,10 @@ def update_docs(root: Path) -> None:
             print(f"updated {doc}")
     plot_frontier(frontier_rows(root), root / FRONTIER_PLOT)
     print(f"drew {root / FRONTIER_PLOT}")
+    for folder in committed_reports(root):
+        before = (folder / "report.md").read_text()
+        if report(folder, shown=folder.relative_to(root)) != before:
+            print(f"updated {folder / 'report.md'}")
 
 
 @exit_on_user_error

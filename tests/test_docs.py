@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lightning.report import DOC_TABLE, fill_doc_tables
+from mnist_lightning.report import DOC_TABLE, committed_reports, fill_doc_tables, report_csv, report_markdown
 from mnist_lightning.results.runs import find_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +19,20 @@ def test_every_results_table_matches_the_report_of_its_committed_runs(doc):
         assert (ROOT / block["folder"]).is_dir(), f"{doc.name}: {block['folder']} is not committed"
         assert block["tables"].strip(), f"{doc.name}: the table of {block['folder']} is empty"
     assert fill_doc_tables(text, ROOT) == text, f"{doc.name} differs from `python -m mnist_lightning.report --docs`"
+
+
+def test_the_committed_results_reports_are_what_report_writes_of_their_runs_today():
+    # report --docs rewrites them: a change to report's tables shows in every committed report, or fails here
+    folders = committed_reports(ROOT)
+    assert len(folders) >= 10 and ROOT / "outputs/results/v0.5.0/pico_expanded" in folders
+    for folder in folders:
+        jobs, shown = find_jobs(folder), folder.relative_to(ROOT)
+        assert (folder / "report.md").read_text() == report_markdown(jobs, folder, shown), f"{shown}/report.md"
+        csv_text = (folder / "report.csv").read_bytes().decode()  # as written: csv ends its rows in \r\n
+        assert csv_text == report_csv(jobs, folder), f"{shown}/report.csv"
+    # One whose runs were thinned to copied metrics keeps its report: it names overrides no file beside it has
+    assert ROOT / "outputs/results/reference" not in folders
+    assert "seed=1 torch_threads=1" in (ROOT / "outputs/results/reference/report.md").read_text()
 
 
 def test_the_docs_have_generated_tables_and_a_short_readme():
