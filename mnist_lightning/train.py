@@ -8,6 +8,7 @@ if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before
     answer_early("train", sys.argv[1:])
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,7 +60,12 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     `callbacks` are added to the configured ones: a way for tests and scripts to watch a run.
     """
     check_train_config(cfg)
-    torch.set_num_threads(torch_threads(cfg))  # provenance (below) is read now: the tree may change during the run
+    threads = torch_threads(cfg)
+    torch.set_num_threads(threads)
+    # Lightning's DDP launcher sets the threads again (the cores over its processes) unless OMP_NUM_THREADS is set:
+    # set, torch_threads=N and a SLURM task's cpus_per_task hold in DDP too
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    # provenance (below) is read now: the tree may change during the run
     record = {"status": "ok", "seed": cfg.seed, "tags": list(cfg.get("tags") or []), "provenance": provenance()}
     record["slurm"] = slurm_job()
     pl.seed_everything(cfg.seed, workers=True)
