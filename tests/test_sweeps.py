@@ -326,6 +326,37 @@ def test_a_search_killed_mid_trial_resumes_keeping_its_finished_trials(tmp_path,
     assert len(done) == 3 and len({tuple(sorted(t.params.items())) for t in done}) == 3
 
 
+@pytest.mark.system
+def test_ctrl_c_in_a_search_trial_says_to_run_the_search_again_and_that_goes_on(tmp_path, monkeypatch):
+    # The trial's own command (its overrides and ckpt_path) would open the default study, not this one: it was the
+    # advice until 0.5.0. Ctrl-C at the start of trial 0's second epoch, sent by the run itself (tests/ctrl_c.py).
+    from conftest import run_module
+
+    from mnist_lightning.report import report_tables
+
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    )
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=cc", "hydra.sweeper.n_trials=2"]
+    args = [*SEARCH, "trainer.max_epochs=2", *study]
+    ctrl_c = ["+callbacks.ctrl_c._target_=ctrl_c.CtrlCAt", "+callbacks.ctrl_c.epoch=1"]
+    stopped = run_module(TRAIN, *args, *ctrl_c, f"hydra.sweep.dir={tmp_path / 'a'}", cwd=tmp_path)
+    assert stopped.returncode == 130, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if line.startswith("interrupted: ")]
+    assert lines == [
+        f"interrupted: in epoch 2 of a trial of the Optuna search in study 'cc' in {storage}; run the search's "
+        "command again to go on: this trial is marked failed, the finished ones are kept"
+    ], stopped.stderr
+    record = json.loads((tmp_path / "a" / "0" / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and record["interrupted"]["search"] == {"study": "cc", "storage": storage}
+    assert "interrupted (Ctrl-C) in epoch 2; the search's command, run again, goes on" in report_tables(tmp_path / "a")
+    again = run_module(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'b'}", cwd=tmp_path)  # the search's command
+    assert again.returncode == 0, again.stderr
+    trials = optuna.load_study(study_name="cc", storage=storage).trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
 @contextlib.contextmanager
 def postgresql_server(password: str | None = None):
     """A PostgreSQL server of its own (Debian's `postgresql`): initdb in a temporary folder, a free local port,

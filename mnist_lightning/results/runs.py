@@ -120,6 +120,8 @@ def where_stopped(stopped: dict) -> str:
 def interrupted_status(stopped: dict) -> str:
     where = where_stopped(stopped)
     resume = "; metrics.json's interrupted.resume is the command that resumes it" if stopped["resume"] else ""
+    if stopped.get("search"):  # an Optuna trial: its search goes on by the search's own command
+        resume = "; the search's command, run again, goes on without it"
     return f"interrupted (Ctrl-C) {where}{resume}"
 
 

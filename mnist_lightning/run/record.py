@@ -53,6 +53,10 @@ def interruption(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> dict
     what metrics.json records under "interrupted", and what the one-line message says."""
     stage = "test" if trainer.state.fn == "test" else "fit"
     where = {"stage": stage, "epoch": trainer.current_epoch + (stage == "fit"), "step": trainer.global_step}
+    sweeper = HydraConfig.get().sweeper if HydraConfig.initialized() else {}
+    if "study_name" in sweeper:  # a trial of an Optuna search: the search resumes as a whole, by its own command
+        search = {"study": sweeper.study_name, "storage": sweeper.storage}
+        return where | {"checkpoint": None, "resume": None, "search": search}
     last = output_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():  # no epoch finished in this folder: a resumed run can start again from its ckpt_path
         if not cfg.get("ckpt_path"):
@@ -67,6 +71,12 @@ def interruption(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> dict
 def interrupted_message(stopped: dict) -> str:
     """The one line a Ctrl-C'd run ends with, from `interruption`'s record."""
     where = where_stopped(stopped)
+    if stopped.get("search"):  # the trial's own command would start another study, or be refused by this one
+        study = f"study {stopped['search']['study']!r} in {stopped['search']['storage']}"
+        return (
+            f"{where} of a trial of the Optuna search in {study}; run the search's command again to go on: this "
+            "trial is marked failed, the finished ones are kept"
+        )
     if stopped["resume"] is None:
         return f"{where}, before any epoch finished: nothing to resume"
     return f"{where}; the last finished epoch is in {stopped['checkpoint']}; resume with: {stopped['resume']}"
