@@ -8,6 +8,7 @@ fixture starts it (as root) and stops what it started. Skipped, with the reason,
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -239,6 +240,11 @@ def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(
     assert requeued["slurm"]["restarts"] == 1, requeued["slurm"]
     log = (sweep / "0" / "train.log").read_text()
     assert "resuming from" in log and "checkpoints/last.ckpt" in log
+    # The second attempt trained only the epochs left: a restart from scratch would end with the same numbers
+    # (deterministic), but would log epoch 1 again after the signal.
+    after_the_signal = log.partition("this job is timed-out")[2]
+    epochs = [int(n) for n in re.findall(r"Epoch (\d+): (?:val|test) loss", after_the_signal)]
+    assert epochs and epochs[0] > 1 and epochs == list(range(epochs[0], 7)), epochs
     assert "(1 remaining timeouts)" in log  # counted as a time limit: one of the two requeues spent
     job_errors = "".join(path.read_text() for path in sweep.rglob("*_log.err"))  # submitit's and the job's stderr
     assert "this job is timed-out" in job_errors  # submitit's word for any signal to a job of <= 10 minutes
