@@ -605,6 +605,44 @@ def test_a_batch_of_trials_that_runs_out_of_new_sets_leaves_none_running(tmp_pat
     assert len(states) == 1 + 20 and set(states) == {optuna.trial.TrialState.FAIL}  # the first set's trial too
 
 
+def test_each_trial_runs_in_the_folder_named_by_its_number_when_a_batch_has_a_gap(tmp_path, monkeypatch):
+    # The launcher numbers a launch's folders from initial_job_idx: a batch of trials 0 and 2 (trial 1 a failed
+    # duplicate draw) put trial 2 in folder 1. Each run of consecutive numbers is now a launch of its own.
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, consecutive_runs
+
+    assert consecutive_runs([0, 2, 3, 5]) == [[0], [1, 2], [3]]
+    worker = OptunaSweeper(
+        f"sqlite:///{tmp_path / 'study.db'}", "gap", n_trials=3, n_jobs=2, direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=1), params={"optimizer.lr": "interval(0.001, 0.01)"},
+    )  # fmt: skip
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        worker.config = compose("train", overrides=[f"hydra.sweep.dir={tmp_path}"], return_hydra_config=True)
+    launches = []
+
+    class Launcher:  # records where each launch starts numbering its folders, and how many jobs it has
+        def launch(self, overrides, initial_job_idx):
+            launches.append((initial_job_idx, len(overrides)))
+            return [JobReturn(overrides=o, _return_value=0.5, status=JobStatus.COMPLETED) for o in overrides]
+
+    worker.launcher = Launcher()
+    ask_new, calls = worker.ask_new, []
+
+    def ask_with_a_failed_draw_second(study):  # as a duplicate draw does: a trial numbered, then failed
+        calls.append(1)
+        if len(calls) == 2:
+            study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
+        return ask_new(study)
+
+    monkeypatch.setattr(worker, "ask_new", ask_with_a_failed_draw_second)
+    worker.search([])
+    study = optuna.load_study(study_name="gap", storage=worker.storage)
+    states = {t.number: t.state.name for t in study.trials}
+    assert states == {0: "COMPLETE", 1: "FAIL", 2: "COMPLETE", 3: "COMPLETE"}
+    assert launches == [(0, 1), (2, 1), (3, 1)]  # trial 2 in folder 2, not 1
+
+
 def test_a_search_space_with_no_new_parameter_set_left_stops_instead_of_training_one_again(tmp_path):
     from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
 

@@ -59,6 +59,17 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def consecutive_runs(numbers: list[int]) -> list[list[int]]:
+    """The positions of `numbers` in runs of consecutive values: [3, 4, 6] -> [[0, 1], [2]]."""
+    runs: list[list[int]] = []
+    for i, number in enumerate(numbers):
+        if runs and numbers[runs[-1][-1]] + 1 == number:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 class OptunaSweeper(Sweeper):
     def __init__(self, storage: str, study_name: str, n_trials: int, n_jobs: int, direction: str,
                  sampler: optuna.samplers.BaseSampler, params: dict[str, str],
@@ -131,13 +142,19 @@ class OptunaSweeper(Sweeper):
                     fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial)
                     for trial in trials
                 ]
-                try:
-                    results = self.launcher.launch(overrides, initial_job_idx=trials[0].number)
-                except BaseException:  # the launcher refused (exit 2), Ctrl-C: not left running for other workers
-                    self.fail_unfinished(study, trials)
-                    raise
-                for trial, result in zip(trials, results, strict=True):
-                    self.tell(study, trial, result)
+                for run in consecutive_runs([trial.number for trial in trials]):
+                    # The launcher names the job folders initial_job_idx, +1, ...: one launch per run of consecutive
+                    # trial numbers keeps each folder named by its trial (a failed duplicate draw, or another
+                    # worker's trial, leaves a gap in a batch)
+                    try:
+                        results = self.launcher.launch(
+                            [overrides[i] for i in run], initial_job_idx=trials[run[0]].number
+                        )
+                    except BaseException:  # the launcher refused (exit 2), Ctrl-C: not left running for other workers
+                        self.fail_unfinished(study, trials)
+                        raise
+                    for i, result in zip(run, results, strict=True):
+                        self.tell(study, trials[i], result)
                 left = self.trials_left(study)
         except SearchError:  # e.g. a space with no new set left: the trials that finished keep their result file
             self.write_best(study)
