@@ -25,14 +25,13 @@ SHORT_RUN = ["trainer.max_epochs=2", "trainer.limit_train_batches=12", "trainer.
 
 @pytest.fixture(scope="module")
 def tracked_run(tmp_path_factory):
-    """One short run with logger=many into a SQLite tracking store of its own: (run folder, tracking URI)."""
+    """One short run with logger=many and MLflow's configured store, as a user gets it: its SQLite file and
+    artifacts under outputs/ of the folder the command ran in, here a folder of its own. (run folder, tracking URI)"""
     root = tmp_path_factory.mktemp("tracked")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    args = [*SHORT_RUN, "logger=many", f"logger.mlflow.tracking_uri={uri}",
-            f"logger.mlflow.artifact_location={root / 'artifacts'}", f"hydra.run.dir={root / 'run'}"]  # fmt: skip
-    result = run_here(TRAIN, *args, cwd=root)
+    result = run_here(TRAIN, *SHORT_RUN, "logger=many", f"hydra.run.dir={root / 'run'}", cwd=root)
     assert result.returncode == 0, result.stderr
-    return root / "run", uri
+    assert (root / "outputs" / "mlflow.db").is_file()
+    return root / "run", f"sqlite:///{root / 'outputs' / 'mlflow.db'}"
 
 
 def only_run(uri: str):
@@ -75,6 +74,9 @@ def test_mlflow_keeps_the_test_diagnostics_and_metrics_json_as_artifacts(tracked
     assert {"metrics.json", "test/confusion_matrix.png", "test/misclassified.png"} <= files, files
     png = client.download_artifacts(run.info.run_id, "test/confusion_matrix.png")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    # Kept where the config says: outputs/mlartifacts of the folder the command ran in, as an absolute path
+    location = client.get_experiment(run.info.experiment_id).artifact_location
+    assert location == str(Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"), location
 
 
 def test_csv_and_tensorboard_get_the_settings_too(tracked_run):
