@@ -247,6 +247,14 @@ def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == last_line
     threads = [json.loads((sweep / job / "metrics.json").read_text())["torch_threads"] for job in ("0", "1")]
     assert threads == [max(1, len(os.sched_getaffinity(0)) // 2)] * 2
+    # At once: each job's log starts before the other's ends (one after another, the second would start later)
+    spans = []
+    for job in ("0", "1"):
+        stamps = re.findall(
+            r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]", (sweep / job / "train.log").read_text(), re.M
+        )
+        spans.append((stamps[0], stamps[-1]))
+    assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], spans
 
 
 @pytest.mark.parametrize(("n_jobs", "trainer", "processes"), [(2, "default", 2), (-1, "default", 0), (2, "ddp_cpu", 4)])
