@@ -126,10 +126,29 @@ def check_options(cfg: DictConfig) -> None:
     share = cfg.get("doubtful_share")
     if not isinstance(share, float | int) or isinstance(share, bool) or not 0 < share < 1:
         raise UserError(f"doubtful_share must be a number between 0 and 1 (like 0.01), got {share!r}")
+    below = cfg.get("doubtful_below")
+    if below is not None and (not isinstance(below, float | int) or isinstance(below, bool) or not 0 <= below <= 1):
+        raise UserError(f"doubtful_below must be a probability between 0 and 1 (or null: calibrated), got {below!r}")
     for key in ("output", "save_preprocessed"):
         if cfg.get(key) and Path(cfg[key]).exists() and Path(cfg[key]).is_dir() != (key == "save_preprocessed"):
             kind = "a folder" if key == "save_preprocessed" else "a file, not a folder"
             raise UserError(f"{key}={cfg[key]} must be {kind}")
+
+
+def check_inputs_are_kept(cfg: DictConfig, files: list[Path], seen_names: dict[Path, str]) -> None:
+    """Refuse an output that would write over an input image: the CSV itself, or a 28x28 image saved under an
+    input's own name (save_preprocessed=<the inputs' folder>)."""
+    inputs = {file.resolve(): file for file in files}
+    if cfg.get("output") and Path(cfg.output).resolve() in inputs:
+        raise UserError(f"output={cfg.output} is one of the inputs, which the CSV would replace: give another file")
+    if cfg.get("save_preprocessed"):
+        folder = Path(cfg.save_preprocessed)
+        hit = [inputs[path] for name in seen_names.values() if (path := (folder / name).resolve()) in inputs]
+        if hit:
+            shown = ", ".join(str(file) for file in hit[:3]) + (f" and {len(hit) - 3} more" if len(hit) > 3 else "")
+            raise UserError(
+                f"save_preprocessed={folder} would write the 28x28 images over inputs ({shown}): give another folder"
+            )
 
 
 def predict(cfg: DictConfig) -> list[Prediction]:
@@ -138,13 +157,14 @@ def predict(cfg: DictConfig) -> list[Prediction]:
         require(cfg, key, f"give {key}=...: python -m mnist_lightning.predict ckpt_path=<ckpt> inputs=<file or folder>")
     check_options(cfg)
     files = input_files(cfg.inputs)
+    seen_names = seen_file_names(files)
+    check_inputs_are_kept(cfg, files, seen_names)
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
     doubtful_below = cfg.doubtful_below
     if doubtful_below is None:  # calibrated on this network's own answers (inference/doubt.py)
         doubtful_below = calibrated_threshold(module, cfg.doubtful_share)
         print(f"doubtful below p={doubtful_below:.3f}: less sure than on {1 - cfg.doubtful_share:.1%} of the "
               "training digits it reads right", file=sys.stderr)  # fmt: skip
-    seen_names = seen_file_names(files)
     seen_dir = Path(cfg.save_preprocessed) if cfg.get("save_preprocessed") else None
     if seen_dir is not None:
         seen_dir.mkdir(parents=True, exist_ok=True)
@@ -183,7 +203,8 @@ def predict(cfg: DictConfig) -> list[Prediction]:
         print(f"wrote the 28x28 image the network saw for each file to {seen_dir}", file=sys.stderr)
     if cfg.get("output"):
         write_csv(sorted(predictions, key=lambda p: str(p.file)), Path(cfg.output), doubtful_below)
-        print(f"wrote {cfg.output} ({len(predictions)} rows)", file=sys.stderr)
+        rows = f"{len(predictions)} row" + ("s" if len(predictions) != 1 else "")
+        print(f"wrote {cfg.output} ({rows})", file=sys.stderr)
     return predictions
 
 

@@ -78,3 +78,30 @@ def test_predict_on_a_folder_without_files_is_a_clear_error(trained_sweep, tmp_p
         result.stderr.strip()
         == f"error: inputs={tmp_path} is a folder with no files: put PNG or JPEG images of digits there"
     )
+
+
+def test_predict_never_writes_over_its_inputs_and_checks_doubtful_below(trained_sweep, tmp_path):
+    # save_preprocessed=<the inputs' folder> replaced every photo with its 28x28 image; output=<an input> with the CSV
+    images = tmp_path / "images"
+    images.mkdir()
+    write_test_digits(images, count=2)
+    before = {file.name: file.read_bytes() for file in images.iterdir()}
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    first, second = images / "00_white_on_black.png", images / "01_white_on_black.png"  # saved as <stem>.png
+    over = f"would write the 28x28 images over inputs ({first}, {second}): give another folder"
+    answers = {
+        f"save_preprocessed={images}": f"error: save_preprocessed={images} {over}",
+        f"output={first}": f"error: output={first} is one of the inputs, which the CSV would replace: give another "
+        "file",
+        "doubtful_below=2": "error: doubtful_below must be a probability between 0 and 1 (or null: calibrated), got 2",
+    }
+    for option, answer in answers.items():
+        result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={images}", option, cwd=tmp_path)
+        assert (result.returncode, result.stderr.strip()) == (2, answer)
+    assert {file.name: file.read_bytes() for file in images.iterdir()} == before
+    # Another folder takes them all
+    seen = tmp_path / "seen"
+    result = run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", f"inputs={images}", f"save_preprocessed={seen}",
+                      "doubtful_below=0.5", f"output={tmp_path / 'p.csv'}", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(list(seen.iterdir())) == 4 and f"wrote {tmp_path / 'p.csv'} (4 rows)" in result.stderr
