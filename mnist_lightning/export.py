@@ -44,9 +44,15 @@ def export(cfg: DictConfig) -> Path:
     missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
     if cfg.format == "onnx" and missing:
         raise UserError(f'format=onnx needs {", ".join(missing)}: pip install "mnist-lightning[export]"')
+    if not isinstance(cfg.atol, float | int) or isinstance(cfg.atol, bool) or cfg.atol < 0:
+        raise UserError(f"atol must be a number of 0 or more (the largest logit difference allowed), got {cfg.atol!r}")
+    path = Path(cfg.output or Path(cfg.ckpt_path).with_suffix(f".{cfg.format}"))
+    if path.is_dir():  # found now, not after the export and its checks
+        raise UserError(
+            f"output={path} is a folder: give the file to write, e.g. output={path / f'model.{cfg.format}'}"
+        )
     # An expanded network ships as the weights its factors make (model/expansion.py): the same outputs, fewer numbers
     model = PixelsToLogits(folded(load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).net))
-    path = Path(cfg.output or Path(cfg.ckpt_path).with_suffix(f".{cfg.format}"))
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels, labels = mnist_test_pixels()
     reference = torch_logits(model, pixels)

@@ -44,6 +44,9 @@ def serve(cfg: DictConfig) -> None:
     require(cfg, "ckpt_path", "give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
     if not isinstance(cfg.port, int) or not 0 <= cfg.port <= 65535:
         raise UserError(f"port must be a number from 0 to 65535, got {cfg.port!r}")
+    limit = cfg.max_upload_mb
+    if not isinstance(limit, float | int) or isinstance(limit, bool) or limit <= 0:
+        raise UserError(f"max_upload_mb must be a positive number of MiB (like 10), got {limit!r}")
     classify = load_classifier(str(cfg.ckpt_path), trust=cfg.trust_checkpoint)
     hosts: set[str] = set()  # filled in once the port is known (port=0 takes a free one)
     handler = make_handler(classify, int(cfg.max_upload_mb * 2**20), hosts)

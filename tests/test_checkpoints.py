@@ -248,11 +248,11 @@ def test_a_checkpoint_of_another_network_names_the_choices_of_the_run_that_made_
         checkpoints.check_same_network(other, torch.nn.Linear(1, 1), tmp_path / "last.ckpt")
 
 
-def test_an_exported_onnx_file_given_as_a_checkpoint_asks_for_the_ckpt(tmp_path):
-    onnx = tmp_path / "model.onnx"
-    onnx.write_bytes(b"\x08\x07onnx protobuf")
-    with pytest.raises(UserError, match=r"model.onnx is an exported network, not a checkpoint: give the .ckpt"):
-        read_checkpoint(onnx)
+def test_an_exported_file_given_as_a_checkpoint_asks_for_the_ckpt(tmp_path):
+    for name in ("model.onnx", "model.pt2"):  # export's two formats (a .pt2 said "not a checkpoint (RuntimeError)")
+        (tmp_path / name).write_bytes(b"\x08\x07exported")
+        with pytest.raises(UserError, match=rf"{name} is an exported network, not a checkpoint: give the .ckpt"):
+            read_checkpoint(tmp_path / name)
 
 
 def test_a_network_option_set_from_another_is_named_as_the_user_types_it():

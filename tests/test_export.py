@@ -96,11 +96,15 @@ def test_export_errors_are_one_clear_line(tmp_path):
     # The command line once (the one-line wrapper); the other refusals in-process, where they are raised.
     assert_clear_error(run_here("mnist_lightning.export", cwd=tmp_path), "give the checkpoint to export")
     (tmp_path / "README.md").write_text("not a checkpoint")
-    cases = [("missing.ckpt", "onnx", "missing.ckpt does not exist"), (str(tmp_path / "README.md"), "onnx",
-             "not a checkpoint"), ("x.ckpt", "tflite", "format must be one of onnx, pt2")]  # fmt: skip
-    for ckpt_path, fmt, pattern in cases:
+    # output=<a folder> and a negative atol were found only after the export and its checks (30 s): a traceback
+    # (IsADirectoryError), and "parity check failed ... (allowed -1)"
+    cases = [("missing.ckpt", "onnx", {}, "missing.ckpt does not exist"), (str(tmp_path / "README.md"), "onnx", {},
+             "not a checkpoint"), ("x.ckpt", "tflite", {}, "format must be one of onnx, pt2"),
+             ("x.ckpt", "onnx", {"output": str(tmp_path)}, f"output={tmp_path} is a folder: give the file to write"),
+             ("x.ckpt", "onnx", {"atol": -1}, "atol must be a number of 0 or more")]  # fmt: skip
+    for ckpt_path, fmt, options, pattern in cases:
         cfg = OmegaConf.create({"ckpt_path": ckpt_path, "format": fmt, "output": None, "int8": False,
-                                "atol": 1e-4, "trust_checkpoint": False})  # fmt: skip
+                                "atol": 1e-4, "trust_checkpoint": False} | options)  # fmt: skip
         with pytest.raises(UserError, match=pattern):
             export(cfg)
 

@@ -153,9 +153,22 @@ def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, t
         result = run_here("mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}", cwd=tmp_path)
         assert_clear_error(result, f"port {port} is in use")
     assert_clear_error(run_here("mnist_lightning.serve", cwd=tmp_path), "give the model to serve")
+    result = run_here("mnist_lightning.serve", f"ckpt_path={checkpoint}", "max_upload_mb=-1", cwd=tmp_path)
+    assert_clear_error(result, r"max_upload_mb must be a positive number of MiB \(like 10\), got -1")  # it served
     (tmp_path / "foreign.onnx").write_bytes(b"\x00" * 64)  # the rest in-process, where they are raised
     with pytest.raises(UserError, match="not an ONNX model onnxruntime can run"):
         load_classifier(str(tmp_path / "foreign.onnx"))
+    import onnx  # a valid ONNX model that is not export's: its input is not `pixels`
+    from onnx import TensorProto, helper
+
+    x, logits = (helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 10]) for name in ("x", "logits"))
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["logits"])], "other", [x], [logits])
+    onnx.save(helper.make_model(graph), tmp_path / "other.onnx")
+    with pytest.raises(UserError, match=r"is not a model made by mnist_lightning.export \(no 'pixels' input\)"):
+        load_classifier(str(tmp_path / "other.onnx"))
+    (tmp_path / "model.pt2").write_bytes(b"PK")
+    with pytest.raises(UserError, match=r"model.pt2 is a torch.export program: serve reads a checkpoint"):
+        load_classifier(str(tmp_path / "model.pt2"))
     with pytest.raises(UserError, match="is not a file"):
         load_classifier(str(tmp_path / "nothing.ckpt"))
 
@@ -282,3 +295,10 @@ def test_a_finger_draws_on_a_phone_sized_screen(server):
         assert digit.text in list("0123456789")  # the touches drew a stroke, and the page sent it
     finally:
         browser.quit()
+
+
+def test_the_answer_gives_probabilities_to_four_places_in_its_json():
+    # onnxruntime and torch answer in float32: rounded there, 0.0013 printed as 0.0013000000035390258
+    probabilities = np.array([[0.0013] * 9 + [0.9883]], dtype=np.float32)
+    result = answer(lambda x: probabilities, mnist_png(0))
+    assert json.dumps(result["probabilities"]) == "[" + ", ".join(["0.0013"] * 9 + ["0.9883"]) + "]"

@@ -12,6 +12,7 @@ from mnist_lightning.base.locations import CONF_DIR
 
 # The commands whose ckpt_path is a checkpoint to open; serve's may also be an exported .onnx (inference/server.py).
 CHECKPOINT_COMMANDS = ("train", "evaluate", "predict", "export", "photos")
+EXPORTED = (".onnx", ".pt2")  # the files mnist_lightning.export writes (format=onnx, format=pt2)
 
 
 def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
@@ -25,7 +26,7 @@ def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
         return f"ckpt_path {path} is a folder, not a checkpoint: give {hint}"
     if not path.is_file():
         return f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt"
-    if path.suffix == ".onnx":  # what export writes: serve reads it; evaluate, predict and training need the weights
+    if path.suffix in EXPORTED:  # what export writes: serve reads .onnx; evaluate, predict and training need weights
         return f"{path} is an exported network, not a checkpoint: give the .ckpt it was exported from"
     return None
 

@@ -17,6 +17,7 @@ from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_lightning.base.checkpoint_path import EXPORTED
 from mnist_lightning.base.errors import missing_choice_message, project_groups, user_config_dirs
 from mnist_lightning.base.locations import CONF_DIR
 from mnist_lightning.base.value_ranges import RANGE_ERRORS
@@ -104,9 +105,9 @@ def stray_word_message(config_name: str, word: str) -> str:
     """How `word` should have been given to the command of `config_name`."""
     options = set(OmegaConf.load(CONF_DIR / f"{config_name}.yaml").keys())  # `in` would skip a ??? value
     not_option = f"{word!r} is not an option (key=value)"
-    if "ckpt_path" in options and word.endswith(".onnx") and config_name != "serve":
+    if "ckpt_path" in options and word.endswith(EXPORTED) and not (config_name == "serve" and word.endswith(".onnx")):
         return f"{not_option}, and an exported network: give the .ckpt it was exported from as ckpt_path=..."
-    if "ckpt_path" in options and word.endswith((".ckpt", ".onnx")):
+    if "ckpt_path" in options and word.endswith((".ckpt", *EXPORTED)):
         return f"{not_option}: give the checkpoint as ckpt_path={word}"
     if "inputs" in options:
         return f"{not_option}: give photos as inputs={word}, the checkpoint as ckpt_path=..."

@@ -35,6 +35,8 @@ def load_classifier(path: str, trust: bool = False) -> Classifier:
     """A checkpoint through PyTorch, or an exported .onnx file through onnxruntime; a clear error for anything else."""
     if not Path(path).is_file():
         raise UserError(f"ckpt_path={path} is not a file: give a checkpoint (.ckpt) or an exported model (.onnx)")
+    if Path(path).suffix == ".pt2":  # export's other format: a torch.export program, for runtimes without Lightning
+        raise UserError(f"{path} is a torch.export program: serve reads a checkpoint (.ckpt) or an exported .onnx")
     if Path(path).suffix != ".onnx":
         module = load_module(path, trust=trust).eval()
         return lambda x: module(x).softmax(dim=1).detach().numpy()
@@ -71,7 +73,9 @@ def answer(classify: Classifier, body: bytes) -> dict:
     with torch.no_grad():
         probabilities = classify(x.unsqueeze(0))[0]
     seen = (denormalize(x[0]).clamp(0, 1) * 255).round().int().flatten().tolist()
-    return {"digit": int(probabilities.argmax()), "probabilities": probabilities.round(4).tolist(), "seen": seen}
+    # float64 before rounding: a rounded float32 prints as 0.0013000000035390258 in the JSON
+    rounded = probabilities.astype(np.float64).round(4).tolist()
+    return {"digit": int(probabilities.argmax()), "probabilities": rounded, "seen": seen}
 
 
 def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -> type[BaseHTTPRequestHandler]:
