@@ -71,6 +71,21 @@ TRAIN = "mnist_lightning.train"
             ["ckpt_path=x.ckpt", "me.png"],
             r"give photos as inputs=me.png, the checkpoint as ckpt_path=\.\.\.$",
         ),
+        # A network or recipe chosen for a command that rebuilds its checkpoint's: Hydra's "Could not override
+        # 'model'", whose advice (+model=pico6) was then ignored
+        (
+            "mnist_lightning.evaluate",
+            ["ckpt_path=x.ckpt", "model=pico6"],
+            r"model=pico6: evaluate takes no model, the checkpoint decides it \(as it was trained\); train chooses it$",
+        ),  # fmt: skip
+        ("mnist_lightning.evaluate", ["ckpt_path=x.ckpt", "+model=pico6"], r"model=pico6: evaluate takes no model"),
+        ("mnist_lightning.predict", ["ckpt_path=x.ckpt", "inputs=a", "experiment=fast"], "predict takes no experiment"),
+        # A comma list to predict: the advice was -m, which made a multirun folder and loaded the model per file
+        (
+            "mnist_lightning.predict",
+            ["ckpt_path=x.ckpt", "inputs=a.png,b.png"],
+            r"inputs=a.png,b.png gives several values: a list is written inputs=\[a.png,b.png\] \(a string",
+        ),  # fmt: skip
         # A group chosen with a dot, or a node of settings given one value: a Python error inside instantiate
         (TRAIN, ["data.augment=affine"], "data.augment is a config group: choose from it as data/augment=affine$"),
         (

@@ -291,6 +291,8 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             group_choices[group] = ["null" if o is None else str(o) for o in options]
         elif not override.is_add() or key.startswith("trainer."):
             values.append((override, key))
+    if message := group_the_checkpoint_decides(config_name, group_choices):
+        return message
     searchpath = user_searchpath(argv)
     if message := unknown_hydra_option(config_name, group_choices, searchpath):
         return message
@@ -308,6 +310,11 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
         for arg in argv  # also hydra.mode=RunMode.MULTIRUN
     )
     if swept is not None and not multirun and all(cfg.hydra.mode != RunMode.MULTIRUN for cfg in COMPOSED.values()):
+        if config_name in FROM_THE_CHECKPOINT:  # one run, no run folder: -m would make a multirun folder of jobs
+            listed = f"{swept.key_or_group}=[{','.join(swept.sweep_string_iterator())}]"
+            return (
+                f"{swept.input_line} gives several values: a list is written {listed} (a string with a comma in quotes)"
+            )
         return (
             f"{swept.input_line} sweeps several values: add -m to run one job for each "
             "(a list is written [a,b], a string with a comma in quotes, key='a,b')"
@@ -327,6 +334,26 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
         elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
+
+
+# The commands that rebuild the network their checkpoint (or exported file) holds, with its own settings
+FROM_THE_CHECKPOINT = ("evaluate", "predict", "export", "serve", "photos")
+
+
+def group_the_checkpoint_decides(config_name: str, group_choices: dict[str, list[str]]) -> str | None:
+    """`evaluate ... model=pico6` (or experiment=, optimizer=, ...): a group the command does not have, as the
+    checkpoint decides it. Hydra said "Could not override 'model'" and advised +model=pico6, which was then ignored."""
+    if config_name not in FROM_THE_CHECKPOINT:
+        return None
+    defaults = OmegaConf.load(CONF_DIR / f"{config_name}.yaml").get("defaults") or []
+    own = {key for entry in defaults if isinstance(entry, DictConfig) for key in entry}
+    for group, choices in group_choices.items():
+        name = group.lstrip("+")
+        if not name.startswith("hydra/") and name.split("/")[0] not in own:
+            given, decided = f"{name}={','.join(choices)}", "the checkpoint decides it (as it was trained)"
+            return f"{given}: {config_name} takes no {name}, {decided}; train chooses it"
+
+    return None
 
 
 def settings_given_one_value(override: Any, key: str, groups: set[str], config_dirs: list[Path]) -> str | None:
