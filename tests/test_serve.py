@@ -94,8 +94,13 @@ def test_requests_from_elsewhere_and_oversized_pictures_are_refused(server, know
     status, result = post(server, png, headers={})  # what another site's script could send without asking
     assert status == 403 and "X-MNIST-Lightning" in result["error"]
     rebound = {"X-MNIST-Lightning": "1", "Host": "attacker.example:80"}  # a DNS name pointed at 127.0.0.1
-    with pytest.raises(urllib.error.HTTPError, match="421"):
+    with pytest.raises(urllib.error.HTTPError, match="421") as refused:
         urllib.request.urlopen(urllib.request.Request(f"{server}/predict", data=png, headers=rebound))
+    # In words that name the fix, for a user behind a tunnel or an alias (it was Python's HTML error page)
+    assert refused.value.read().decode() == (
+        "this server answers only to its own address; to answer attacker.example, start it with "
+        "allowed_hosts=[attacker.example]\n"
+    )
     huge = io.BytesIO()
     Image.new("L", (6000, 5000), 255).save(huge, format="PNG")  # 40 KB of file, 30 megapixels
     status, result = post(server, huge.getvalue())

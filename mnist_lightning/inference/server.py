@@ -92,7 +92,12 @@ def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -
             host = (self.headers.get("Host") or "").lower()
             address, port = self.connection.getsockname()[:2]
             if host not in hosts and host not in (f"{address}:{port}", address if port == 80 else None):
-                self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "this server answers only to its own address")
+                # Plain text that names the fix (send_error's HTML page did not, and logged the request twice)
+                name = host.rsplit(":", 1)[0] if host else "<name>"
+                refusal = "this server answers only to its own address; to answer "
+                refusal += f"{name}, start it with allowed_hosts=[{name}]"
+                self.close_connection = True
+                self._send(HTTPStatus.MISDIRECTED_REQUEST, f"{refusal}\n".encode(), "text/plain; charset=utf-8")
                 return False
             return True
 
