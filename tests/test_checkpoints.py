@@ -3,6 +3,7 @@ and a file holding Python objects is refused before anything in it runs."""
 
 import functools
 import json
+import re
 import sys
 import types
 from pathlib import Path
@@ -152,6 +153,22 @@ def test_a_checkpoint_of_the_flat_layout_before_0_5_opens_with_its_stored_target
     assert type(module.net).__name__ == "ReferenceNet"
     assert module.hparams.scheduler["_target_"] == "mnist_lightning.model.lit_module.exponential_lambda"
     assert evaluate_accuracy(flat, tmp_path) == run_accuracy(trained_sweep / "0")
+
+
+def test_a_checkpoint_that_does_not_name_its_network_says_where_the_run_config_would_be(trained_sweep, tmp_path):
+    # Outside a run folder the message named <root>/.hydra/config.yaml, a path that meant nothing to the user
+    checkpoint = torch.load(trained_sweep / "0" / "checkpoints" / "last.ckpt", weights_only=True)
+    del checkpoint["hyper_parameters"]["net_config"]
+    bare = tmp_path / "bare.ckpt"
+    torch.save(checkpoint, bare)
+    beside = "it is not in a run folder's checkpoints/, beside the run's .hydra/config.yaml"
+    with pytest.raises(UserError, match=f"^{bare} does not say which network made it, and {re.escape(beside)}$"):
+        checkpoints.load_module(bare)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    in_run = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    torch.save(checkpoint, in_run)
+    with pytest.raises(UserError, match=f"and {tmp_path}/run/.hydra/config.yaml is missing$"):
+        checkpoints.load_module(in_run)
 
 
 def test_a_trusted_checkpoint_that_pickled_the_flat_layouts_schedule_still_opens(trained_sweep, tmp_path, monkeypatch):

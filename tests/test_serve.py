@@ -174,8 +174,16 @@ def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, t
     (tmp_path / "model.pt2").write_bytes(b"PK")
     with pytest.raises(UserError, match=r"model.pt2 is a torch.export program: serve reads a checkpoint"):
         load_classifier(str(tmp_path / "model.pt2"))
-    with pytest.raises(UserError, match="is not a file"):
+    with pytest.raises(
+        UserError, match=r"nothing.ckpt does not exist: give a file such as .* \(or an exported .onnx\)$"
+    ):
         load_classifier(str(tmp_path / "nothing.ckpt"))
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)  # a run folder: the file in it is named
+    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(
+        UserError, match=rf"is a folder, not a checkpoint: give ckpt_path={tmp_path}/run/checkpoints/last.ckpt"
+    ):
+        load_classifier(str(tmp_path / "run"))
 
 
 @pytest.mark.system

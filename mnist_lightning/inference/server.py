@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from mnist_lightning.base.checkpoint_path import checkpoint_path_error
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.data.mnist import denormalize
 from mnist_lightning.inference.photo import to_mnist
@@ -33,8 +34,8 @@ Classifier = Callable[[torch.Tensor], np.ndarray]  # (N, 1, 28, 28) normalized i
 
 def load_classifier(path: str, trust: bool = False) -> Classifier:
     """A checkpoint through PyTorch, or an exported .onnx file through onnxruntime; a clear error for anything else."""
-    if not Path(path).is_file():
-        raise UserError(f"ckpt_path={path} is not a file: give a checkpoint (.ckpt) or an exported model (.onnx)")
+    if not Path(path).is_file():  # a run folder gets the name of its last.ckpt, as in the other commands
+        raise UserError(f"{checkpoint_path_error(path)} (or an exported .onnx)")
     if Path(path).suffix == ".pt2":  # export's other format: a torch.export program, for runtimes without Lightning
         raise UserError(f"{path} is a torch.export program: serve reads a checkpoint (.ckpt) or an exported .onnx")
     if Path(path).suffix != ".onnx":

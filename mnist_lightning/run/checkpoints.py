@@ -289,7 +289,9 @@ def module_from_checkpoint(checkpoint: dict, ckpt_path: str | Path, trust: bool 
         # Checkpoints written before the config was stored in them: use their run folder's config.
         run_config = Path(ckpt_path).parent.parent / ".hydra" / "config.yaml"
         if not run_config.is_file():
-            raise UserError(f"{ckpt_path} does not say which network made it, and {run_config} is missing")
+            where = (f"{run_config} is missing" if Path(ckpt_path).parent.name == "checkpoints"
+                     else "it is not in a run folder's checkpoints/, beside the run's .hydra/config.yaml")  # fmt: skip
+            raise UserError(f"{ckpt_path} does not say which network made it, and {where}")
         hparams["net_config"] = OmegaConf.to_container(OmegaConf.load(run_config).model.net, resolve=True)
     hparams = current_targets(hparams)
     if not trust:
