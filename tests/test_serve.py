@@ -234,6 +234,10 @@ def test_a_browser_draws_a_digit_and_uploads_one(server, known_digit, tmp_path):
         wait.until(lambda b: "not an image" in error.text)  # shown in the page; the server goes on
         upload.send_keys(str(tmp_path / "digit.png"))
         wait.until(lambda b: error.text == "" and digit.text == str(label))
+        # Over max_upload_mb (10): the page says so before sending (the server's own refusal reads otherwise)
+        (tmp_path / "huge.png").write_bytes(b"\0" * (11 * 2**20))
+        upload.send_keys(str(tmp_path / "huge.png"))
+        wait.until(lambda b: error.text == "that file is 11.0 MiB: send one of at most 10 MiB")
     finally:
         browser.quit()
 
