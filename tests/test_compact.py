@@ -374,7 +374,7 @@ def test_stacked_separable_dilated_repeats_reuse_the_weight_and_widen_the_field(
 
 def test_gem_pooling_is_the_average_at_p_1_and_leans_to_the_maximum_as_p_grows():
     from mnist_lightning.base.errors import UserError
-    from mnist_lightning.model.nets import GeMPooling
+    from mnist_lightning.model.layers import GeMPooling
 
     maps = torch.rand(2, 3, 5, 5)
     assert torch.allclose(GeMPooling(p=1.0)(maps), maps.mean(dim=(2, 3)), atol=1e-6)
@@ -413,7 +413,7 @@ def test_repeat_affine_per_repeat_adds_depth_without_parameters():
 
 def test_simam_weighs_pixels_by_how_far_they_stand_from_their_channel_mean_at_no_parameter_cost():
     from mnist_lightning.base.errors import UserError
-    from mnist_lightning.model.nets import SimAM
+    from mnist_lightning.model.layers import SimAM
 
     x = torch.randn(2, 3, 5, 5)
     n = 5 * 5 - 1
@@ -451,7 +451,7 @@ PROJECTION_ROW0 = [-0.26086, 0.08109, 0.13875]
 
 def test_fixed_classifier_trains_only_its_scale_and_biases_and_is_the_same_in_every_run():
     from mnist_lightning.base.errors import UserError
-    from mnist_lightning.model.nets import FixedClassifier
+    from mnist_lightning.model.layers import FixedClassifier
 
     torch.manual_seed(1)
     first = FixedClassifier(13, 10)
