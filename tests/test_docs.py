@@ -132,11 +132,22 @@ def test_the_newest_time_sitting_clears_the_bar_speed_md_states_and_the_docs_quo
     assert all(folders[recipe] == folder for recipe, folder in timed.items())
 
 
+def heading_anchors(doc: Path) -> set[str]:
+    """The #anchors GitHub makes of a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"(?ms)^```.*?^```", "", doc.read_text())  # a # in a code block is no heading
+    headings = re.findall(r"(?m)^#{1,6} (.+?)\s*$", text)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
-def test_every_relative_link_resolves(doc):
-    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", doc.read_text()):
-        if "://" not in target:
-            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
+def test_every_relative_link_and_its_anchor_resolve(doc):
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", doc.read_text()):
+        if "://" in target:
+            continue
+        page = doc.parent / target if target else doc
+        assert page.exists(), f"{doc.name} links to {target}, which does not exist"
+        if anchor and page.suffix == ".md":
+            assert anchor in heading_anchors(page), f"{doc.name} links to {target}#{anchor}: no such heading"
 
 
 def test_the_photo_tables_are_the_committed_outputs_of_the_photos_command():
