@@ -101,6 +101,26 @@ def test_the_wheel_trains_from_another_folder_and_writes_outputs_there(installed
 
 
 @pytest.mark.system
+def test_the_wheel_serves_its_drawing_page_from_another_folder(installed, trained_sweep, tmp_path):
+    # The page is package data (inference/page/index.html): a wheel without it would serve nothing at GET /
+    import urllib.request
+
+    from conftest import free_port, wait_until_answers
+
+    port, checkpoint = free_port(), trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(installed), "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "mnist_lightning.serve", f"ckpt_path={checkpoint}", f"port={port}"]
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_answers(f"http://127.0.0.1:{port}", server)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert 'id="pad"' in page and f"const limit = {10 * 2**20};" in page  # the page, filled in by the server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.system
 def test_a_users_own_config_folder_adds_a_network_defined_in_the_users_module(installed, tmp_path):
     (tmp_path / "user_nets.py").write_text(USER_NET)
     (tmp_path / "my_conf" / "model").mkdir(parents=True)
