@@ -59,9 +59,10 @@ def test_same_seed_gives_identical_metrics_and_ctrl_c_then_the_printed_command_r
         falls = [epoch for epoch in range(2, len(accs)) if accs[epoch - 1] < max(accs[: epoch - 1])]
         if falls:
             break
-    else:  # then no checkpoint but the best could be resumed from, and that case is not tested
-        pytest.skip(f"validation never falls before the last epoch on this CPU, seeds 1-4: {tried}")
-    stop = falls[0]  # from 1: the latest finished epoch at the interruption, and not the best one so far
+    # From 1: the latest finished epoch at the interruption, and not the best one so far. Where validation never
+    # falls on this CPU (seeds 1-4), the resume is still tested, from epoch 3, but not from an epoch that was not the
+    # best (a skip here made .ci/run fail, and hid the resume itself).
+    stop = falls[0] if falls else 3
     args = [*SHORT, f"seed={seed}"]
 
     # Ctrl-C (SIGINT) at the first step after that epoch, sent by the run itself (tests/ctrl_c.py), so no race.
