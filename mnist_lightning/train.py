@@ -20,9 +20,10 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from mnist_lightning.base.command import command
-from mnist_lightning.base.errors import Interrupted
+from mnist_lightning.base.errors import Interrupted, UserError
 from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.model.flops import flops_per_image, run_flops
 from mnist_lightning.run.build import build_module, build_trainer, torch_threads
@@ -32,6 +33,7 @@ from mnist_lightning.run.checkpoints import (
     check_same_distillation,
     check_same_network,
     check_same_network_options,
+    check_same_optimization,
     read_checkpoint,
     run_setting_differences,
 )
@@ -82,6 +84,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         check_same_network(checkpoint, module, ckpt_path)
         check_epochs_left(checkpoint, ckpt_path, cfg.trainer.get("max_epochs"))
         check_same_network_options(checkpoint, module, ckpt_path, cfg)
+        check_same_optimization(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
         changed = run_setting_differences(ckpt_path, cfg)
         if changed and rank_zero_only.rank == 0:  # DDP runs this function once per process
@@ -118,6 +121,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         # test=false (a search trial): the test set is never scored, so nothing can be chosen on it.
         test = trainer.test(module, datamodule=datamodule, verbose=False)[0] if cfg.get("test", True) else {}
         test_seconds = time.perf_counter() - fit_end
+    except MisconfigurationException as refused:  # Lightning's word on a setting (limit_train_batches=0.0001, ...)
+        raise UserError(f"Lightning refused the run's settings: {str(refused).strip().splitlines()[0]}") from refused
     except Diverged as diverged:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}

@@ -322,7 +322,7 @@ def test_a_run_resumed_with_a_setting_left_out_says_so_in_one_line(tmp_path, cap
         "trainer.limit_test_batches=1",
         "logger=none",
     ]
-    first = compose_train_config(tmp_path / "first", [*short, "trainer.max_epochs=1", "optimizer.lr=0.001"])
+    first = compose_train_config(tmp_path / "first", [*short, "trainer.max_epochs=1", "model.label_smoothing=0.1"])
     (tmp_path / "first" / ".hydra").mkdir(parents=True)
     OmegaConf.save(first, tmp_path / "first" / ".hydra" / "config.yaml")  # as Hydra writes it for a command
     train(first)
@@ -330,4 +330,32 @@ def test_a_run_resumed_with_a_setting_left_out_says_so_in_one_line(tmp_path, cap
     with caplog.at_level("WARNING"):
         train(compose_train_config(tmp_path / "resumed", [*short, "trainer.max_epochs=2", ckpt]))
     [line] = [r.getMessage() for r in caplog.records if "settings other than its run's" in r.getMessage()]
-    assert "(optimizer.lr: 0.001 -> 0.003, trainer.max_epochs: 1 -> 2)" in line
+    assert "(model.label_smoothing: 0.1 -> 0.0, trainer.max_epochs: 1 -> 2)" in line
+
+
+def test_a_resume_that_cannot_go_on_with_its_optimizer_or_schedule_is_one_line(tmp_path):
+    # Lightning restores the optimizer and scheduler from the checkpoint: a new optimizer.lr was recorded but not used,
+    # another scheduler failed with a KeyError, and a OneCycle run given more epochs failed at its old length + 1 step.
+    short = ["trainer.limit_train_batches=6", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
+             "logger=none", "trainer.max_epochs=1"]  # fmt: skip
+    runs = {}
+    for name, schedule in (("exponential", []), ("onecycle", ["scheduler=onecycle"])):
+        train(compose_train_config(tmp_path / name, [*short, *schedule]))
+        runs[name] = tmp_path / name / "checkpoints" / "last.ckpt"
+    refused = {
+        ("exponential", "optimizer.lr=0.1"): "was trained with optimizer.lr=0.003 and this run has optimizer.lr=0.1: "
+        "a resumed run goes on with the optimizer and schedule its checkpoint holds",
+        ("exponential", "scheduler=onecycle"): "was trained with scheduler exponential_lambda and this run has "
+        "OneCycleLR",
+        ("onecycle", "scheduler.max_lr=0.05"): "was trained with scheduler.max_lr=0.01 and this run has "
+        "scheduler.max_lr=0.05",
+        ("onecycle", "trainer.max_epochs=2"): "the checkpoint's OneCycle schedule runs 6 steps and this run has 12: "
+        "resume it with its run's trainer.max_epochs",
+    }
+    for (name, change), message in refused.items():
+        schedule = ["scheduler=onecycle"] if name == "onecycle" and not change.startswith("scheduler=") else []
+        cfg = compose_train_config(tmp_path / f"{name}_again", [*short, *schedule, change, f"ckpt_path={runs[name]}"])
+        with pytest.raises(UserError, match=re.escape(message)):
+            train(cfg)
+    # The same settings go on (the exponential schedule for more epochs too)
+    train(compose_train_config(tmp_path / "on", [*short, "trainer.max_epochs=2", f"ckpt_path={runs['exponential']}"]))

@@ -80,6 +80,22 @@ TRAIN = "mnist_lightning.train"
         ),  # fmt: skip
         ("mnist_lightning.evaluate", ["ckpt_path=x.ckpt", "+model=pico6"], r"model=pico6: evaluate takes no model"),
         ("mnist_lightning.predict", ["ckpt_path=x.ckpt", "inputs=a", "experiment=fast"], "predict takes no experiment"),
+        # A group added with + or ++ where the config already has it: Hydra's advice was defaults-list syntax
+        (
+            TRAIN,
+            ["+experiment=fast"],
+            r"\+experiment=fast: experiment is a group train already has, so choose it "
+            r"without \+, as experiment=fast$",
+        ),  # fmt: skip
+        (TRAIN, ["++model=micro"], r"\+\+model=micro: a group is chosen without \+\+, as model=micro$"),
+        (TRAIN, ["experment=fast"], "there is no option experment: did you mean experiment\\?$"),
+        # Batch limits that train or test nothing: 0 epochs "trained" and a test accuracy reported, or an IndexError
+        (
+            TRAIN,
+            ["trainer.limit_train_batches=0"],
+            "trainer.limit_train_batches=0 trains nothing: give a share above 0",
+        ),
+        (TRAIN, ["trainer.limit_test_batches=0"], "trainer.limit_test_batches=0 tests nothing: .* give test=false$"),
         # A comma list to predict: the advice was -m, which made a multirun folder and loaded the model per file
         (
             "mnist_lightning.predict",
@@ -588,3 +604,21 @@ def test_evaluate_names_the_training_options_it_was_given_and_tests_as_without_t
     # what a test does read is not named: the test batch size
     smaller = run_here("mnist_lightning.evaluate", *base, "data.eval_batch_size=100", cwd=tmp_path)
     assert smaller.returncode == 0 and "note:" not in smaller.stderr
+
+
+def test_an_experiments_schedule_settings_under_another_scheduler_are_one_line_and_can_be_removed(tmp_path):
+    # experiment=fast sets scheduler.max_lr, ... for OneCycle; with scheduler=none they were a TypeError after the layer
+    # table ('DictConfig' object is not callable), and the run folder stayed.
+    result = run_here(TRAIN, "experiment=fast", "scheduler=none", cwd=tmp_path)
+    settings = r"scheduler.max_lr, scheduler.pct_start, scheduler.div_factor \(set by experiment=fast\)"
+    assert_clear_error(result, rf"^error: scheduler=none takes no {settings}: remove them with ~scheduler.max_lr ")
+    assert "Total params" not in result.stdout and not list((tmp_path / "outputs").glob("*/*"))  # no run folder
+    # Removed as the line says, it trains at a constant learning rate; a cut test set is named in the last line
+    removed = ["~scheduler.max_lr", "~scheduler.pct_start", "~scheduler.div_factor"]
+    short = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_test_batches=1", "logger=none"]
+    result = run_here(TRAIN, "experiment=fast", "scheduler=none", *removed, *short, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"test accuracy [\d.]+% on 500 of the 10,000 test images; metrics in", result.stdout)
+    # A share of the batches below one batch: Lightning's MisconfigurationException, now its words in one line
+    result = run_here(TRAIN, "trainer.limit_train_batches=0.0001", "logger=none", cwd=tmp_path)
+    assert_clear_error(result, r"^error: Lightning refused the run's settings: You requested to check 0.0001 of")

@@ -280,6 +280,8 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
     for override in overrides:
         key = override.key_or_group
         hydra_group = key.startswith("hydra/")  # hydra/launcher=joblib: composed too, its settings are checked
+        if override.is_force_add() and key in groups:  # Hydra: "force-add of config groups is not supported"
+            return f"{override.input_line}: a group is chosen without ++, as {override.input_line.lstrip('+')}"
         if override.is_force_add() or (unchecked_hydra_setting(key) and not hydra_group):
             continue  # Hydra checks its other settings; ++key=value adds or replaces by design
         if (key in groups or hydra_group) and not override.is_delete():
@@ -291,7 +293,9 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             group_choices[group] = ["null" if o is None else str(o) for o in options]
         elif not override.is_add() or key.startswith("trainer."):
             values.append((override, key))
-    if message := group_the_checkpoint_decides(config_name, group_choices):
+    if message := group_the_checkpoint_decides(config_name, group_choices) or group_added_twice(
+        config_name, group_choices
+    ):
         return message
     searchpath = user_searchpath(argv)
     if message := unknown_hydra_option(config_name, group_choices, searchpath):
@@ -330,7 +334,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             if key.startswith("trainer.") and argument in trainer_arguments() - SET_BY_THE_COMMANDS:
                 plus = f"+{override.input_line}"
                 return f"there is no option {key}: the Trainer takes it, so add it to the config with {plus}"
-            return f"there is no option {key}{suggestion(key, keys)}"
+            return f"there is no option {key}{suggestion(key, keys | groups)}"  # a group too: experment=fast
         elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message
     return next((m for override, key in values if (m := wrong_value_type(override, key))), None)
@@ -340,13 +344,32 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
 FROM_THE_CHECKPOINT = ("evaluate", "predict", "export", "serve", "photos")
 
 
+def config_groups(config_name: str) -> set[str]:
+    """The groups a shipped config's defaults list chooses (model, experiment, ...; `experiment: null` too)."""
+    defaults = OmegaConf.load(CONF_DIR / f"{config_name}.yaml").get("defaults") or []
+    return {key for entry in defaults if isinstance(entry, DictConfig) for key in entry}
+
+
+def group_added_twice(config_name: str, group_choices: dict[str, list[str]]) -> str | None:
+    """`+experiment=fast` for a group the config already chooses: Hydra's "Multiple values for experiment. To
+    override a value use 'override experiment: fast'" is advice for a defaults list, not for the command line."""
+    if not (CONF_DIR / f"{config_name}.yaml").is_file():
+        return None
+    own = config_groups(config_name)
+    for group, choices in group_choices.items():
+        name = group.lstrip("+")
+        if group.startswith("+") and name in own:
+            given = f"{name}={','.join(choices)}"
+            return f"+{given}: {name} is a group {config_name} already has, so choose it without +, as {given}"
+    return None
+
+
 def group_the_checkpoint_decides(config_name: str, group_choices: dict[str, list[str]]) -> str | None:
     """`evaluate ... model=pico6` (or experiment=, optimizer=, ...): a group the command does not have, as the
     checkpoint decides it. Hydra said "Could not override 'model'" and advised +model=pico6, which was then ignored."""
     if config_name not in FROM_THE_CHECKPOINT:
         return None
-    defaults = OmegaConf.load(CONF_DIR / f"{config_name}.yaml").get("defaults") or []
-    own = {key for entry in defaults if isinstance(entry, DictConfig) for key in entry}
+    own = config_groups(config_name)
     for group, choices in group_choices.items():
         name = group.lstrip("+")
         if not name.startswith("hydra/") and name.split("/")[0] not in own:

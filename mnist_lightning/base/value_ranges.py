@@ -49,6 +49,10 @@ def batch_limit_error(key: str, value: object) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or (value > 1 and value % 1):
         return f"{key} must be a share of the batches in [0.0, 1.0], a whole number of batches or null, got {value!r}"
+    if value == 0 and key == "trainer.limit_train_batches":  # it "trained" 0 epochs and reported a test accuracy
+        return f"{key}=0 trains nothing: give a share above 0 or a number of batches"
+    if value == 0 and key == "trainer.limit_test_batches":  # Lightning then returns no results (an IndexError)
+        return f"{key}=0 tests nothing: to train without the final test, give test=false"
     return None
 
 

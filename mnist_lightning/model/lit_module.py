@@ -140,6 +140,18 @@ class MNISTLitModule(pl.LightningModule):
         if self.teacher is not None:
             self.teacher.to(device=self.device, dtype=next(self.net.parameters()).dtype)
 
+    def on_train_start(self) -> None:
+        # A resumed run's scheduler state comes from its checkpoint: a OneCycle schedule keeps the old run's length,
+        # and would fail at its last step + 1 ("Tried to step 21 times") in a longer run, or end early in a shorter.
+        scheduler = self.lr_schedulers()
+        total_steps = getattr(scheduler, "total_steps", None)  # OneCycleLR's; an epoch schedule has none
+        if total_steps is not None and total_steps != self.trainer.estimated_stepping_batches:
+            raise UserError(
+                f"the checkpoint's OneCycle schedule runs {total_steps} steps and this run has "
+                f"{self.trainer.estimated_stepping_batches}: resume it with its run's trainer.max_epochs and batch "
+                "settings (a OneCycle schedule is fixed to its run's length), or train a new run"
+            )
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss, _ = self._shared_step(batch, "train")
         return loss  # the progress bar shows it (run/callbacks.py: EpochProgressBar), with no per-step self.log

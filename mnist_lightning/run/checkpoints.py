@@ -143,6 +143,27 @@ def check_same_network_options(checkpoint: dict, module: torch.nn.Module, path: 
         )
 
 
+def check_same_optimization(checkpoint: dict, module: torch.nn.Module, path: str | Path) -> None:
+    """Refuse to resume with other optimizer or scheduler settings. Lightning restores both from the checkpoint (the
+    optimizer's lr and moments, the scheduler's state), so a new optimizer.lr was recorded but never used, and another
+    scheduler failed on the restored state (a KeyError). Checkpoints of 0.1, which pickled them, are not compared."""
+    saved = checkpoint.get("hyper_parameters", {})
+    for section in ("optimizer", "scheduler"):
+        was, now = current_targets(saved.get(section) or {}), dict(module.hparams.get(section) or {})
+        if not isinstance(saved.get(section) or {}, dict) or was == now:
+            continue
+        if was.get("_target_") != now.get("_target_"):
+            kind = lambda config: (config.get("_target_") or "none").rpartition(".")[2]  # noqa: E731 - OneCycleLR
+            difference = f"{section} {kind(was)} and this run has {kind(now)}"
+        else:
+            key = next(k for k in sorted(was.keys() | now.keys()) if was.get(k) != now.get(k))
+            difference = f"{section}.{key}={was.get(key)} and this run has {section}.{key}={now.get(key)}"
+        raise UserError(
+            f"{path} was trained with {difference}: a resumed run goes on with the optimizer and schedule its "
+            f"checkpoint holds, so resume with its run's {section} settings, or train a new run"
+        )
+
+
 def option_source(cfg: Any, name: str) -> str:
     """The option a user sets for config key `name`: the key its value interpolates (`${model.dropout}` for
     `model.net.dropout`), followed through a chain of them, or `name` itself."""

@@ -2,9 +2,12 @@
 
 A single object's values are checked where it is built (the DataModule, the networks, the parameter budget)."""
 
+import inspect
+
 import torch
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.errors import UserError
@@ -112,7 +115,32 @@ def validates_nothing(cfg: DictConfig) -> bool:
 def check_train_config(cfg: DictConfig) -> None:
     """Refuse, in one line each, settings that cannot run or would select on the test set."""
     check_run_settings(cfg)
+    check_scheduler_settings(cfg)
     check_selection(cfg)
+
+
+def check_scheduler_settings(cfg: DictConfig) -> None:
+    """Refuse schedule settings the chosen scheduler does not take: an experiment's OneCycle settings (max_lr, ...)
+    stay in the config when the command line chooses scheduler=none or exponential, which then failed with a
+    TypeError after the layer table."""
+    node = cfg.get("scheduler")
+    if not node:
+        return
+    target = node.get("_target_")
+    takes = set(inspect.signature(get_object(target)).parameters) if target else set()
+    extra = [key for key in node if key not in takes and key not in ("_target_", "_partial_", "interval")]
+    if not extra:
+        return
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    chosen = f"scheduler={choices.get('scheduler') or 'none'}" if choices else f"the scheduler ({target or 'none'})"
+    source = f" (set by experiment={choices['experiment']})" if choices.get("experiment") else ""
+    settings = ", ".join(f"scheduler.{key}" for key in extra)
+    removal = " ".join(f"~scheduler.{key}" for key in extra)
+    them, they = ("them", "they") if len(extra) > 1 else ("it", "it")
+    raise UserError(
+        f"{chosen} takes no {settings}{source}: remove {them} with {removal}, or choose the scheduler {they} "
+        f"belong{'s' if they == 'it' else ''} to"
+    )
 
 
 def check_selection(cfg: DictConfig) -> None:

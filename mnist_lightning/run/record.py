@@ -10,6 +10,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_lightning.data.mnist import TEST_SIZE
 from mnist_lightning.results.runs import where_stopped
 from mnist_lightning.run.callbacks import EpochHistory
 
@@ -114,7 +115,9 @@ def log_result(metrics: dict, output_dir: Path) -> None:
         accuracy = f"{scored} accuracy {100 * metrics[f'{scored}/acc']:.2f}% on {on} (fast_dev_run: a smoke test)"
         log.info(f"{accuracy}; metrics in {output_dir / 'metrics.json'}")
     elif metrics["test/acc"] is not None:
-        log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%; metrics in {output_dir / 'metrics.json'}")
+        images = metrics.get("test/images")
+        part = f" on {images:,.0f} of the {TEST_SIZE:,} test images" if images and images < TEST_SIZE else ""
+        log.info(f"test accuracy {100 * metrics['test/acc']:.2f}%{part}; metrics in {output_dir / 'metrics.json'}")
     elif metrics["val/acc"] is not None:
         accuracy = f"val accuracy {100 * metrics['val/acc']:.2f}% (no test: test=false)"
         log.info(f"{accuracy}; metrics in {output_dir / 'metrics.json'}")
