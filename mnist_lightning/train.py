@@ -38,7 +38,12 @@ from mnist_lightning.run.checkpoints import (
     run_setting_differences,
 )
 from mnist_lightning.run.checks import check_train_config
-from mnist_lightning.run.cluster import checkpoint_to_resume, slurm_job, submitit_executor
+from mnist_lightning.run.cluster import (
+    checkpoint_to_resume,
+    drop_stale_hpc_checkpoints,
+    slurm_job,
+    submitit_executor,
+)
 from mnist_lightning.run.diagnostics import log_hparams
 from mnist_lightning.run.distributed import wait_for_other_ranks
 from mnist_lightning.run.precision import AUTO
@@ -113,6 +118,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         # Weights-only loading of a resumed checkpoint: it holds plain data only (run/checkpoints.py).
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not cfg.trust_checkpoint)
         fit_end = time.perf_counter()
+        drop_stale_hpc_checkpoints(trainer)  # else, under SLURM, the test would load one instead of the final weights
         train_seconds = history.earlier_seconds + fit_end - start  # a resumed run's earlier processes' fit time too
         # testing resets callback_metrics: the images of the last epoch, read now
         per_epoch = {stage: as_float(trainer.callback_metrics.get(f"{stage}/images")) for stage in ("train", "val")}
@@ -142,7 +148,10 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             write_metrics(
                 output_dir, record | {"status": "interrupted", "interrupted": stopped, "history": history.rows}
             )
-        raise Interrupted(interrupted_message(stopped)) from None
+        interrupted = Interrupted(interrupted_message(stopped))
+        if stopped["signal"] == "SIGTERM":
+            interrupted.exit_code = 143  # 128 + SIGTERM, as a shell reports a process killed by it
+        raise interrupted from None
 
     metrics = record | final_metrics(trainer, history, output_dir, test)
     metrics |= {"train/images": per_epoch["train"], "torch_threads": torch.get_num_threads()}

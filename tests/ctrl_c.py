@@ -12,8 +12,8 @@ import pytorch_lightning as pl
 
 
 class CtrlCAt(pl.Callback):
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, epoch: int, signal_name: str = "SIGINT") -> None:
+        self.epoch, self.signal = epoch, getattr(signal, signal_name)  # SIGTERM: what kill and scancel send
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
         if trainer.ckpt_path is None and trainer.current_epoch == self.epoch and batch_idx == 0:
@@ -21,7 +21,7 @@ class CtrlCAt(pl.Callback):
             # terminal's Ctrl-C reaches a process that does not ignore it, so restore Python's handler first.
             if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
-            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal sends
+            os.kill(os.getpid(), self.signal)  # SIGINT: what Ctrl-C in the terminal sends
 
 
 class KillTheSecondTrial(pl.Callback):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
 from conftest import CONF_DIR, assert_clear_error, compose_train_config, run_here
 from hydra import compose, initialize_config_dir
@@ -357,5 +358,17 @@ def test_a_resume_that_cannot_go_on_with_its_optimizer_or_schedule_is_one_line(t
         cfg = compose_train_config(tmp_path / f"{name}_again", [*short, *schedule, change, f"ckpt_path={runs[name]}"])
         with pytest.raises(UserError, match=re.escape(message)):
             train(cfg)
-    # The same settings go on (the exponential schedule for more epochs too)
-    train(compose_train_config(tmp_path / "on", [*short, "trainer.max_epochs=2", f"ckpt_path={runs['exponential']}"]))
+    # The same settings go on: the exponential schedule for more epochs too, with another optimizer kernel (fused)
+    ckpt = f"ckpt_path={runs['exponential']}"
+    train(compose_train_config(tmp_path / "on", [*short, "trainer.max_epochs=2", "optimizer.fused=false", ckpt]))
+
+    # A OneCycle run stopped after its first epoch of two resumes with its own length
+    class StopAfterTheFirstEpoch(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            trainer.should_stop = True
+
+    two = [*short, "scheduler=onecycle", "trainer.max_epochs=2"]
+    train(compose_train_config(tmp_path / "stopped", two), callbacks=[StopAfterTheFirstEpoch()])
+    stopped = tmp_path / "stopped" / "checkpoints" / "last.ckpt"
+    resumed = train(compose_train_config(tmp_path / "resumed", [*two, f"ckpt_path={stopped}"]))
+    assert resumed["epochs"] == 2 and resumed["status"] == "ok"

@@ -216,6 +216,22 @@ def signal_after_its_first_epoch(sweep: Path, job: subprocess.Popen, seconds: fl
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
 
 
+def test_lightnings_stale_hpc_checkpoints_are_dropped_once_fit_ends(tmp_path):
+    # Under SLURM, trainer.test(ckpt_path=None) loads the newest hpc_ckpt_N.ckpt of the run folder (Lightning's own
+    # requeue writes them, outside the submitit launcher) instead of the final weights.
+    from types import SimpleNamespace
+
+    from mnist_lightning.run.cluster import drop_stale_hpc_checkpoints
+
+    for name in ("hpc_ckpt_1.ckpt", "hpc_ckpt_2.ckpt", "last.ckpt", "notes.txt"):
+        (tmp_path / name).write_text("x")
+    barriers = []
+    trainer = SimpleNamespace(is_global_zero=True, default_root_dir=str(tmp_path),
+                              strategy=SimpleNamespace(barrier=lambda: barriers.append(1)))  # fmt: skip
+    drop_stale_hpc_checkpoints(trainer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt", "notes.txt"] and barriers == [1]
+
+
 @pytest.mark.system
 def test_a_job_past_its_time_limit_is_requeued_and_ends_as_an_uninterrupted_run(slurm, tmp_path):
     sweep, alone = tmp_path / "sweep", tmp_path / "alone"

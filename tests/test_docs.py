@@ -135,13 +135,17 @@ def test_the_newest_time_sitting_clears_the_bar_speed_md_states_and_the_docs_quo
 def heading_anchors(doc: Path) -> set[str]:
     """The #anchors GitHub makes of a page's headings: lower case, punctuation dropped, spaces as hyphens."""
     text = re.sub(r"(?ms)^```.*?^```", "", doc.read_text())  # a # in a code block is no heading
-    headings = re.findall(r"(?m)^#{1,6} (.+?)\s*$", text)
-    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+    anchors: list[str] = []
+    for heading in re.findall(r"(?m)^#{1,6} (.+?)\s*$", text):
+        anchor = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        repeats = sum(1 for a in anchors if a == anchor or re.fullmatch(rf"{re.escape(anchor)}-\d+", a))
+        anchors.append(f"{anchor}-{repeats}" if repeats else anchor)  # a repeated heading: -1, -2, ...
+    return set(anchors)
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_relative_link_and_its_anchor_resolve(doc):
-    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", doc.read_text()):
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?(?:\s+\"[^\"]*\")?\)", doc.read_text()):
         if "://" in target:
             continue
         page = doc.parent / target if target else doc

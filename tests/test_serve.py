@@ -98,8 +98,8 @@ def test_requests_from_elsewhere_and_oversized_pictures_are_refused(server, know
         urllib.request.urlopen(urllib.request.Request(f"{server}/predict", data=png, headers=rebound))
     # In words that name the fix, for a user behind a tunnel or an alias (it was Python's HTML error page)
     assert refused.value.read().decode() == (
-        "this server answers only to its own address; to answer attacker.example, start it with "
-        "allowed_hosts=[attacker.example]\n"
+        "this server answers only to its own address; to answer attacker.example:80, start it with "
+        "allowed_hosts=[attacker.example:80]\n"
     )
     huge = io.BytesIO()
     Image.new("L", (6000, 5000), 255).save(huge, format="PNG")  # 40 KB of file, 30 megapixels

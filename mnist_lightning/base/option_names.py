@@ -281,7 +281,10 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
         key = override.key_or_group
         hydra_group = key.startswith("hydra/")  # hydra/launcher=joblib: composed too, its settings are checked
         if override.is_force_add() and key in groups:  # Hydra: "force-add of config groups is not supported"
-            return f"{override.input_line}: a group is chosen without ++, as {override.input_line.lstrip('+')}"
+            given = override.input_line.lstrip("+")
+            value = given.partition("=")[2]
+            refused = group_the_checkpoint_decides(config_name, {key: [value]})
+            return refused or f"{override.input_line}: a group is chosen without ++, as {given}"
         if override.is_force_add() or (unchecked_hydra_setting(key) and not hydra_group):
             continue  # Hydra checks its other settings; ++key=value adds or replaces by design
         if (key in groups or hydra_group) and not override.is_delete():
@@ -314,7 +317,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
         for arg in argv  # also hydra.mode=RunMode.MULTIRUN
     )
     if swept is not None and not multirun and all(cfg.hydra.mode != RunMode.MULTIRUN for cfg in COMPOSED.values()):
-        if config_name in FROM_THE_CHECKPOINT:  # one run, no run folder: -m would make a multirun folder of jobs
+        if config_name in FROM_THE_CHECKPOINT and swept.key_or_group == "inputs":  # a list, not a sweep of runs
             listed = f"{swept.key_or_group}=[{','.join(swept.sweep_string_iterator())}]"
             return (
                 f"{swept.input_line} gives several values: a list is written {listed} (a string with a comma in quotes)"
@@ -342,6 +345,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
 
 # The commands that rebuild the network their checkpoint (or exported file) holds, with its own settings
 FROM_THE_CHECKPOINT = ("evaluate", "predict", "export", "serve", "photos")
+DECIDED_BY_THE_CHECKPOINT = ("model", "experiment", "optimizer", "scheduler", "data")  # what a network was trained with
 
 
 def config_groups(config_name: str) -> set[str]:
@@ -373,7 +377,10 @@ def group_the_checkpoint_decides(config_name: str, group_choices: dict[str, list
     for group, choices in group_choices.items():
         name = group.lstrip("+")
         if not name.startswith("hydra/") and name.split("/")[0] not in own:
-            given, decided = f"{name}={','.join(choices)}", "the checkpoint decides it (as it was trained)"
+            given = f"{name}={','.join(choices)}"
+            if name.split("/")[0] not in DECIDED_BY_THE_CHECKPOINT:  # trainer=, logger=, callbacks=: not a network's
+                return f"{given}: {config_name} takes no {name} (--help lists its options)"
+            decided = "the checkpoint decides it (as it was trained)"
             return f"{given}: {config_name} takes no {name}, {decided}; train chooses it"
 
     return None

@@ -94,7 +94,7 @@ def make_handler(classify: Classifier, max_upload_bytes: int, hosts: set[str]) -
             address, port = self.connection.getsockname()[:2]
             if host not in hosts and host not in (f"{address}:{port}", address if port == 80 else None):
                 # Plain text that names the fix (send_error's HTML page did not, and logged the request twice)
-                name = host.rsplit(":", 1)[0] if host else "<name>"
+                name = host or "<name>"  # with its port: behind a tunnel (localhost:9000) the name alone is not enough
                 refusal = "this server answers only to its own address; to answer "
                 refusal += f"{name}, start it with allowed_hosts=[{name}]"
                 self.close_connection = True

@@ -144,8 +144,10 @@ class MNISTLitModule(pl.LightningModule):
         # A resumed run's scheduler state comes from its checkpoint: a OneCycle schedule keeps the old run's length,
         # and would fail at its last step + 1 ("Tried to step 21 times") in a longer run, or end early in a shorter.
         scheduler = self.lr_schedulers()
-        total_steps = getattr(scheduler, "total_steps", None)  # OneCycleLR's; an epoch schedule has none
-        if total_steps is not None and total_steps != self.trainer.estimated_stepping_batches:
+        if self.trainer.ckpt_path is None or not isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
+            return
+        total_steps = scheduler.total_steps  # as the checkpoint restored it
+        if total_steps != self.trainer.estimated_stepping_batches:
             raise UserError(
                 f"the checkpoint's OneCycle schedule runs {total_steps} steps and this run has "
                 f"{self.trainer.estimated_stepping_batches}: resume it with its run's trainer.max_epochs and batch "

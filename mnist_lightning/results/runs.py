@@ -122,7 +122,8 @@ def interrupted_status(stopped: dict) -> str:
     resume = "; metrics.json's interrupted.resume is the command that resumes it" if stopped["resume"] else ""
     if stopped.get("search"):  # an Optuna trial: its search goes on by the search's own command
         resume = "; the search's command, run again, goes on without it"
-    return f"interrupted (Ctrl-C) {where}{resume}"
+    by = "by SIGTERM" if stopped.get("signal") == "SIGTERM" else "(Ctrl-C)"
+    return f"interrupted {by} {where}{resume}"
 
 
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:

@@ -148,9 +148,18 @@ def check_same_optimization(checkpoint: dict, module: torch.nn.Module, path: str
     optimizer's lr and moments, the scheduler's state), so a new optimizer.lr was recorded but never used, and another
     scheduler failed on the restored state (a KeyError). Checkpoints of 0.1, which pickled them, are not compared."""
     saved = checkpoint.get("hyper_parameters", {})
+
+    def settings(config: dict) -> dict:  # fused and foreach choose kernels, not numbers (0.4.0 added fused=true)
+        return {k: v for k, v in config.items() if v is not None and k not in ("fused", "foreach")}
+
     for section in ("optimizer", "scheduler"):
-        was, now = current_targets(saved.get(section) or {}), dict(module.hparams.get(section) or {})
-        if not isinstance(saved.get(section) or {}, dict) or was == now:
+        if not isinstance(saved.get(section) or {}, dict):
+            continue
+        was, now = (
+            settings(current_targets(saved.get(section) or {})),
+            settings(dict(module.hparams.get(section) or {})),
+        )
+        if was == now:
             continue
         if was.get("_target_") != now.get("_target_"):
             kind = lambda config: (config.get("_target_") or "none").rpartition(".")[2]  # noqa: E731 - OneCycleLR

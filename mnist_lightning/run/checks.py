@@ -127,8 +127,10 @@ def check_scheduler_settings(cfg: DictConfig) -> None:
     if not node:
         return
     target = node.get("_target_")
-    takes = set(inspect.signature(get_object(target)).parameters) if target else set()
-    extra = [key for key in node if key not in takes and key not in ("_target_", "_partial_", "interval")]
+    parameters = inspect.signature(get_object(target)).parameters if target else {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # a user's own scheduler that takes **kwargs: any key may be its own
+    extra = [key for key in node if key not in parameters and not key.startswith("_") and key != "interval"]
     if not extra:
         return
     choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}

@@ -6,6 +6,7 @@ Kept free of heavy imports: hydra_plugins/mnist_submitit reads CPUS_PER_JOB_ENV 
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 # Set by hydra/launcher=submitit_local for its jobs: the cores each may use (the sweep's jobs run at once).
 CPUS_PER_JOB_ENV = "MNIST_LIGHTNING_CPUS_PER_JOB"
@@ -65,3 +66,14 @@ def slurm_job() -> dict | None:
         "cpus_per_task": slurm_task_cpus(),
         "restarts": _count("SLURM_RESTART_COUNT") or 0,
     }
+
+
+def drop_stale_hpc_checkpoints(trainer: Any) -> None:
+    """Delete Lightning's mid-epoch `hpc_ckpt_N.ckpt` files from the run folder once fit has ended. Its own SLURM
+    requeue (a job started with sbatch, not through the submitit launcher) writes them; under SLURM its
+    `trainer.test(ckpt_path=None)` loads the newest one instead of the weights in memory, so the final test would score
+    a requeued attempt's stale weights."""
+    if trainer.is_global_zero:
+        for path in Path(trainer.default_root_dir).glob("hpc_ckpt_*.ckpt"):
+            path.unlink(missing_ok=True)
+    trainer.strategy.barrier()  # no process tests before they are gone

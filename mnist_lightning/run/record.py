@@ -54,6 +54,7 @@ def interruption(cfg: DictConfig, trainer: pl.Trainer, output_dir: Path) -> dict
     what metrics.json records under "interrupted", and what the one-line message says."""
     stage = "test" if trainer.state.fn == "test" else "fit"
     where = {"stage": stage, "epoch": trainer.current_epoch + (stage == "fit"), "step": trainer.global_step}
+    where["signal"] = "SIGTERM" if trainer.received_sigterm else "SIGINT"  # kill or scancel, else Ctrl-C
     sweeper = HydraConfig.get().sweeper if HydraConfig.initialized() else {}
     if "study_name" in sweeper:  # a trial of an Optuna search: the search resumes as a whole, by its own command
         search = {"study": sweeper.study_name, "storage": sweeper.storage}
