@@ -146,3 +146,10 @@ def test_on_a_gpu_the_whole_dataset_and_every_batch_are_on_the_gpu():
     assert dm.train_set[0].is_cuda and dm.test_set[1].is_cuda
     images, labels = next(iter(dm.train_dataloader()))
     assert images.is_cuda and labels.is_cuda and images.shape == (28, 1, 28, 28)
+
+
+def test_the_early_checks_count_of_training_images_is_mnists():
+    from mnist_lightning.base.value_ranges import MNIST_TRAINING_IMAGES
+    from mnist_lightning.data.mnist import TRAIN_SIZE
+
+    assert MNIST_TRAINING_IMAGES == TRAIN_SIZE == 60_000

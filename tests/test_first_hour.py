@@ -89,6 +89,8 @@ TRAIN = "mnist_lightning.train"
         ),  # fmt: skip
         (TRAIN, ["++model=micro"], r"\+\+model=micro: a group is chosen without \+\+, as model=micro$"),
         (TRAIN, ["experment=fast"], "there is no option experment: did you mean experiment\\?$"),
+        # A sweep value out of range: refused before the first job (job 0 trained, then job 1 refused it)
+        (TRAIN, ["-m", "data.val_size=100,60000"], r"data.val_size must be an integer in \[0, 60000\), got 60000$"),
         # Batch limits that train or test nothing: 0 epochs "trained" and a test accuracy reported, or an IndexError
         (
             TRAIN,

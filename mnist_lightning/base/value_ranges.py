@@ -22,6 +22,15 @@ def positive_integer_error(key: str, value: object) -> str | None:
     return None
 
 
+MNIST_TRAINING_IMAGES = 60_000  # data/mnist.py's TRAIN_SIZE, named here without importing torch
+
+
+def val_size_error(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MNIST_TRAINING_IMAGES:
+        return f"data.val_size must be an integer in [0, {MNIST_TRAINING_IMAGES}), got {value!r}"
+    return None
+
+
 def max_epochs_error(value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return f"trainer.max_epochs must be an integer of at least 1, got {value!r}"
@@ -63,6 +72,7 @@ RANGE_ERRORS = {  # option -> its message for a value out of range, or None
     "model.label_smoothing": label_smoothing_error,
     "data.batch_size": lambda value: positive_integer_error("data.batch_size", value),
     "data.eval_batch_size": lambda value: positive_integer_error("data.eval_batch_size", value),
+    "data.val_size": val_size_error,
     "trainer.max_epochs": max_epochs_error,
     "trainer.fast_dev_run": fast_dev_run_error,
     "torch_threads": torch_threads_error,

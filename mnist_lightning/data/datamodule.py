@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from mnist_lightning.base.errors import UserError
-from mnist_lightning.base.value_ranges import positive_integer_error
+from mnist_lightning.base.value_ranges import positive_integer_error, val_size_error
 from mnist_lightning.data.loader import EpochSampler, TensorLoader
 from mnist_lightning.data.mnist import TRAIN_SIZE, default_data_dir, ensure_mnist, load_normalized
 
@@ -31,8 +31,8 @@ class MNISTDataModule(pl.LightningDataModule):
         for key, value in (("data.batch_size", batch_size), ("data.eval_batch_size", eval_batch_size)):
             if message := positive_integer_error(key, value):
                 raise UserError(message)
-        if not isinstance(val_size, int) or not 0 <= val_size < TRAIN_SIZE:
-            raise UserError(f"data.val_size must be an integer in [0, {TRAIN_SIZE}), got {val_size!r}")
+        if message := val_size_error(val_size):  # the early check's rule, for a value it could not see
+            raise UserError(message)
         if batch_size > TRAIN_SIZE - val_size:
             raise UserError(
                 f"data.batch_size={batch_size} is larger than the {TRAIN_SIZE - val_size:,} training images"
