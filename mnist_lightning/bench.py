@@ -7,11 +7,12 @@ What it measures (README, "Speed"), on one network, batch size and machine, in o
   2. bare:     a plain PyTorch loop over the same in-memory tensors with the same network options
                (channels_last, compile, bf16): the floor for framework overhead;
   3. notebook: torchvision MNIST with per-sample ToTensor + Normalize, a DataLoader (num_workers=0) and the
-               network as the seed wrote it (torch's nn.Dropout, NCHW, fp32): what users would otherwise run.
+               configured network written the usual way (torch's nn.Dropout, NCHW, fp32, Adam without fused):
+               what users would otherwise run.
 The three run interleaved, `repeats` times each after `warmup_steps`; the table shows the median images/s,
 the min-max spread and the ratios project/notebook and project/bare. Then evaluation images/s on the 10,000
-test images (for the project: its per-epoch validation pass). Read the ratios: these machines are shared,
-so one absolute figure means little.
+test images (for the project: its per-epoch validation pass, over the held-out images with data.val_size > 0).
+Read the ratios: these machines are shared, so one absolute figure means little.
 Writes bench.json (machine, settings, every measurement) to the run folder.
 """
 
@@ -28,10 +29,12 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.value_ranges import positive_integer_error
 from mnist_lightning.benchmarks.loops import LOOPS, bare_loop, notebook_loop, project_loop
 from mnist_lightning.data.mnist import (
     TRAIN_SIZE,
@@ -47,10 +50,27 @@ def summarize(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def bench(cfg: DictConfig) -> dict:
-    """Run the interleaved measurements, print the tables, return everything that was measured."""
+def check_options(cfg: DictConfig) -> None:
+    """Refuse, in one line before anything runs, what bench cannot measure or would silently ignore."""
     if (cfg.get("distill") or {}).get("teacher"):  # the bare and notebook loops would train without it
         raise UserError("bench compares training loops without a distillation teacher: remove distill.teacher")
+    if cfg.get("ckpt_path"):
+        raise UserError("bench times fresh networks: remove ckpt_path (to test a checkpoint: mnist_lightning.evaluate)")
+    if HydraConfig.initialized() and "study_name" in HydraConfig.get().sweeper:  # hparams_search=...: a search
+        raise UserError("bench measures one configuration: remove hparams_search")
+    sizes = cfg.batch_sizes
+    if not OmegaConf.is_list(sizes) or not sizes or any(positive_integer_error("", size) for size in sizes):
+        raise UserError(f"batch_sizes must be a list of positive integers, like [28,128], got {sizes}")
+    for key in ("steps", "repeats", "eval_repeats"):
+        if message := positive_integer_error(key, cfg[key]):
+            raise UserError(message)
+    if not isinstance(cfg.warmup_steps, int) or isinstance(cfg.warmup_steps, bool) or cfg.warmup_steps < 0:
+        raise UserError(f"warmup_steps must be a whole number of 0 or more, got {cfg.warmup_steps!r}")
+
+
+def bench(cfg: DictConfig) -> dict:
+    """Run the interleaved measurements, print the tables, return everything that was measured."""
+    check_options(cfg)
     for batch_size in cfg.batch_sizes:  # the project's loop times steps inside one epoch
         steps_per_epoch = (TRAIN_SIZE - cfg.data.val_size) // batch_size
         if cfg.warmup_steps + cfg.steps > steps_per_epoch:

@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig
 
 from mnist_lightning.base.command import command
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, require
 from mnist_lightning.benchmarks.photo_conditions import CONDITIONS, mnist_test_digits, render
 from mnist_lightning.data.mnist import normalize
 from mnist_lightning.inference.photo import to_mnist
@@ -30,6 +30,7 @@ def measure(cfg: DictConfig) -> dict[str, float]:
     """predict's accuracy per condition on `cfg.count` test digits, and on the same digits as clean tensors."""
     if not isinstance(cfg.count, int) or isinstance(cfg.count, bool) or not 1 <= cfg.count <= 10_000:
         raise UserError(f"count must be a whole number from 1 to 10000 (test digits per condition), got {cfg.count!r}")
+    require(cfg, "ckpt_path", "give the checkpoint to measure: ckpt_path=<run>/checkpoints/last.ckpt")
     module = load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).eval()
     digits, labels = mnist_test_digits(cfg.count)
     clean = normalize(torch.from_numpy(digits).float() / 255).unsqueeze(1)

@@ -30,3 +30,19 @@ def test_more_timed_steps_than_an_epoch_holds_is_one_clear_line(tmp_path):
     result = run_here("mnist_lightning.bench", "batch_sizes=[28,256]", "warmup_steps=30", "steps=300",
                         f"hydra.run.dir={tmp_path}", cwd=tmp_path)  # fmt: skip
     assert_clear_error(result, r"warmup_steps \+ steps = 330 is more than the 234 steps of one epoch at batch size 256")
+
+
+def test_options_bench_cannot_measure_are_one_line_before_anything_runs(tmp_path):
+    # Each was a traceback (ZeroDivisionError, UnboundLocalError, StatisticsError, TypeError), or silently ignored
+    cases = {
+        "batch_sizes=[0]": r"batch_sizes must be a list of positive integers, like \[28,128\], got \[0\]$",
+        "batch_sizes=28": r"batch_sizes must be a list of positive integers, like \[28,128\], got 28$",
+        "steps=0": "steps must be a positive integer, got 0$",
+        "repeats=0": "repeats must be a positive integer, got 0$",
+        "eval_repeats=0": "eval_repeats must be a positive integer, got 0$",
+        "warmup_steps=-1": "warmup_steps must be a whole number of 0 or more, got -1$",
+        "ckpt_path=x.ckpt": "bench times fresh networks: remove ckpt_path",
+    }
+    for option, message in cases.items():
+        result = run_here("mnist_lightning.bench", option, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+        assert_clear_error(result, message)

@@ -153,3 +153,16 @@ def test_the_early_checks_count_of_training_images_is_mnists():
     from mnist_lightning.data.mnist import TRAIN_SIZE
 
     assert MNIST_TRAINING_IMAGES == TRAIN_SIZE == 60_000
+
+
+def test_a_data_device_torch_does_not_know_or_cannot_use_is_one_line():
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.data.datamodule import data_device
+
+    assert data_device(None) is None and data_device("cpu") == torch.device("cpu")
+    for device, message in (("gpu", "is not a device torch knows"), ("meta", "the data lives on cpu, cuda")):
+        with pytest.raises(UserError, match=f"data.device={device}.*{message}"):
+            data_device(device)
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="torch sees no CUDA GPU here"):
+            data_device("cuda")

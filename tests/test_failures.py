@@ -109,12 +109,14 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
 
 def test_a_refused_run_keeps_a_folder_the_user_named_and_accepts_values_lightning_takes(tmp_path):
     mine = tmp_path / "mine"  # hydra.run.dir may name a folder that existed before: it is never removed
-    refused = "data.val_size=60000"  # a range the run checks, after Hydra made the folder (types are refused before)
-    assert_clear_error(run_here(TRAIN, refused, f"hydra.run.dir={mine}", cwd=tmp_path), "data.val_size must be")
+    refused = "data.batch_size=70000"  # a limit the run checks, after Hydra made the folder (types, ranges before)
+    assert_clear_error(
+        run_here(TRAIN, refused, f"hydra.run.dir={mine}", cwd=tmp_path), "data.batch_size=70000 is larger"
+    )
     assert (mine / ".hydra").is_dir()
     also_mine = tmp_path / "also_mine"  # named another way: kept too
     result = run_here(TRAIN, refused, f"++hydra.run.dir={also_mine}", cwd=tmp_path)
-    assert_clear_error(result, "data.val_size must be")
+    assert_clear_error(result, "data.batch_size=70000 is larger")
     assert (also_mine / ".hydra").is_dir()
     # The Trainer's own arguments take other types than the shipped ones (Lightning checks them), and a float
     # setting may be given as an integer: none of these is refused.

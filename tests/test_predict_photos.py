@@ -199,3 +199,9 @@ def test_inputs_takes_a_list_of_files_and_folders(trained_sweep, tmp_path):
     assert len(list(seen.iterdir())) == 6
     assert_clear_error(run_here("mnist_lightning.predict", f"ckpt_path={ckpt}", "inputs=[]", cwd=tmp_path),
                        r"inputs=\[\] names no files")  # fmt: skip
+
+
+def test_photos_without_a_checkpoint_is_one_line(tmp_path):
+    # It was omegaconf's MissingMandatoryValue traceback
+    result = run_here("mnist_lightning.photos", "count=1", cwd=tmp_path)
+    assert_clear_error(result, "give the checkpoint to measure: ckpt_path=<run>/checkpoints/last.ckpt")

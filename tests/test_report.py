@@ -192,3 +192,21 @@ def test_a_sweep_without_per_epoch_history_says_so_in_the_report(tmp_path):
     metrics = json.loads((tmp_path / "0" / "metrics.json").read_text())
     (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics | {"history": []}))  # fast validates nothing
     assert "1 of 1 runs have no per-epoch history" in report(tmp_path)
+
+
+def test_a_metrics_json_cut_short_is_listed_as_unreadable_not_a_traceback(tmp_path):
+    # A run killed while writing it (before writes went through a renamed file) left half a JSON: JSONDecodeError
+    make_job(tmp_path / "0", ["seed=1"], 0.9940)
+    make_job(tmp_path / "1", ["seed=2"], None)
+    (tmp_path / "1" / "metrics.json").write_text('{"status": "ok", "test/ac')
+    text = report(tmp_path)
+    assert "| 1 | seed=2 | unreadable |" in text and "| (defaults) | 1 | 99.40 |" in text
+
+
+def test_metrics_json_is_written_whole_through_a_renamed_file(tmp_path):
+    from mnist_lightning.run.record import write_metrics
+
+    write_metrics(tmp_path, {"status": "ok"})
+    write_metrics(tmp_path, {"status": "interrupted"})
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"status": "interrupted"}

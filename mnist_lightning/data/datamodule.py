@@ -13,6 +13,23 @@ from mnist_lightning.data.loader import EpochSampler, TensorLoader
 from mnist_lightning.data.mnist import TRAIN_SIZE, default_data_dir, ensure_mnist, load_normalized
 
 
+def data_device(device: str | None) -> torch.device | None:
+    """data.device as a torch device, or one clear line: a name torch does not know (gpu), or CUDA with no GPU."""
+    if not device:
+        return None
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as error:
+        raise UserError(
+            f"data.device={device} is not a device torch knows: give cpu, cuda (or cuda:N) or null"
+        ) from error
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"data.device={device}, but torch sees no CUDA GPU here: give cpu or null")
+    if chosen.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"data.device={device}: the data lives on cpu, cuda (or cuda:N) or mps, or null")
+    return chosen
+
+
 class MNISTDataModule(pl.LightningDataModule):
     """Serves MNIST from tensors decoded once; validates on the test set unless `val_size` holds out images."""
 
@@ -40,7 +57,7 @@ class MNISTDataModule(pl.LightningDataModule):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.val_size, self.seed, self.download = val_size, seed, download
-        self.device = torch.device(device) if device else None  # None: the Trainer's device
+        self.device = data_device(device)  # None: the Trainer's device
         # Training batches only, e.g. augment.RandomAffine. data/augment=none composes to {}: no augmentation.
         if augment and not callable(augment):  # settings left without a _target_ to build them with
             raise UserError(

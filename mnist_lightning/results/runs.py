@@ -73,13 +73,22 @@ def find_jobs(folder: Path) -> list[Job]:
         run = overrides_file.parents[1]
         overrides = [o for o in yaml.safe_load(overrides_file.read_text()) or [] if not o.startswith(PLUMBING)]
         metrics_file = run / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else None
+        metrics = read_metrics(metrics_file) if metrics_file.exists() else None
         jobs.append(Job(run, overrides, metrics))
     for metrics_file in sorted(folder.rglob("*.metrics.json"), key=natural):
         metrics = json.loads(metrics_file.read_text())
         setting = f"{metrics_file.parent.name} (copied metrics: overrides other than the seed not kept)"
         jobs.append(Job(metrics_file, [f"seed={metrics['seed']}"], metrics, setting))
     return jobs
+
+
+def read_metrics(path: Path) -> dict:
+    """A run's metrics.json; one cut short (a run killed while writing it, before 0.5.0 wrote it atomically) reads
+    as status "unreadable", listed as such and left out of the means."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return {"status": "unreadable", "unreadable": {"error": str(error)}}
 
 
 def pct(value: float | None) -> str:

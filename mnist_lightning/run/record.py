@@ -85,8 +85,11 @@ def interrupted_message(stopped: dict) -> str:
 
 
 def write_metrics(output_dir: Path, metrics: dict) -> None:
+    """metrics.json through a file beside it, renamed: a kill while writing leaves the old one or none, never half."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    partial = output_dir / "metrics.json.partial"
+    partial.write_text(json.dumps(metrics, indent=2) + "\n")
+    partial.replace(output_dir / "metrics.json")
 
 
 def final_metrics(trainer: pl.Trainer, history: EpochHistory, output_dir: Path, test: dict) -> dict:
