@@ -10,7 +10,15 @@ from pathlib import Path
 from mnist_lightning.base.errors import UserError, exit_on_user_error
 from mnist_lightning.base.locations import PROJECT_ROOT
 from mnist_lightning.results.frontier import frontier_rows, frontier_table, plot_frontier, time_table
-from mnist_lightning.results.runs import TARGET_ACC, Job, find_jobs, job_rows, markdown_table, setting_rows
+from mnist_lightning.results.runs import (
+    TARGET_ACC,
+    Job,
+    find_jobs,
+    is_smoke_test,
+    job_rows,
+    markdown_table,
+    setting_rows,
+)
 
 SETTINGS_TITLE = "Final test accuracy by setting (seeds pooled)"
 
@@ -38,14 +46,20 @@ def accuracy_limits(curves: list[list[float]]) -> tuple[float, float]:
     return max(0.0, low - margin), min(100.0, high + margin)
 
 
+def drawn_curve(job: Job) -> list[tuple[int, float]]:
+    """The per-epoch accuracies curves.png draws for `job`: none for a smoke test (fast_dev_run), which the tables
+    list as "not a result" (its few batches drew as points at chance level)."""
+    return [] if job.metrics and is_smoke_test(job.metrics) else job.curve
+
+
 def missing_curves_note(jobs: list[Job]) -> str | None:
     """What curves.png cannot show: the runs without a per-epoch history, or None when it shows every run."""
-    missing = sum(1 for job in jobs if not job.curve)
+    missing = sum(1 for job in jobs if not drawn_curve(job))
     if not missing:
         return None
     return (
-        f"{missing} of {len(jobs)} runs have no per-epoch history (no validation between epochs, as with "
-        "experiment=fast, or not finished): not in curves.png"
+        f"{missing} of {len(jobs)} runs have no per-epoch history to draw (no validation between epochs, as with "
+        "experiment=fast, not finished, or a smoke test): not in curves.png"
     )
 
 
@@ -58,7 +72,7 @@ def plot_curves(jobs: list[Job], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    drawn = [(job, label) for job, label in zip(jobs, curve_labels(jobs), strict=True) if job.curve]
+    drawn = [(job, label) for job, label in zip(jobs, curve_labels(jobs), strict=True) if drawn_curve(job)]
     fig, ax = plt.subplots(figsize=(9, 5))
     val_is_test = all(job.metrics.get("val_is_test", True) for job in jobs if job.metrics)
     ylabel = f"{'test' if val_is_test else 'validation'} accuracy (%)"

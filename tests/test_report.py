@@ -85,6 +85,7 @@ def test_a_smoke_test_is_listed_but_not_pooled(tmp_path):
         (tmp_path / folder / "metrics.json").write_text(json.dumps(metrics | marked))
     text = report(tmp_path)
     assert "| 2 | trainer.fast_dev_run=true seed=1 | smoke test (fast_dev_run), not a result |  |" in text
+    assert text.count("2 of 4 runs have no per-epoch history to draw") == 1  # the smoke tests are not drawn either
     assert "| 3 | trainer.fast_dev_run=true seed=2 | smoke test (fast_dev_run), not a result |  |" in text
     assert "| (defaults) | 2 | 99.45 | 0.07 | 99.40 | 99.50 |" in text
     assert "| trainer.fast_dev_run=true |" not in text  # no mean of one-batch accuracies
