@@ -11,6 +11,7 @@ from mnist_lightning.base.errors import UserError, exit_on_user_error
 from mnist_lightning.base.locations import PROJECT_ROOT
 from mnist_lightning.results.frontier import frontier_rows, frontier_table, plot_frontier, time_table
 from mnist_lightning.results.runs import (
+    JOB_COLUMNS,
     TARGET_ACC,
     Job,
     find_jobs,
@@ -114,7 +115,7 @@ def tables_markdown(jobs: list[Job], root: Path) -> str:
     per_job = [row | {"overrides": own(row["overrides"])} for row in job_rows(jobs, root)]
     per_setting = [row | {"setting": own(row["setting"])} for row in setting_rows(jobs)]
     common = f"Overrides common to every job: `{' '.join(shared)}`\n\n" if shared else ""
-    text = f"## Jobs\n\n{common}{markdown_table(per_job)}\n"
+    text = f"## Jobs\n\n{common}{markdown_table(per_job, JOB_COLUMNS)}\n"
     return text + (f"\n## {SETTINGS_TITLE}\n\n{markdown_table(per_setting)}\n" if per_setting else "")
 
 

@@ -234,8 +234,15 @@ def pooled(accs: list[float]) -> dict[str, str]:
     }
 
 
-def markdown_table(rows: list[dict[str, str]]) -> str:
+# The per-job table's columns in this order whichever row comes first (a diverged or skipped first job has fewer)
+JOB_COLUMNS = ("job", "overrides", "status", "final val acc %", "test acc %", "best val acc % (epoch)",
+               "first epoch >= 99.40%", "params", "epochs", "seconds", "s/epoch", "commit")  # fmt: skip
+
+
+def markdown_table(rows: list[dict[str, str]], order: tuple[str, ...] = ()) -> str:
+    """The rows as a markdown table; the columns named in `order` first, in that order, then the others as met."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
+    columns.sort(key=lambda c: order.index(c) if c in order else len(order))  # a stable sort: the others keep theirs
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row.get(c, "") for c in columns) + " |" for row in rows]
     return "\n".join(lines)
