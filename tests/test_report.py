@@ -214,10 +214,10 @@ def test_metrics_json_is_written_whole_through_a_renamed_file(tmp_path):
 
 
 def test_the_job_table_keeps_its_column_order_when_the_first_job_has_fewer_columns(tmp_path):
-    # A diverged first job (status, params, commit only) put `params | commit` before the accuracies
+    # A first job skipped over its budget (status and params only) put `params` before the accuracies
     make_job(tmp_path / "0", ["seed=1"], None)
-    diverged = {"status": "diverged", "diverged": {"epoch": 1, "step": 5}, "params": 17216, "seed": 1}
-    (tmp_path / "0" / "metrics.json").write_text(json.dumps(diverged))
+    skipped = {"status": "over_budget", "params": 25000, "max_params": 20000, "seed": 1}
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps(skipped))
     make_job(tmp_path / "1", ["seed=2"], 0.9940)
     header = next(line for line in report(tmp_path).splitlines() if line.startswith("| job |"))
     assert header.startswith("| job | overrides | status | test acc % | best val acc % (epoch) |"), header
