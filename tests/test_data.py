@@ -166,3 +166,15 @@ def test_a_data_device_torch_does_not_know_or_cannot_use_is_one_line():
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="torch sees no CUDA GPU here"):
             data_device("cuda")
+
+
+def test_a_failed_download_leaves_no_empty_mnist_folder_behind(tmp_path, monkeypatch):
+    # torchvision makes MNIST/raw before it tries its mirrors (none answers here): an empty folder was left
+    def no_mirror_answers(root, download):
+        (Path(root) / "MNIST" / "raw").mkdir(parents=True)
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(mnist.torchvision.datasets, "MNIST", no_mirror_answers)
+    with pytest.raises(UserError, match="the download failed: put the four MNIST files"):
+        ensure_mnist(tmp_path, download=True)
+    assert list(tmp_path.iterdir()) == []

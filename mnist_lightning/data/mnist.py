@@ -59,6 +59,9 @@ def _download(data_dir: Path) -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # torchvision prints every failed mirror
             torchvision.datasets.MNIST(data_dir, download=True)
     except Exception as error:
+        for made in (raw, raw.parent):  # the empty folders torchvision made for it: not left behind
+            with contextlib.suppress(OSError):
+                made.rmdir()
         raise UserError(
             f"MNIST is not in {raw} and the download failed: put the four MNIST files "
             f"({', '.join(f + '.gz' for f in MNIST_SHA256)}) there, e.g. from the project's data/MNIST/raw/"
