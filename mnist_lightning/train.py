@@ -69,8 +69,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     check_train_config(cfg)
     threads = torch_threads(cfg)
     torch.set_num_threads(threads)
-    # Lightning's DDP launcher sets the threads again (the cores over its processes) unless OMP_NUM_THREADS is set:
-    # set, torch_threads=N and a SLURM task's cpus_per_task hold in DDP too
+    # Lightning's DDP launcher sets the threads again (cores / processes) unless OMP_NUM_THREADS is set: setting it
+    # keeps torch_threads=N, and a SLURM task's cpus_per_task, under DDP too
     os.environ["OMP_NUM_THREADS"] = str(threads)
     # provenance (below) is read now: the tree may change during the run
     record = {"status": "ok", "seed": cfg.seed, "tags": list(cfg.get("tags") or []), "provenance": provenance()}

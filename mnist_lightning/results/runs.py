@@ -127,12 +127,14 @@ def where_stopped(stopped: dict) -> str:
 
 
 def interrupted_status(stopped: dict) -> str:
-    where = where_stopped(stopped)
-    resume = "; metrics.json's interrupted.resume is the command that resumes it" if stopped["resume"] else ""
     if stopped.get("search"):  # an Optuna trial: its search goes on by the search's own command
         resume = "; the search's command, run again, goes on without it"
+    elif stopped["resume"]:
+        resume = "; metrics.json's interrupted.resume is the command that resumes it"
+    else:
+        resume = ""
     by = "by SIGTERM" if stopped.get("signal") == "SIGTERM" else "(Ctrl-C)"
-    return f"interrupted {by} {where}{resume}"
+    return f"interrupted {by} {where_stopped(stopped)}{resume}"
 
 
 def job_rows(jobs: list[Job], root: Path) -> list[dict[str, str]]:

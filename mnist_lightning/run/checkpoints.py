@@ -153,12 +153,10 @@ def check_same_optimization(checkpoint: dict, module: torch.nn.Module, path: str
         return {k: v for k, v in config.items() if v is not None and k not in ("fused", "foreach")}
 
     for section in ("optimizer", "scheduler"):
-        if not isinstance(saved.get(section) or {}, dict):
+        stored = saved.get(section) or {}
+        if not isinstance(stored, dict):  # 0.1's pickled partial
             continue
-        was, now = (
-            settings(current_targets(saved.get(section) or {})),
-            settings(dict(module.hparams.get(section) or {})),
-        )
+        was, now = settings(current_targets(stored)), settings(dict(module.hparams.get(section) or {}))
         if was == now:
             continue
         if was.get("_target_") != now.get("_target_"):
