@@ -30,6 +30,7 @@ from mnist_lightning.run.build import build_module, build_trainer, torch_threads
 from mnist_lightning.run.callbacks import Diverged, DivergenceGuard, EpochHistory, LearnedNothing
 from mnist_lightning.run.checkpoints import (
     check_epochs_left,
+    check_same_averaging,
     check_same_distillation,
     check_same_network,
     check_same_network_options,
@@ -91,6 +92,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         check_same_network_options(checkpoint, module, ckpt_path, cfg)
         check_same_optimization(checkpoint, module, ckpt_path)
         check_same_distillation(checkpoint, module, ckpt_path)
+        check_same_averaging(checkpoint, cfg, ckpt_path)
         changed = run_setting_differences(ckpt_path, cfg)
         if changed and rank_zero_only.rank == 0:  # DDP runs this function once per process
             logging.getLogger(__name__).warning(

@@ -101,6 +101,13 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
             r"trainer.fast_dev_run must be true, false or a number of batches .* got 'yes'$",
         ),
         (["trainer.fast_dev_run=-1"], r"trainer.fast_dev_run must be .* got -1$"),
+        # Lightning's own check takes decay=1, which keeps the first step's weights for good
+        (["experiment=nano_ema", "callbacks.ema.decay=1"], r"callbacks.ema.decay must be a number in \[0, 1\), got 1$"),
+        (["experiment=nano_ema", "callbacks.ema.decay=1.5"], r"callbacks.ema.decay must be .* got 1.5$"),
+        (
+            ["experiment=nano_ema", "callbacks.ema.update_every_n_steps=0"],
+            "callbacks.ema.update_every_n_steps must be a positive integer, got 0$",
+        ),
     ]:
         composes.clear()
         assert_clear_error(run_here(TRAIN, *overrides, *short, cwd=tmp_path), message)

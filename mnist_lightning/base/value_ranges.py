@@ -16,6 +16,13 @@ def label_smoothing_error(value: object) -> str | None:
     return None
 
 
+def ema_decay_error(value: object) -> str | None:
+    """Lightning takes [0, 1]; 1 would keep the first step's weights for good, and so test and save those."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        return f"callbacks.ema.decay must be a number in [0, 1), got {value!r}"
+    return None
+
+
 def positive_integer_error(key: str, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return f"{key} must be a positive integer, got {value!r}"
@@ -73,6 +80,10 @@ RANGE_ERRORS = {  # option -> its message for a value out of range, or None
     "data.batch_size": lambda value: positive_integer_error("data.batch_size", value),
     "data.eval_batch_size": lambda value: positive_integer_error("data.eval_batch_size", value),
     "data.val_size": val_size_error,
+    "callbacks.ema.decay": ema_decay_error,
+    "callbacks.ema.update_every_n_steps": lambda value: positive_integer_error(
+        "callbacks.ema.update_every_n_steps", value
+    ),
     "trainer.max_epochs": max_epochs_error,
     "trainer.fast_dev_run": fast_dev_run_error,
     "torch_threads": torch_threads_error,

@@ -1,4 +1,5 @@
-"""Callbacks: the per-epoch history for metrics.json, RNG states for exact resumes, a progress bar from epoch 1."""
+"""Callbacks: the per-epoch history for metrics.json, RNG states for exact resumes, a progress bar from epoch 1, and
+Lightning's moving average of the weights, made to test the average on every path."""
 
 import random
 import sys
@@ -7,9 +8,11 @@ import time
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning import callbacks
 from pytorch_lightning.callbacks import TQDMProgressBar
 
 from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.value_ranges import ema_decay_error, positive_integer_error
 
 
 class EpochHistory(pl.Callback):
@@ -58,6 +61,30 @@ class EpochHistory(pl.Callback):
     def best(self) -> dict[str, float] | None:
         """The row with the highest val/acc (the earliest one on a tie, as ModelCheckpoint keeps), or None."""
         return max(self.rows, key=lambda row: row["val/acc"], default=None)  # max keeps the first of equals
+
+
+class EMAWeightAveraging(callbacks.EMAWeightAveraging):
+    """Lightning's moving average of the weights, which it copies into the model when training ends
+    (`on_train_end`). A run resumed with no epoch left to train (the resume command of a run stopped in its final
+    test, a SLURM requeue there) skips training and that hook, and would test and record the raw weights: the copy is
+    made when fit ends instead. Also checks its settings in one line (Lightning's ValueError came through Hydra's)."""
+
+    def __init__(self, decay: float = 0.999, update_every_n_steps: int = 1, **kwargs: object) -> None:
+        if message := ema_decay_error(decay) or positive_integer_error(
+            "callbacks.ema.update_every_n_steps", update_every_n_steps
+        ):
+            raise UserError(message)
+        super().__init__(decay=decay, update_every_n_steps=update_every_n_steps, **kwargs)
+        self._average_copied = False
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._average_copied = True
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._average_model is not None and not self._average_copied:
+            self._copy_average_to_current(pl_module)
+            self._average_copied = True
 
 
 class EpochProgressBar(TQDMProgressBar):

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class, get_object, instantiate
 from omegaconf import OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, WeightAveraging
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 from mnist_lightning.base.checkpoint_path import checkpoint_path_error
@@ -171,6 +171,29 @@ def check_same_optimization(checkpoint: dict, module: torch.nn.Module, path: str
         )
 
 
+def check_same_averaging(checkpoint: dict, cfg: Any, path: str | Path) -> None:
+    """Refuse to resume with a moving average of the weights (experiment=nano_ema's callbacks.ema) dropped or added.
+    Dropped, the run silently trained on from the average the checkpoint saves as its weights, not from the weights
+    it trained; added, Lightning would start the average half-way, from the checkpoint's weights."""
+    averaged = "current_model_state" in checkpoint  # Lightning's WeightAveraging keeps the trained weights there
+
+    def averages(node: Any) -> bool:
+        target = get_object(node["_target_"]) if node and node.get("_target_") else None
+        return isinstance(target, type) and issubclass(target, WeightAveraging)
+
+    added = [f"callbacks.{name}" for name, node in (cfg.get("callbacks") or {}).items() if averages(node)]
+    if averaged and not added:
+        raise UserError(
+            f"{path} was trained with a moving average of its weights and this run has none: resume with the "
+            "callbacks it was trained with (experiment=nano_ema's callbacks.ema), or train a new run"
+        )
+    if added and not averaged:
+        raise UserError(
+            f"{path} was trained without a moving average of its weights and this run adds one ({added[0]}): "
+            "resume without it, or train a new run with it"
+        )
+
+
 def option_source(cfg: Any, name: str) -> str:
     """The option a user sets for config key `name`: the key its value interpolates (`${model.dropout}` for
     `model.net.dropout`), followed through a chain of them, or `name` itself."""
@@ -262,13 +285,19 @@ def check_same_distillation(checkpoint: dict, module: torch.nn.Module, path: str
         )
 
 
+# Classes an earlier version's configs named that the project now wraps (experiment=nano_ema before 0.5.0's fix of
+# its resume): the same settings, so a resumed run compares them as equal.
+WRAPPED_CLASSES = {"pytorch_lightning.callbacks.EMAWeightAveraging": "mnist_lightning.run.callbacks.EMAWeightAveraging"}
+
+
 def current_targets(config: object) -> object:
     """`config` with every `_target_` of an earlier version's layout replaced by where that object lives now."""
     if isinstance(config, dict):
         moved = {key: current_targets(value) for key, value in config.items()}
         if isinstance(moved.get("_target_"), str):
             module, _, name = moved["_target_"].rpartition(".")
-            moved["_target_"] = f"{MOVED_MODULES.get(module, module)}.{name}"
+            target = f"{MOVED_MODULES.get(module, module)}.{name}"
+            moved["_target_"] = WRAPPED_CLASSES.get(target, target)
         return moved
     if isinstance(config, list):
         return [current_targets(value) for value in config]
