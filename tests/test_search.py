@@ -2,6 +2,7 @@
 
 import json
 
+import optuna
 import pytest
 import yaml
 from conftest import CONF_DIR, compose_train_config, run_here
@@ -71,6 +72,16 @@ def test_a_search_skips_over_budget_trials_before_they_train_and_goes_on(tmp_pat
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == max(trials[job]["val/acc"] for job in trained)
     assert report(sweep).count("over budget, not trained") == len(skipped)
+    for job in skipped:  # said as it is, and marked in the study (the sampler is told 0.0: it learns to avoid them)
+        assert f"trial {job} over budget (model.max_params), not trained" in result.stdout
+    study = optuna.load_study(study_name="mnist_widths", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert sorted(str(t.number) for t in study.trials if t.user_attrs.get("status") == "over_budget") == skipped
+    # Every network over the budget: none trained, so none is the best (0.0 was reported as the best trial before).
+    tiny = ["model.max_params=500", "hydra.sweeper.study_name=tiny", "hydra.sweeper.n_trials=2"]
+    result = run_here("mnist_lightning.train", *args, *tiny, f"hydra.sweep.dir={tmp_path / 'tiny'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no trial trained: every network was over model.max_params" in result.stdout + result.stderr
+    assert "best: trial" not in result.stdout and not (tmp_path / "tiny" / "optimization_results.yaml").exists()
 
 
 def test_a_run_with_a_list_of_widths_on_the_command_line_finishes_and_logs_it(tmp_path):

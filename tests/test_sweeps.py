@@ -70,6 +70,13 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     assert result.returncode == 0 and "4 of 4 trials finished" in result.stdout, result.stderr
     assert "sweep done" not in result.stdout  # no trial ran: its folder holds nothing to report on
     assert "nothing to run: raise hydra.sweeper.n_trials (now 4) to add trials to the study" in result.stdout
+    # The same study with another search space: the sampler would mix both (or, for a changed choice, fail inside
+    # Optuna and leave a trial running for good). Refused before any trial.
+    space = "hydra.sweeper.params={data.batch_size:'choice(32,64)'}"
+    result = run_here(TRAIN, *args, space, "hydra.sweeper.n_trials=6", f"hydra.sweep.dir={tmp_path}/4", cwd=tmp_path)
+    assert_clear_error(result, r"study 'mnist' in .*: trial 0 was drawn from another search space \(it differs in "
+                       r"data.batch_size\); resume with the space")  # fmt: skip
+    assert len(optuna.load_study(study_name="mnist", storage=storage).trials) == 4
 
 
 def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):
@@ -89,6 +96,12 @@ def test_a_pruned_trial_stops_after_its_epoch_and_the_report_says_so(tmp_path):
     assert metrics["status"] == "pruned" and metrics["pruned"]["epoch"] == 1 and "test/acc" not in metrics
     assert "| pruned at epoch 1, step 3 |" in report(sweep)
     assert "trial 0 pruned: after epoch 1 (val/acc " in result.stdout and "Error executing job" not in result.stderr
+    # Searching for the best epoch's val/acc (which a run has only once it ends): its trials report the best so far.
+    best = ["optimized_metric=val/acc_best", "hydra.sweeper.study_name=best", "hydra.sweeper.n_trials=1"]
+    result = run_here(TRAIN, *args, *best, f"hydra.sweep.dir={tmp_path}/best", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    trial = optuna.load_study(study_name="best", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}").trials[0]
+    assert trial.state.name == "PRUNED" and "trial 0 pruned: after epoch 1 (val/acc_best " in result.stdout
 
 
 def test_the_onecycle_search_runs_on_experiment_fast_and_validates_on_held_out_images(tmp_path):
@@ -124,13 +137,46 @@ def test_a_sweep_on_the_command_line_of_a_search_is_one_line(tmp_path):
     assert_clear_error(result, "optimizer.lr=0.1,0.2: a search sweeps hydra.sweeper.params only")
 
 
-def test_a_search_refused_by_the_runs_own_checks_is_refused_before_its_study_opens(tmp_path):
-    # data.val_size=0 with optimized_metric=val/acc: every trial would refuse it, after the study had handed it out.
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        # data.val_size=0 with optimized_metric=val/acc: every trial would refuse it, after the study handed it out
+        (["data.val_size=0"], "optimized_metric=val/acc with data.val_size=0 would select on the test set"),
+        (["optimized_metric=test/acc"], "optimized_metric=test/acc would choose among the trials on the test set"),
+        # a batch of no trials, asked for again and again: the search never ended
+        (["hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs must be an integer of at least 1, got 0"),
+        (["hydra.sweeper.n_trials=-1"], "hydra.sweeper.n_trials must be an integer of at least 0, got -1"),
+        # Hydra's "Error in call to target" when the sweeper was built
+        (["hydra.sweeper.params={model.dropout:'interval(0.3,0.1)'}"], r"hydra.sweeper.params.model.dropout=interval"),
+        (["hydra.sweeper.params={model.dropout:'0.1'}"], r"model.dropout=0.1: use interval\(a, b\), choice"),
+    ],
+)
+def test_a_search_refused_by_the_runs_own_checks_is_refused_before_its_study_opens(tmp_path, overrides, message):
     storage = tmp_path / "study.db"
-    args = ["hparams_search=optuna", "data.val_size=0", f"hydra.sweeper.storage=sqlite:///{storage}"]
+    args = ["hparams_search=optuna", *overrides, f"hydra.sweeper.storage=sqlite:///{storage}"]
     result = run_here(TRAIN, *args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
-    assert_clear_error(result, "optimized_metric=val/acc with data.val_size=0 would select on the test set")
+    assert_clear_error(result, message)
     assert not storage.exists() and not (tmp_path / "sweep").exists()
+
+
+def test_a_search_whose_trials_keep_failing_stops_and_an_in_memory_study_is_refused(tmp_path, monkeypatch):
+    # Failed trials do not count toward n_trials: a fault every trial meets (a user's error ends the search at once;
+    # this is another exception, as a storage that a trial's process cannot reach raised) asked for new ones without
+    # end.
+    def broken(cfg, callbacks=()):
+        raise KeyError("Record does not exist.")
+
+    monkeypatch.setattr("mnist_lightning.train.train", broken)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = ["hparams_search=optuna", "hydra.sweeper.n_trials=10", f"hydra.sweeper.storage={storage}",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    result = run_here(TRAIN, *args, cwd=tmp_path)
+    assert_clear_error(result, "3 trials in a row failed .*: fix what they fail on, then run the same command")
+    assert [t.state.name for t in optuna.load_study(study_name="mnist", storage=storage).trials] == ["FAIL"] * 3
+    # Each trial's process would open an empty in-memory database of its own (a KeyError in every trial).
+    for memory in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        result = run_here(TRAIN, "hparams_search=optuna", f"hydra.sweeper.storage={memory}", cwd=tmp_path)
+        assert_clear_error(result, f"hydra.sweeper.storage={memory} is an in-memory database")
 
 
 def test_a_storage_whose_driver_is_missing_is_one_line_at_once(tmp_path, monkeypatch):
@@ -626,7 +672,8 @@ def test_each_trial_runs_in_the_folder_named_by_its_number_when_a_batch_has_a_ga
         sampler=optuna.samplers.TPESampler(seed=1), params={"optimizer.lr": "interval(0.001, 0.01)"},
     )  # fmt: skip
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        worker.config = compose("train", overrides=[f"hydra.sweep.dir={tmp_path}"], return_hydra_config=True)
+        held_out = ["optimized_metric=val/acc", "data.val_size=5000"]  # a search selects on held-out images
+        worker.config = compose("train", overrides=[f"hydra.sweep.dir={tmp_path}", *held_out], return_hydra_config=True)
     launches = []
 
     class Launcher:  # records where each launch starts numbering its folders, and how many jobs it has

@@ -7,6 +7,8 @@ storage). A trial left running by a worker that died on this machine is marked f
 """
 
 import datetime
+import functools
+import json
 import logging
 import os
 import random
@@ -41,6 +43,8 @@ DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SELECTION_KEYS = ("optimized_metric", "test", "data.val_size", "trainer.limit_val_batches", "trainer.max_steps")
 FIXED_SETTINGS = "fixed_overrides"  # a trial's user attribute: the training overrides of the command that drew it
+OVER_BUDGET = "over_budget"  # a trial's user attribute "status": its network was over model.max_params, never trained
+FAILURES_IN_A_ROW = 3  # failed trials in a row that end a search: a setting every trial fails on, not bad luck
 _ABSENT = object()  # OmegaConf.select's answer for a key the config does not have
 
 
@@ -76,7 +80,7 @@ class OptunaSweeper(Sweeper):
                  pruner: optuna.pruners.BasePruner | None = None) -> None:  # fmt: skip
         self.storage, self.study_name, self.direction, self.pruner = storage, study_name, direction, pruner
         self.n_trials, self.n_jobs, self.sampler = n_trials, n_jobs, sampler
-        self.space = {key: distribution(key, str(text)) for key, text in (params or {}).items()}
+        self.params = dict(params or {})
         self.settings: list[str] = []  # the command line's training overrides, set by search()
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
@@ -95,6 +99,7 @@ class OptunaSweeper(Sweeper):
             sys.exit(error.exit_code)
 
     def search(self, arguments: list[str]) -> None:
+        self.check_counts()
         fixed = []
         for override in OverridesParser.create().parse_overrides(arguments):
             if override.is_sweep_override():
@@ -104,6 +109,12 @@ class OptunaSweeper(Sweeper):
                 )
             fixed.append(override.input_line)
         self.check_storage()
+        metric = str(self.config.get("optimized_metric", "test/acc"))
+        if not metric.startswith("val/") and "optimized_metric" not in self.space:
+            raise SearchError(  # a single run may report test/acc; a search choosing by it selects on the test set
+                f"optimized_metric={metric} would choose among the trials on the test set: a search selects on "
+                "held-out images (optimized_metric=val/acc with data.val_size>0, as hparams_search=optuna sets)"
+            )
         # The config as every trial starts from it: checked only when the space chooses no config group (a group
         # choice, such as scheduler: choice(onecycle), changes which keys exist) and sets none of the selection's keys.
         if not self.chooses_a_group():
@@ -118,6 +129,7 @@ class OptunaSweeper(Sweeper):
         study = self.open_study()
         self.settings = sorted(o for o in fixed if is_training_setting(o.partition("=")[0]))
         self.check_same_settings(study)
+        self.check_same_space(study)
         with warnings.catch_warnings():  # "experimental" since Optuna 3.2, and still in 5.0
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([str(self.config.get("optimized_metric", "value"))])  # the dashboard's axis
@@ -134,9 +146,11 @@ class OptunaSweeper(Sweeper):
         )
         if left == 0 and not running:  # else the command ends with the best and nothing said about why
             log.info(f"nothing to run: raise hydra.sweeper.n_trials (now {self.n_trials}) to add trials to the study")
+        failed_in_a_row = 0
         try:
             while left > 0:
                 self.check_same_settings(study)  # another worker may have finished trials since
+                self.check_same_space(study)
                 trials = self.ask_batch(study, min(self.n_jobs, left))
                 overrides = [
                     fixed + [as_override(k, v) for k, v in trial.params.items()] + self.pruning(trial)
@@ -154,7 +168,14 @@ class OptunaSweeper(Sweeper):
                         self.fail_unfinished(study, trials)
                         raise
                     for i, result in zip(run, results, strict=True):
-                        self.tell(study, trials[i], result)
+                        failed = self.tell(study, trials[i], result)
+                        failed_in_a_row = failed_in_a_row + 1 if failed else 0
+                if failed_in_a_row >= FAILURES_IN_A_ROW:  # failed trials do not count toward n_trials: no end else
+                    raise SearchError(
+                        f"{failed_in_a_row} trials in a row failed (their errors are above, and in their folders' "
+                        f"train.log under {self.config.hydra.sweep.dir}): fix what they fail on, then run the same "
+                        "command to go on with the study"
+                    )
                 left = self.trials_left(study)
         except SearchError:  # e.g. a space with no new set left: the trials that finished keep their result file
             self.write_best(study)
@@ -177,9 +198,58 @@ class OptunaSweeper(Sweeper):
                 "study's overrides to resume it, or start another with hydra.sweeper.study_name=<new name>"
             )
 
+    def check_counts(self) -> None:
+        """n_trials and n_jobs: a batch of 0 trials never ended (the search asked for none, again and again)."""
+        for key, value, least in (("n_trials", self.n_trials, 0), ("n_jobs", self.n_jobs, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise SearchError(f"hydra.sweeper.{key} must be an integer of at least {least}, got {value!r}")
+
+    @functools.cached_property
+    def space(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """hydra.sweeper.params as Optuna distributions, built when the search first reads them: a malformed entry
+        (interval(0.3, 0.1), a plain value) is then one line, not Hydra's "Error in call to target" when the sweeper
+        is built."""
+        space = {}
+        for key, text in self.params.items():
+            try:
+                space[key] = distribution(key, str(text))
+            except ValueError as error:  # the space's own message, or Optuna's (low > high, a log range from 0)
+                message = str(error)
+                if not message.startswith("hydra.sweeper.params."):
+                    message = f"hydra.sweeper.params.{key}={text}: {message}"
+                raise SearchError(message) from error
+        return space
+
+    def check_same_space(self, study: optuna.Study) -> None:
+        """Refuse to add trials to a study whose finished trials were drawn from another search space: the sampler
+        would mix both (or fail inside Optuna on a changed choice), and the best of one space would sit beside
+        trials of the other."""
+        finished = study.get_trials(deepcopy=False, states=FINISHED)
+        other = next((t for t in finished if t.distributions != self.space), None)
+        if other is None:
+            return
+        changed = sorted(k for k in other.distributions.keys() | self.space.keys()
+                         if other.distributions.get(k) != self.space.get(k))  # fmt: skip
+        raise SearchError(
+            f"study {self.study_name!r} in {self.storage}: trial {other.number} was drawn from another search space "
+            f"(it differs in {', '.join(changed)}); resume with the space it was drawn from, or start another study "
+            "with hydra.sweeper.study_name=<new name>"
+        )
+
     def check_storage(self) -> None:
         """Refuse a storage URL that holds a password: Hydra writes the command line into the sweep's multirun.yaml
-        and every trial's .hydra/, and each trial is handed the URL to report to its study."""
+        and every trial's .hydra/, and each trial is handed the URL to report to its study. Refuse an in-memory
+        SQLite database too: each trial's process would open an empty one of its own, and nothing is kept."""
+        if self.storage.startswith("sqlite:") and self.storage.rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://"):
+            raise SearchError(
+                f"hydra.sweeper.storage={self.storage} is an in-memory database, which keeps nothing and which a "
+                "trial's own process cannot reach: give a file, e.g. sqlite:///outputs/optuna.db"
+            )
+        if self.storage.endswith(":memory:"):
+            raise SearchError(
+                f"hydra.sweeper.storage={self.storage} is an in-memory database: give a file, "
+                "e.g. sqlite:///outputs/optuna.db"
+            )
         if "://" not in self.storage or self.storage.startswith(("sqlite:", "journal:")):
             return
         from sqlalchemy.engine import make_url
@@ -333,7 +403,8 @@ class OptunaSweeper(Sweeper):
             for t in others
         )
 
-    def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> None:
+    def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> bool:
+        """Tell the study how the trial's job ended; True when it failed."""
         params = " ".join(as_override(k, v) for k, v in trial.params.items())
         if result.status is JobStatus.FAILED:
             # Private, on purpose: the public `return_value` prints "Error executing job ..." before raising.
@@ -341,22 +412,39 @@ class OptunaSweeper(Sweeper):
             if isinstance(error, optuna.TrialPruned):
                 study.tell(trial, state=TrialState.PRUNED)
                 log.info(f"trial {trial.number} pruned: {error} | {params}")
-            else:  # one failed trial does not end the search
-                study.tell(trial, state=TrialState.FAIL)
-                log.warning(f"trial {trial.number} failed ({type(error).__name__}: {error}) | {params}")
-            return
+                return False
+            # one failed trial does not end the search
+            study.tell(trial, state=TrialState.FAIL)
+            log.warning(f"trial {trial.number} failed ({type(error).__name__}: {error}) | {params}")
+            return True
         value = float(result.return_value)
+        # The job's record says whether it trained (its working_dir is the job's folder only with hydra.job.chdir)
+        output_dir = (
+            OmegaConf.select(result.hydra_cfg, "hydra.runtime.output_dir", default=None) if result.hydra_cfg else None
+        )
+        record = Path(str(output_dir)) / "metrics.json" if output_dir else None
+        status = json.loads(record.read_text()).get("status") if record and record.is_file() else None
+        if status == OVER_BUDGET:
+            # Told its worst value, so the sampler learns to leave such widths alone, and marked, so it is never
+            # the best: nothing was trained.
+            trial.set_user_attr("status", OVER_BUDGET)
+            study.tell(trial, value)
+            log.info(f"trial {trial.number} over budget (model.max_params), not trained | {params}")
+            return False
         study.tell(trial, value)
         log.info(
             f"trial {trial.number} complete: {self.config.get('optimized_metric', 'value')} {value:.4f} | {params}"
         )
+        return False
 
     def write_best(self, study: optuna.Study) -> None:
         completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if not completed:
-            log.warning("no trial completed")
+        trained = [t for t in completed if t.user_attrs.get("status") != OVER_BUDGET]
+        if not trained:
+            log.warning("no trial trained" + (": every network was over model.max_params" if completed else ""))
             return
-        best = study.best_trial
+        pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+        best = pick(trained, key=lambda t: t.value)  # the first of equals, as Optuna's best_trial
         params = " ".join(as_override(k, v) for k, v in best.params.items())
         log.info(f"best: trial {best.number}, {best.value:.4f} | {params}")
         folder = Path(self.config.hydra.sweep.dir)

@@ -35,15 +35,20 @@ class PruneBehind(pl.Callback):
         loaded = optuna.load_study(study_name=study, storage=open_storage(storage), pruner=pruner)
         trial_id = loaded._storage.get_trial_id_from_study_id_trial_number(loaded._study_id, number)
         self.trial, self.monitor = optuna.trial.Trial(loaded, trial_id), monitor
+        # val/acc_best exists only once the run ends (record.py): the trial reports the best val/acc so far instead
+        self.logged = monitor.removesuffix("_best")
+        self.best = float("-inf")
         self.pruned_at: int | None = None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+        if trainer.sanity_checking or self.logged not in trainer.callback_metrics:
             return
         epoch = trainer.current_epoch + 1
         should_prune, value = False, float("nan")
         if trainer.is_global_zero:
-            value = float(trainer.callback_metrics[self.monitor])
+            value = float(trainer.callback_metrics[self.logged])
+            if self.logged != self.monitor:
+                value = self.best = max(self.best, value)
             self.trial.report(value, step=epoch)
             should_prune = self.trial.should_prune()
         if trainer.strategy.broadcast(should_prune):  # every DDP process stops together
