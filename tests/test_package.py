@@ -157,3 +157,30 @@ def test_every_config_folder_is_a_listed_package_so_the_wheel_carries_it():
     folders = [p.relative_to(ROOT / "conf") for p in (ROOT / "conf").rglob("*") if p.is_dir() and "__" not in p.name]
     missing = {"mnist_lightning.conf." + ".".join(f.parts) for f in folders} - packages
     assert not missing, f"add to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+
+
+# Run a command as after `pip install ".[export]"`, without the [sweep] extra: Optuna cannot be imported.
+WITHOUT_OPTUNA = """
+import runpy, sys
+sys.modules["optuna"] = None
+sys.argv = sys.argv[1:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def test_without_the_sweep_extra_commands_run_quietly_and_a_search_says_what_to_install(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", WITHOUT_OPTUNA, "mnist_lightning.train", *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+    # Hydra imports every plugin module as it starts: the sweeper's, importing Optuna, printed twelve lines of
+    # "Error importing ... Plugin is incompatible with this Hydra version or buggy" before every command.
+    shown = run("--cfg", "job")
+    assert shown.returncode == 0 and "Error importing" not in shown.stderr, shown.stderr
+    # A search failed in Hydra's "Unknown plugin class" traceback.
+    search = run("hparams_search=optuna")
+    assert search.returncode == 2 and "Traceback" not in search.stderr, search.stderr
+    assert search.stderr.strip() == (
+        "error: hparams_search=optuna searches with Optuna, which is not installed: "
+        'it comes with pip install -e ".[sweep]"'
+    )

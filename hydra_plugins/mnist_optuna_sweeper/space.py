@@ -1,9 +1,15 @@
 """The search space: Hydra's sweep syntax (`interval(0.001, 0.01)`, `choice(28, 64)`, `range(4, 9)`,
 `tag(log, interval(...))`) read by Hydra's own override parser and turned into Optuna distributions."""
 
+from __future__ import annotations
+
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+
+try:  # the [sweep] extra; importable without it, as sweeper.py says why
+    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+except ImportError:
+    BaseDistribution = CategoricalDistribution = FloatDistribution = IntDistribution = None
 
 
 def distribution(key: str, text: str) -> BaseDistribution:

@@ -6,6 +6,8 @@ study holds `n_trials` finished trials, whoever finished them (a resumed search,
 storage). A trial left running by a worker that died on this machine is marked failed at the next start.
 """
 
+from __future__ import annotations
+
 import datetime
 import functools
 import json
@@ -19,7 +21,6 @@ import time
 import warnings
 from pathlib import Path
 
-import optuna
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -27,8 +28,15 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.trial import TrialState
-from sqlalchemy.exc import SQLAlchemyError
+
+try:  # the [sweep] extra. Hydra imports every plugin module whenever it starts: without the extra this one still
+    # imports (else Hydra prints twelve lines of "Error importing" before every command), and a search is refused
+    # in one line before Hydra starts (base/option_names.py: missing_extra).
+    import optuna
+    from optuna.trial import TrialState
+    from sqlalchemy.exc import SQLAlchemyError
+except ImportError:
+    optuna = TrialState = SQLAlchemyError = None
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
 from mnist_lightning.base.errors import UserError, project_groups
@@ -38,7 +46,7 @@ from mnist_lightning.base.training_settings import is_training_setting
 # plugin whenever it composes a config, also for a command line's checks, which answer before torch loads.
 
 log = logging.getLogger(__name__)
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED) if TrialState else ()
 DRAWING_WAIT_S = 10  # how long a worker waits for another that is still drawing an earlier trial's parameters
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 SELECTION_KEYS = ("optimized_metric", "test", "data.val_size", "trainer.limit_val_batches", "trainer.max_steps")

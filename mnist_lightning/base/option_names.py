@@ -301,7 +301,7 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
     ):
         return message
     searchpath = user_searchpath(argv)
-    if message := unknown_hydra_option(config_name, group_choices, searchpath):
+    if message := unknown_hydra_option(config_name, group_choices, searchpath) or missing_extra(group_choices):
         return message
     swept = next((o for o in overrides if o.is_sweep_override()), None)
     if not values and swept is None:
@@ -438,6 +438,17 @@ def unknown_hydra_option(config_name: str, group_choices: dict[str, list[str]], 
                 # joblib's launcher and the Optuna sweeper come with an extra (pyproject.toml), not with Hydra
                 hint = '; it comes with pip install -e ".[sweep]"' if unknown in ("joblib", "mnist_optuna") else ""
                 return f"there is no {group.lstrip('+')} '{unknown}': choose one of {', '.join(known)}{hint}"
+    return None
+
+
+def missing_extra(group_choices: dict[str, list[str]]) -> str | None:
+    """A search asked for without the [sweep] extra, which brings Optuna: one line, where Hydra would fail building
+    the sweeper's sampler, through its own error, after the first lines of the search."""
+    searches = [f"{group.lstrip('+')}={option}" for group, options in group_choices.items() for option in options
+                if (group.lstrip("+") == "hparams_search" and option != "null")
+                or (group.lstrip("+") == "hydra/sweeper" and option == "mnist_optuna")]  # fmt: skip
+    if searches and importlib.util.find_spec("optuna") is None:
+        return f'{searches[0]} searches with Optuna, which is not installed: it comes with pip install -e ".[sweep]"'
     return None
 
 
