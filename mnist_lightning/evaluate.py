@@ -46,10 +46,11 @@ def evaluate(cfg: DictConfig) -> dict:
     )
     result = trainer.test(module, datamodule=instantiate(cfg.data), verbose=False)[0]
     per_class = diagnostics.per_class_accuracy()
-    print(f"\ncheckpoint: {cfg.ckpt_path} (precision {precision}, as trained)")
-    print(f"test accuracy: {100 * result['test/acc']:.2f}% (loss {result['test/loss']:.4f})")
-    print("per-class accuracy: " + ", ".join(f"{d}: {100 * a:.2f}%" for d, a in enumerate(per_class.tolist())))
-    print(format_confusion(diagnostics.confusion))
+    if trainer.is_global_zero:  # with trainer.devices=2, each process has the whole (summed) result: one prints it
+        print(f"\ncheckpoint: {cfg.ckpt_path} (precision {precision}, as trained)")
+        print(f"test accuracy: {100 * result['test/acc']:.2f}% (loss {result['test/loss']:.4f})")
+        print("per-class accuracy: " + ", ".join(f"{d}: {100 * a:.2f}%" for d, a in enumerate(per_class.tolist())))
+        print(format_confusion(diagnostics.confusion))
     return {
         "test/acc": result["test/acc"],
         "precision": precision,

@@ -83,6 +83,8 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     # Read now: a wrong path ends in one line before the layer table is printed, not after it
     checkpoint = None if ckpt_path is None else read_checkpoint(ckpt_path, cfg.trust_checkpoint)  # '' is refused
     module, params = build_module(cfg, val_is_test=datamodule.val_is_test)
+    if rank_zero_only.rank == 0:  # named now, not only in the last line: for TensorBoard while it trains, or a kill -9
+        logging.getLogger(__name__).info(f"run folder: {output_dir}")
     per_image_flops = flops_per_image(module.net)  # from the shapes, once: the compute, whatever the machine
     if module.teacher is not None:  # distillation: each training image also goes through the teacher, forward only
         per_image_flops["train"] += flops_per_image(module.teacher, backward=False)["forward"]
@@ -135,7 +137,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
             write_metrics(output_dir, record | {"status": "diverged", "diverged": failure, "history": history.rows})
-        raise
+        raise Diverged(diverged.epoch, diverged.step, diverged.loss, output_dir / "metrics.json") from None
     except Exception:
         if pruning and pruning[0].pruned_at is not None and trainer.is_global_zero:  # a search stopped this trial
             where = {"epoch": pruning[0].pruned_at, "step": trainer.global_step}

@@ -58,3 +58,16 @@ def test_two_cpu_processes_train_and_test_with_metrics_written_once(tmp_path):
     assert metrics["torch_threads"] == threads  # as set: Lightning's launcher set cores / 2 over it before 0.5.0
     assert "metrics in" in (run / "train.log").read_text()  # rank 0 wrote metrics.json ...
     assert "metrics in" not in (run / "train_ddp_process_1.log").read_text()  # ... and rank 1 did not
+
+
+@pytest.mark.system
+def test_evaluate_on_two_cpu_processes_prints_the_whole_test_set_once(trained_sweep, tmp_path):
+    run = trained_sweep / "0"
+    args = [f"ckpt_path={run}/checkpoints/last.ckpt", "trainer.accelerator=cpu", "trainer.devices=2", "torch_threads=1"]
+    result = run_module("mnist_lightning.evaluate", *args, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.count("test accuracy: ") == 1 and result.stdout.count("true \\ pred") == 1  # twice before
+    test_acc = json.loads((run / "metrics.json").read_text())["test/acc"]
+    assert f"test accuracy: {100 * test_acc:.2f}%" in result.stdout  # both processes' shares, summed
+    confusion = [line.split()[1:] for line in result.stdout.splitlines()[-10:]]
+    assert sum(int(n) for row in confusion for n in row) == 10_000

@@ -22,6 +22,8 @@ def test_a_diverged_run_stops_in_its_first_epoch_and_says_so(tmp_path):
     assert_clear_error(result, r"training diverged at epoch 1, step \d+ \(loss nan\): lower optimizer.lr", code=1)
     # It stopped inside epoch 1 (of 400 steps, a few seconds), before validating, checkpointing or testing it.
     assert "Epoch 1:" not in result.stdout and "Test loss" not in result.stdout
+    assert f"; {run / 'metrics.json'} has status diverged" in result.stderr  # where its record is, as a run's last line
+    assert f"run folder: {run}" in result.stdout  # named before it trains, as every run's folder
     assert not (run / "checkpoints" / "last.ckpt").exists()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["diverged"]["epoch"] == 1 and metrics["history"] == []

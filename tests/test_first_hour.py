@@ -97,7 +97,13 @@ TRAIN = "mnist_lightning.train"
             ["trainer.limit_train_batches=0"],
             "trainer.limit_train_batches=0 trains nothing: give a share above 0",
         ),
-        (TRAIN, ["trainer.limit_test_batches=0"], "trainer.limit_test_batches=0 tests nothing: .* give test=false$"),
+        (TRAIN, ["trainer.limit_test_batches=0"], r"limit_test_batches=0 tests nothing: .* \(train: test=false skips"),
+        # evaluate has no test=false: the advice is the batch limit's
+        (
+            "mnist_lightning.evaluate",
+            ["ckpt_path=x.ckpt", "trainer.limit_test_batches=0"],
+            r"trainer.limit_test_batches=0 tests nothing: give a share above 0 or a number of batches",
+        ),
         # A comma list to predict: the advice was -m, which made a multirun folder and loaded the model per file
         (
             "mnist_lightning.predict",

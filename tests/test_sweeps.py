@@ -57,6 +57,13 @@ def test_optuna_study_is_kept_and_the_same_command_resumes_it_with_new_parameter
     # One line per finished trial, the best at the end, and none of Optuna's or alembic's own INFO lines.
     assert len([line for line in result.stdout.splitlines() if "] trial " in line and " complete: " in line]) == 2
     assert "best: trial" in result.stdout and "alembic" not in result.stdout + result.stderr
+    # The log line's values to 3 significant digits (optimizer.lr=0.002319434778599477 before); the file has them all.
+    lr = re.search(r"best: trial \d, [\d.]+ \| optimizer.lr=(\S+) .*\(in full: (.*)\)$", result.stdout, re.M)
+    assert (
+        lr
+        and lr[1] == f"{best['best_params']['optimizer.lr']:.3g}"
+        and lr[2] == str(second / "optimization_results.yaml")
+    )
     report_line = f"sweep done, this command's trials in {second}; tables and curves: python -m mnist_lightning.report"
     assert result.stdout.strip().splitlines()[-1] == f"{report_line} {second}"
     # The same study with another training setting: refused before any trial, the study as it was.

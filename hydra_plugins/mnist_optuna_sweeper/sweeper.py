@@ -71,6 +71,11 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def shown(params: dict) -> str:
+    """A trial's parameters for its log line, floats to 3 significant digits (its job gets every digit)."""
+    return " ".join(as_override(k, float(f"{v:.3g}") if isinstance(v, float) else v) for k, v in params.items())
+
+
 def consecutive_runs(numbers: list[int]) -> list[list[int]]:
     """The positions of `numbers` in runs of consecutive values: [3, 4, 6] -> [[0, 1], [2]]."""
     runs: list[list[int]] = []
@@ -413,7 +418,7 @@ class OptunaSweeper(Sweeper):
 
     def tell(self, study: optuna.Study, trial: optuna.Trial, result: JobReturn) -> bool:
         """Tell the study how the trial's job ended; True when it failed."""
-        params = " ".join(as_override(k, v) for k, v in trial.params.items())
+        params = shown(trial.params)
         if result.status is JobStatus.FAILED:
             # Private, on purpose: the public `return_value` prints "Error executing job ..." before raising.
             error = result._return_value
@@ -453,10 +458,10 @@ class OptunaSweeper(Sweeper):
             return
         pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
         best = pick(trained, key=lambda t: t.value)  # the first of equals, as Optuna's best_trial
-        params = " ".join(as_override(k, v) for k, v in best.params.items())
-        log.info(f"best: trial {best.number}, {best.value:.4f} | {params}")
         folder = Path(self.config.hydra.sweep.dir)
+        written = folder / "optimization_results.yaml"
+        log.info(f"best: trial {best.number}, {best.value:.4f} | {shown(best.params)} (in full: {written})")
         folder.mkdir(parents=True, exist_ok=True)
         results = {"name": "optuna", "study": self.study_name, "storage": self.storage, "best_trial": best.number,
                    "best_params": best.params, "best_value": best.value}  # fmt: skip
-        (folder / "optimization_results.yaml").write_text(yaml.safe_dump(results, sort_keys=False))
+        written.write_text(yaml.safe_dump(results, sort_keys=False))

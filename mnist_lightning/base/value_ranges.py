@@ -68,7 +68,7 @@ def batch_limit_error(key: str, value: object) -> str | None:
     if value == 0 and key == "trainer.limit_train_batches":  # it "trained" 0 epochs and reported a test accuracy
         return f"{key}=0 trains nothing: give a share above 0 or a number of batches"
     if value == 0 and key == "trainer.limit_test_batches":  # Lightning then returns no results (an IndexError)
-        return f"{key}=0 tests nothing: to train without the final test, give test=false"
+        return f"{key}=0 tests nothing: give a share above 0 or a number of batches (train: test=false skips the test)"
     return None
 
 

@@ -158,10 +158,10 @@ class Diverged(UserError):
 
     exit_code = 1  # not a usage error: the run was tried, and failed
 
-    def __init__(self, epoch: int, step: int, loss: float) -> None:
+    def __init__(self, epoch: int, step: int, loss: float, record: object = "metrics.json") -> None:
         super().__init__(
             f"training diverged at epoch {epoch}, step {step} (loss {loss}): lower optimizer.lr "
-            "(or scheduler.max_lr with scheduler=onecycle); metrics.json has status diverged"
+            f"(or scheduler.max_lr with scheduler=onecycle); {record} has status diverged"
         )
         self.epoch, self.step, self.loss = epoch, step, loss
 
