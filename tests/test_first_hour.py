@@ -2,6 +2,7 @@
 
 import ast
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -231,6 +232,8 @@ def test_every_command_answers_a_mistake_help_and_cfg_before_it_loads_torch(tmp_
                 assert process.returncode == 0 and said == [], said
                 if args == ["--help"]:  # the command's own usage line first (conf/hydra/default.yaml)
                     assert stdout.startswith("python -m mnist_lightning.train [group=option ...] [key=value ...]:")
+                    assert stdout.rstrip().endswith("More: docs/usage.md and docs/reference.md; Hydra's own flags: "
+                                                    "--hydra-help")  # fmt: skip
                 else:
                     assert "seed: 1" in stdout.splitlines(), stdout
             loaded = {line.split("|")[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
@@ -404,6 +407,31 @@ def screen(text: str) -> list[str]:
 
 
 NOTICES = ("GPU available", "TPU available", "Loading `train_dataloader`", "`Trainer.fit` stopped")
+
+
+def test_lightnings_notices_about_gpus_are_left_out_where_they_are_written():
+    # Seen in the GPU sittings' logs (outputs/results/v0.5.0/gpu/): no GPU here, so they are written as Lightning does.
+    from pytorch_lightning.utilities.rank_zero import rank_zero_info
+
+    from mnist_lightning.base.console import quiet_lightning_notices
+
+    quiet_lightning_notices()
+    source, shown = logging.getLogger("pytorch_lightning.utilities.rank_zero"), []
+    handler = logging.Handler()
+    handler.emit = lambda record: shown.append(record.getMessage())
+    source.addHandler(handler)
+    level, source.level = source.level, logging.INFO
+    try:
+        rank_zero_info("GPU available: True (cuda), used: True")
+        rank_zero_info("LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]")
+        rank_zero_info(
+            "You are using a CUDA device ('NVIDIA H200') that has Tensor Cores. To properly utilize them, ..."
+        )
+        rank_zero_info("Restoring states from the checkpoint path at last.ckpt")  # one that says something: kept
+    finally:
+        source.removeHandler(handler)
+        source.level = level
+    assert shown == ["Restoring states from the checkpoint path at last.ckpt"]
 
 
 @pytest.mark.parametrize("terminal", [True, False])

@@ -15,6 +15,10 @@ NOTICES = (
     "HPU available:",
     "Loading `train_dataloader` to estimate",
     "`Trainer.fit` stopped",
+    "LOCAL_RANK:",  # which GPUs a process sees, at every fit and test
+    # Its advice to lower float32 matmul precision: the project keeps torch's full fp32, so a GPU run's numbers
+    # compare with a CPU run's; trainer.precision=bf16-mixed is the speed switch (docs/usage.md)
+    "You are using a CUDA device",
 )
 
 
