@@ -269,8 +269,12 @@ def test_shift_averaged_scores_the_mean_probability_of_nine_shifted_views_and_tr
     assert flops_per_image(net)["forward"] == 9 * flops_per_image(inner)["forward"]
     assert flops_per_image(net)["train"] == flops_per_image(inner)["train"]
     assert layer_table(net) == layer_table(inner) and count_params(net) == count_params(inner)
-    with pytest.raises(UserError, match="model.net.shift is the pixels each view moves at most"):
-        ShiftAveraged(inner, shift=-1)
+    for shift in (-1, 14):  # 14: a 28-pixel digit moved out of the image (40 scored 6,561 views, mostly blank)
+        with pytest.raises(
+            UserError, match=f"model.net.shift is the pixels each view moves at most, 0 to 13, got {shift}"
+        ):
+            ShiftAveraged(inner, shift=shift)
+    ShiftAveraged(inner, shift=13)
 
 
 def test_compact_net_stride_halves_with_the_stem_conv_and_transition_0_drops_the_1x1():

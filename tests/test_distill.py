@@ -110,7 +110,9 @@ def test_a_teacher_that_trained_on_any_held_out_image_is_refused_in_one_line(tra
 OUT_OF_RANGE = [("distill.weight=0", "distill.weight must be a number in \\(0, 1\\], got 0"),
                 ("distill.weight=1.5", "distill.weight must be a number in"),
                 ("distill.temperature=0", "distill.temperature must be a positive number, got 0"),
-                ("distill.teacher=nope.ckpt", "distill.teacher nope.ckpt does not exist")]  # fmt: skip
+                ("distill.teacher=nope.ckpt", "distill.teacher nope.ckpt does not exist"),
+                # a run folder pasted: the file in it is named, as for ckpt_path
+                ("distill.teacher=.", "distill.teacher . is a folder, not a checkpoint: give a file ")]  # fmt: skip
 
 
 @pytest.mark.parametrize(("setting", "message"), OUT_OF_RANGE)

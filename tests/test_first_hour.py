@@ -90,6 +90,14 @@ TRAIN = "mnist_lightning.train"
         ),  # fmt: skip
         (TRAIN, ["++model=micro"], r"\+\+model=micro: a group is chosen without \+\+, as model=micro$"),
         (TRAIN, ["experment=fast"], "there is no option experment: did you mean experiment\\?$"),
+        # An option of another choice of its group: "did you mean data.augment?" did not say which
+        (
+            TRAIN,
+            ["data.augment.degrees=5"],
+            r"no option data.augment.degrees in the chosen data/augment: data/augment=affine and data/augment="
+            r"affine_light have it; choose one first, e.g. data/augment=affine data.augment.degrees=...$",
+        ),
+        (TRAIN, ["model.net.block1.0=5"], r"model=compact and model=fast and model=fast_v1 \(and more\) have it"),
         # A sweep value out of range: refused before the first job (job 0 trained, then job 1 refused it)
         (TRAIN, ["-m", "data.val_size=100,60000"], r"data.val_size must be an integer in \[0, 60000\), got 60000$"),
         # Batch limits that train or test nothing: 0 epochs "trained" and a test accuracy reported, or an IndexError

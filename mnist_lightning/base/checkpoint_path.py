@@ -15,17 +15,18 @@ CHECKPOINT_COMMANDS = ("train", "evaluate", "predict", "export", "photos")
 EXPORTED = (".onnx", ".pt2")  # the files mnist_lightning.export writes (format=onnx, format=pt2)
 
 
-def checkpoint_path_error(ckpt_path: str | Path) -> str | None:
-    """Why `ckpt_path` is not a checkpoint file (a folder, nothing there, an exported .onnx), else None."""
+def checkpoint_path_error(ckpt_path: str | Path, option: str = "ckpt_path") -> str | None:
+    """Why `ckpt_path` (given as `option`, e.g. distill.teacher) is not a checkpoint file (a folder, nothing there,
+    an exported .onnx), else None."""
     if str(ckpt_path) == "":  # an unset shell variable (ckpt_path=$CKPT): Path("") would be the working folder
-        return "ckpt_path is empty: give a file such as <run>/checkpoints/last.ckpt"
+        return f"{option} is empty: give a file such as <run>/checkpoints/last.ckpt"
     path = Path(ckpt_path)
     if path.is_dir():  # a run folder (or its checkpoints/) is the natural thing to paste; name the file in it
         last = next((f for f in (path / "checkpoints" / "last.ckpt", path / "last.ckpt") if f.is_file()), None)
-        hint = f"ckpt_path={last}" if last else "a file such as <run>/checkpoints/last.ckpt"
-        return f"ckpt_path {path} is a folder, not a checkpoint: give {hint}"
+        hint = f"{option}={last}" if last else "a file such as <run>/checkpoints/last.ckpt"
+        return f"{option} {path} is a folder, not a checkpoint: give {hint}"
     if not path.is_file():
-        return f"ckpt_path {path} does not exist: give a file such as <run>/checkpoints/last.ckpt"
+        return f"{option} {path} does not exist: give a file such as <run>/checkpoints/last.ckpt"
     if path.suffix in EXPORTED:  # what export writes: serve reads .onnx; evaluate, predict and training need weights
         return f"{path} is an exported network, not a checkpoint: give the .ckpt it was exported from"
     return None

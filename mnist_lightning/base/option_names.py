@@ -202,6 +202,25 @@ def suggestion(name: str, candidates: set[str]) -> str:
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
+def option_of_another_choice(key: str, groups: set[str], config_dirs: list[Path]) -> str | None:
+    """`data.augment.degrees=5` where the run chose data/augment=none: the option belongs to another choice of the
+    group (affine), which "did you mean data.augment?" did not say."""
+    parts = key.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        group, rest = "/".join(parts[:cut]), ".".join(parts[cut:])
+        if group not in groups:
+            continue
+        having = sorted({config.stem for folder in config_dirs for config in (folder / group).glob("*.yaml")
+                         if OmegaConf.select(OmegaConf.load(config), rest, default=None) is not None})  # fmt: skip
+        if having:
+            named = " and ".join(f"{group}={h}" for h in having[:3]) + (" (and more)" if len(having) > 3 else "")
+            return (
+                f"there is no option {key} in the chosen {group}: {named} {'have' if len(having) > 1 else 'has'} it; "
+                f"choose one first, e.g. {group}={having[0]} {key}=..."
+            )
+    return None
+
+
 TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
 
 
@@ -337,6 +356,8 @@ def unknown_option(config_name: str, argv: list[str]) -> str | None:
             if key.startswith("trainer.") and argument in trainer_arguments() - SET_BY_THE_COMMANDS:
                 plus = f"+{override.input_line}"
                 return f"there is no option {key}: the Trainer takes it, so add it to the config with {plus}"
+            if message := option_of_another_choice(key, groups, [CONF_DIR, *user_dirs]):
+                return message
             return f"there is no option {key}{suggestion(key, keys | groups)}"  # a group too: experment=fast
         elif message := settings_given_one_value(override, key, groups, [CONF_DIR, *user_dirs]):
             return message

@@ -354,8 +354,8 @@ class ShiftAveraged(nn.Module):
 
     def __init__(self, net: nn.Module, shift: int = 1) -> None:
         super().__init__()
-        if shift < 0:
-            raise UserError(f"model.net.shift is the pixels each view moves at most, 0 or more, got {shift}")
+        if not 0 <= shift <= 13:  # moved 14 pixels or more, a 28-pixel digit leaves the image: views of background
+            raise UserError(f"model.net.shift is the pixels each view moves at most, 0 to 13, got {shift}")
         self.net, self.shift = net, shift
 
     def forward(self, x: Tensor) -> Tensor:

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
+from mnist_lightning.base.checkpoint_path import checkpoint_path_error
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.value_ranges import label_smoothing_error
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
@@ -91,8 +92,8 @@ def checked_distill(cfg: DictConfig, val_is_test: bool, trust: bool) -> dict:
     if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
         raise UserError(f"distill.temperature must be a positive number, got {temperature!r}")
     path = Path(distill.teacher)
-    if not path.is_file():
-        raise UserError(f"distill.teacher {path} does not exist: give a checkpoint such as <run>/checkpoints/last.ckpt")
+    if message := checkpoint_path_error(path, "distill.teacher"):  # a run folder pasted: names the file in it
+        raise UserError(message)
     checkpoint = read_checkpoint(path, trust)
     if not val_is_test:  # what the checkpoint itself says (the module built from it would fill in a default)
         check_teacher_held_out(path, checkpoint.get("hyper_parameters", {}).get("held_out"), cfg.data.val_size)
