@@ -54,6 +54,29 @@ def test_augmentation_keeps_shapes_moves_pixels_and_is_seeded():
     assert not torch.equal(moved[0], moved[1])  # each image gets its own transform
 
 
+def test_augmentation_moves_a_dot_by_the_amounts_its_settings_name():
+    # A bright 2x2 dot 10 pixels right of the centre (13.5, 13.5), in 500 images; where its brightness lies after.
+    images = torch.full((500, 1, 28, 28), BLACK)
+    images[:, :, 13:15, 23:25] = 2.0
+    rows, columns = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+
+    def centres(moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        weight = (moved - BLACK)[:, 0]
+        total = weight.sum(dim=(1, 2))
+        return (weight * columns).sum(dim=(1, 2)) / total - 13.5, (weight * rows).sum(dim=(1, 2)) / total - 13.5
+
+    # translate=0.1: at most 0.1 x 28 = 2.8 pixels each way, and close to it in 500 draws (a shift of half, or of
+    # twice that, fails)
+    x, y = centres(RandomAffine(degrees=0, translate=0.1)(images, torch.Generator().manual_seed(0)))
+    for moved in (x - 10, y):
+        assert 2.5 < moved.abs().max() <= 2.8 + 1e-3
+    # degrees=10: the dot keeps its distance from the centre and turns by at most 10 degrees (not 10 radians)
+    x, y = centres(RandomAffine(degrees=10, translate=0)(images, torch.Generator().manual_seed(0)))
+    assert torch.allclose(torch.hypot(x, y), torch.full((500,), 10.0), atol=0.05)
+    turned = torch.rad2deg(torch.atan2(y, x)).abs()
+    assert 9 < turned.max() <= 10.2  # bilinear sampling blurs the dot: its centre is read to about 0.05 degrees
+
+
 def test_augmented_batches_keep_their_labels_and_are_seeded_per_epoch():
     def batches(seed: int, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         dm = MNISTDataModule(batch_size=64, seed=seed, augment=RandomAffine())
