@@ -450,6 +450,8 @@ def test_result_lines_stand_on_their_own_lines_in_a_terminal_and_in_a_log(tmp_pa
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     assert ("it/s" in result.stdout) is terminal  # the bar is drawn only for a person watching
+    if terminal:  # validation scores the test set here: the bar names it as the epoch lines do ("test loss")
+        assert "test/acc=" in result.stdout and "val/acc=" not in result.stdout
     # The screen a terminal shows at the end: each result is a whole row of its own (glued, it followed a bar).
     rows = screen(result.stdout)
     for name in ("Epoch 1: test loss", "Epoch 2: test loss", "Test loss", "test accuracy"):

@@ -116,6 +116,8 @@ class EpochProgressBar(TQDMProgressBar):
         metrics = super().get_metrics(trainer, module)
         if self._loss is not None:  # also after a validation pass, until the next redraw
             metrics["loss"] = f"{self._loss.item():.3g}"
+        if getattr(trainer.datamodule, "val_is_test", False):  # data.val_size=0: named as the epoch lines name it
+            metrics = {key.replace("val/", "test/", 1): value for key, value in metrics.items()}
         return metrics
 
 
