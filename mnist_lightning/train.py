@@ -23,6 +23,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from mnist_lightning.base.command import command
+from mnist_lightning.base.console import tag_console_lines
 from mnist_lightning.base.errors import Interrupted, UserError
 from mnist_lightning.model.budget import OverBudget
 from mnist_lightning.model.flops import flops_per_image, run_flops
@@ -205,6 +206,9 @@ def skip_over_budget(cfg: DictConfig, over: OverBudget) -> float:
 def main(cfg: DictConfig) -> float | None:
     """Hydra entry point; returns `optimized_metric` so a sweeper such as Optuna can maximize it."""
     log_lightning_through_hydra()
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN and not str(hydra_cfg.launcher._target_).endswith(".BasicLauncher"):
+        tag_console_lines(hydra_cfg.job.num)  # jobs that may run at once: whose line is whose
     try:
         return train(cfg)[cfg.optimized_metric]
     except OverBudget as over:  # in a search, the next trial goes on; a single run stops with the one-line error

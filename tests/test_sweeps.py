@@ -16,7 +16,15 @@ from types import SimpleNamespace
 import optuna
 import pytest
 import yaml
-from conftest import CONF_DIR, assert_clear_error, compose_train_config, free_port, run_here, wait_until_answers
+from conftest import (
+    CONF_DIR,
+    assert_clear_error,
+    compose_train_config,
+    free_port,
+    run_here,
+    run_module,
+    wait_until_answers,
+)
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
@@ -293,8 +301,10 @@ def test_joblib_jobs_run_in_parallel_and_share_the_cores(tmp_path):
     # break: the next test checks that logic directly.
     sweep = tmp_path / "joblib"
     args = ["-m", "seed=1,2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.fast_dev_run=true"]
-    result = run_here(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = run_module(TRAIN, *args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)  # the jobs' own lines too
     assert result.returncode == 0, result.stderr
+    for job in ("0", "1"):  # the jobs' lines interleave: each says whose it is
+        assert f"[job {job}] Test loss " in result.stdout and f"[job {job}] run folder: {sweep / job}" in result.stdout
     # The sweep ends naming its folder and the command that reports on it (hydra/default.yaml's callback).
     last_line = f"sweep done, jobs in {sweep}; tables and curves: python -m mnist_lightning.report {sweep}"
     assert result.stdout.strip().splitlines()[-1] == last_line

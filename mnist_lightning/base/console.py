@@ -47,3 +47,11 @@ def tidy_console(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+def tag_console_lines(job: int) -> None:
+    """Start each console line with `[job N] `: in a sweep whose jobs run at once (hydra/launcher=joblib,
+    submitit_local) their epoch lines interleave. train.log, one per job, keeps its own format."""
+    for handler in logging.getLogger().handlers:  # the console's: tqdm's, in place of Hydra's (tidy_console)
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setFormatter(logging.Formatter(f"[job {job}] %(message)s"))
