@@ -58,9 +58,10 @@ from mnist_lightning.run.record import (
     interruption,
     log_result,
     run_settings,
+    run_tags,
     write_metrics,
 )
-from mnist_lightning.run.tracking import log_run_files, log_settings
+from mnist_lightning.run.tracking import log_final_metrics, log_run_files, log_settings
 
 
 def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
@@ -75,7 +76,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
     # keeps torch_threads=N, and a SLURM task's cpus_per_task, under DDP too
     os.environ["OMP_NUM_THREADS"] = str(threads)
     # provenance (below) is read now: the tree may change during the run
-    record = {"status": "ok", "seed": cfg.seed, "tags": list(cfg.get("tags") or []), "provenance": provenance()}
+    record = {"status": "ok", "seed": cfg.seed, "tags": run_tags(cfg.get("tags")), "provenance": provenance()}
     record["slurm"] = slurm_job()
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
@@ -138,6 +139,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         if trainer.is_global_zero:
             failure = {"epoch": diverged.epoch, "step": diverged.step, "loss": str(diverged.loss)}
             write_metrics(output_dir, record | {"status": "diverged", "diverged": failure, "history": history.rows})
+            log_run_files(trainer, output_dir)  # the tracker's failed run holds its record too
         raise Diverged(diverged.epoch, diverged.step, diverged.loss, output_dir / "metrics.json") from None
     except Exception:
         if pruning and pruning[0].pruned_at is not None and trainer.is_global_zero:  # a search stopped this trial
@@ -153,6 +155,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
             write_metrics(
                 output_dir, record | {"status": "interrupted", "interrupted": stopped, "history": history.rows}
             )
+            log_run_files(trainer, output_dir)
         interrupted = Interrupted(interrupted_message(stopped))
         if stopped["signal"] == "SIGTERM":
             interrupted.exit_code = 143  # 128 + SIGTERM, as a shell reports a process killed by it
@@ -170,6 +173,7 @@ def train(cfg: DictConfig, callbacks: Sequence[pl.Callback] = ()) -> dict:
         metrics |= {"status": "chance_level", "chance_level": {"train/acc": learned_nothing.train_acc}}
     final = {name: metrics[name] for name in ("test/acc", "test/loss", "val/acc_best") if metrics[name] is not None}
     log_hparams(trainer, run_settings(cfg), final)
+    log_final_metrics(trainer, final)  # val/acc_best, known only now, to the trackers other than TensorBoard
     if trainer.is_global_zero:
         wait_for_other_ranks(trainer)  # a run is ok only when every process of it is
         write_metrics(output_dir, metrics)

@@ -1,6 +1,7 @@
 """Experiment trackers: a run's settings, metrics, tags and diagnostics reach MLflow (read back with MlflowClient),
 CSV's hparams.yaml and TensorBoard's HPARAMS, and `logger=many` writes all three at once."""
 
+import csv
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port, run_here, run_module, wait_until_answers
+from conftest import assert_clear_error, free_port, run_here, run_module, wait_until_answers
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 mlflow = pytest.importorskip("mlflow", reason='needs the track extra: pip install -e ".[track]"')
@@ -28,7 +29,9 @@ def tracked_run(tmp_path_factory):
     """One short run with logger=many and MLflow's configured store, as a user gets it: its SQLite file and
     artifacts under outputs/ of the folder the command ran in, here a folder of its own. (run folder, tracking URI)"""
     root = tmp_path_factory.mktemp("tracked")
-    result = run_here(TRAIN, *SHORT_RUN, "logger=many", f"hydra.run.dir={root / 'run'}", cwd=root)
+    with pytest.MonkeyPatch.context() as patch:  # a developer's own tracking server is not the test's store
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        result = run_here(TRAIN, *SHORT_RUN, "logger=many", f"hydra.run.dir={root / 'run'}", cwd=root)
     assert result.returncode == 0, result.stderr
     assert (root / "outputs" / "mlflow.db").is_file()
     return root / "run", f"sqlite:///{root / 'outputs' / 'mlflow.db'}"
@@ -63,7 +66,13 @@ def test_mlflow_has_the_config_as_parameters_every_metric_and_the_tags(tracked_r
     assert tags["mlflow.source.git.commit"] == recorded["provenance"]["git_commit"] != ""
     assert tags["run_folder"] == str(run_dir.resolve())
     assert tags["git_dirty"] == str(recorded["provenance"]["git_dirty"])
+    assert tags["resumed_from"] == ""  # a run started from scratch
     assert run.info.status == "FINISHED"
+    # Named by its training overrides, not MLflow's generated name (the same for every run of a seed: Python's
+    # `random`, which the run seeds, draws it); logger=many and the folder are not training settings.
+    assert run.info.run_name == ",".join(o for o in SHORT_RUN if "log_every_n_steps" not in o)
+    # val/acc_best, known once the run ends: to MLflow too (TensorBoard only, before), once, at the last step
+    assert history("val/acc_best") == [(24, pytest.approx(recorded["val/acc_best"]))]
 
 
 def test_mlflow_keeps_the_test_diagnostics_and_metrics_json_as_artifacts(tracked_run):
@@ -79,13 +88,59 @@ def test_mlflow_keeps_the_test_diagnostics_and_metrics_json_as_artifacts(tracked
     assert location == str(Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts"), location
 
 
-def test_csv_and_tensorboard_get_the_settings_too(tracked_run):
+def test_csv_and_tensorboard_get_the_settings_and_every_metric_too(tracked_run):
     run_dir, _ = tracked_run
     hparams = yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text())
     assert hparams["model"]["dropout"] == 0.07 and hparams["seed"] == 3
     events = EventAccumulator(str(run_dir))
     events.Reload()
     assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")  # TensorBoard's HPARAMS entry
+    # logger=many writes the metrics to each: per epoch at the step it ended, once; the final ones at the end
+    recorded = json.loads((run_dir / "metrics.json").read_text())
+    for name in ("val/acc", "train/loss"):
+        assert [e.step for e in events.Scalars(name)] == [11, 23], name
+    assert [e.value for e in events.Scalars("val/acc")] == pytest.approx([r["val/acc"] for r in recorded["history"]])
+    rows = list(csv.DictReader((run_dir / "csv" / "metrics.csv").open()))
+    assert [float(r["val/acc"]) for r in rows if r.get("val/acc")] == pytest.approx(
+        [r["val/acc"] for r in recorded["history"]]
+    )
+    assert [float(r["val/acc_best"]) for r in rows if r.get("val/acc_best")] == [
+        pytest.approx(recorded["val/acc_best"])
+    ]
+
+
+def test_a_failed_run_ends_its_mlflow_run_with_its_record_and_mlflows_own_variable_chooses_the_store(tmp_path):
+    # MLFLOW_TRACKING_URI, MLflow's own way to name a store, was ignored (the config's SQLite file was written).
+    store = tmp_path / "elsewhere.db"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{store}"}
+    # A run that diverges at once, with a tag given as one word and one that is a number: tags=paper became five
+    # one-letter tags, and [reference,2026] a TypeError that left the MLflow run RUNNING for good.
+    args = ["logger=mlflow", "optimizer.lr=1e30", "tags=[paper,2026]", "trainer.limit_train_batches=5",
+            f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", TRAIN, *args], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 1 and "training diverged" in result.stderr, result.stderr
+    assert store.is_file() and not (tmp_path / "outputs" / "mlflow.db").exists()
+    client, run = only_run(f"sqlite:///{store}")
+    assert run.info.status == "FAILED" and run.data.tags["tags"] == "paper, 2026"
+    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]  # its record, status diverged
+    record = json.loads(open(client.download_artifacts(run.info.run_id, "metrics.json")).read())
+    assert record["status"] == "diverged" and record["tags"] == ["paper", "2026"]
+    # One word is one tag.
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["tags"] == ["paper", "2026"]
+
+
+def test_a_tracker_that_refuses_the_run_is_one_line(tmp_path):
+    # W&B checks its project name when the run starts (wandb's UsageError, through Hydra's traceback before)
+    pytest.importorskip("wandb", reason='needs the wandb extra: pip install -e ".[wandb]"')
+    one_step = ["trainer.max_epochs=1", "trainer.limit_train_batches=1", "trainer.limit_val_batches=1"]
+    args = ["logger=wandb", "logger.wandb.project=my/project", *one_step]  # fast_dev_run would not start W&B
+    result = run_here(TRAIN, *args, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_clear_error(result, r"the WandbLogger could not record the run: Invalid project name 'my/project'")
+    # A store MLflow cannot open: one line naming the logger (Hydra's "Error in call to target" before)
+    args = ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:////proc/none/mlflow.db", "trainer.fast_dev_run=true"]
+    result = run_here(TRAIN, *args, f"hydra.run.dir={tmp_path / 'run2'}", cwd=tmp_path)
+    assert_clear_error(result, r"logger.mlflow could not be built: .*No such file or directory")
 
 
 @pytest.mark.system

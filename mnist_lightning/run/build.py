@@ -21,6 +21,7 @@ from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpo
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
 from mnist_lightning.run.precision import resolve_precision
+from mnist_lightning.run.tracking import mlflow_run_name
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
     if val_is_test or validates_nothing(cfg):
         callbacks_cfg.pop("best_checkpoint", None)
     callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    loggers = [build_logger(name, c, Path(cfg.paths.output_dir)) for name, c in (cfg.get("logger") or {}).items()]
     plugins = list(instantiate(cfg.trainer.get("plugins") or []))
     if submitit_executor() == "slurm":
         # submitit requeues such a job at its time limit (on SIGUSR2) and the run resumes from last.ckpt
@@ -151,6 +152,20 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
         plugins.append(SLURMEnvironment(auto_requeue=False))
     precision = resolve_precision(cfg.trainer)
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins, precision=precision)
+
+
+def build_logger(name: str, config: DictConfig, output_dir: Path) -> pl.loggers.Logger:
+    """One configured logger; a setting it refuses (a W&B project name with a slash, a tracking URI MLflow cannot
+    read) is one line naming it, where Hydra wrapped the library's error in its own."""
+    extra = {}
+    if str(config.get("_target_", "")).endswith("MLFlowLogger") and config.get("run_name") is None:
+        extra["run_name"] = mlflow_run_name(output_dir)
+    try:
+        return instantiate(config, **extra)
+    except Exception as error:  # noqa: BLE001 - each tracker raises its own kinds
+        cause = error.__cause__ or error  # Hydra's InstantiationException wraps the library's
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise UserError(f"logger.{name} could not be built: {reason}") from error
 
 
 def torch_threads(cfg: DictConfig) -> int:

@@ -45,6 +45,16 @@ def run_settings(cfg: DictConfig) -> dict[str, object]:
     return settings
 
 
+def run_tags(tags: object) -> list[str]:
+    """The config's `tags` as a list of strings: `tags=paper` is one tag (list() made it five letters), and a
+    number among them (tags=[reference,2026]) a string, as every tracker takes them."""
+    if tags is None:
+        return []
+    if isinstance(tags, str | int | float):
+        return [str(tags)]
+    return [str(tag) for tag in tags]
+
+
 def as_float(value: object) -> float | None:
     return None if value is None else float(value)
 
