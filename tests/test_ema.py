@@ -49,7 +49,9 @@ def test_the_average_is_tested_saved_and_evaluated_also_when_a_finished_run_is_r
 
     # Resumed with no epoch left (the command a run stopped in its final test prints): Lightning skips its end of
     # training, where it copies the average into the model, and this tested the trained weights.
-    again = run_here(TRAIN, *SHORT, f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/b", cwd=tmp_path)
+    # Resumed as a config of 0.4 would name it (Lightning's own class, which the project now wraps): the wrapper.
+    lightning_class = "callbacks.ema._target_=pytorch_lightning.callbacks.EMAWeightAveraging"
+    again = run_here(TRAIN, *SHORT, lightning_class, f"ckpt_path={last}", f"hydra.run.dir={tmp_path}/b", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     resumed = json.loads((tmp_path / "b" / "metrics.json").read_text())
     assert (resumed["test/acc"], resumed["test/loss"]) == (trained["test/acc"], trained["test/loss"])
@@ -70,6 +72,8 @@ def test_the_average_is_tested_saved_and_evaluated_also_when_a_finished_run_is_r
     )
     now = compose_train_config(tmp_path / "d", [o for o in SHORT if o != "callbacks.ema.decay=0.9"])
     assert run_setting_differences(last, now) == ["callbacks.ema.decay: 0.9 -> 0.999"]
+    now = compose_train_config(tmp_path / "d", [*SHORT, lightning_class])  # the old class on this side too
+    assert run_setting_differences(last, now) == []
 
 
 def test_averaging_added_on_a_resume_or_out_of_range_is_refused(tmp_path):

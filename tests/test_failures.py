@@ -53,7 +53,7 @@ def test_in_a_sweep_the_other_jobs_run_and_the_report_marks_the_diverged_one(tmp
         ("experiment=tiny data.augment.degrees=abc", "data.augment.degrees must be a number \\(like 8.0\\), got 'abc'"),
         ("torch_threads=abc", r"torch_threads must be an integer \(like 1\) or null, got 'abc'"),
         ("trainer.precision=bf32", "trainer.precision must be one of auto, 32-true, bf16-mixed, .*, got 'bf32'"),
-        ("model.dropout=1.5", r"model.dropout must be in \[0, 1\), got 1.5"),
+        ("model.dropout=1.5", r"model.dropout must be a number in \[0, 1\), got 1.5"),
     ],
 )
 def test_settings_of_the_wrong_type_or_range_stop_in_one_line_and_leave_no_run_folder(tmp_path, override, message):
@@ -85,8 +85,8 @@ def test_the_type_check_is_made_on_the_option_name_checks_compose_before_hydra_s
     # its first job; a short recipe, so that a check moved back into the run fails fast instead of training.
     short = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "logger=none"]
     for overrides, message in [
-        (["model.dropout=1.5"], r"model.dropout must be in \[0, 1\), got 1.5"),
-        (["-m", "model.dropout=0.1,1.5"], r"model.dropout must be in \[0, 1\), got 1.5"),
+        (["model.dropout=1.5"], r"model.dropout must be a number in \[0, 1\), got 1.5"),
+        (["-m", "model.dropout=0.1,1.5"], r"model.dropout must be a number in \[0, 1\), got 1.5"),
         (["model.label_smoothing=1"], r"model.label_smoothing must be a number in \[0, 1\), got 1"),
         (["data.batch_size=0"], "data.batch_size must be a positive integer, got 0"),
         (["data.eval_batch_size=-3"], "data.eval_batch_size must be a positive integer, got -3"),

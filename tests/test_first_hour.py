@@ -98,6 +98,8 @@ TRAIN = "mnist_lightning.train"
             r"affine_light have it; choose one first, e.g. data/augment=affine data.augment.degrees=...$",
         ),
         (TRAIN, ["model.net.block1.0=5"], r"model=compact and model=fast and model=fast_v1 \(and more\) have it"),
+        # a choice's value that interpolates another key (${model.dropout}): read without resolving it
+        (TRAIN, ["model.net.net.dropout=0.1"], r"model=pico6 and model=pico_dilated have it; choose one first"),
         # A sweep value out of range: refused before the first job (job 0 trained, then job 1 refused it)
         (TRAIN, ["-m", "data.val_size=100,60000"], r"data.val_size must be an integer in \[0, 60000\), got 60000$"),
         # Batch limits that train or test nothing: 0 epochs "trained" and a test accuracy reported, or an IndexError
@@ -424,21 +426,26 @@ def test_lightnings_notices_about_gpus_are_left_out_where_they_are_written():
     from mnist_lightning.base.console import quiet_lightning_notices
 
     quiet_lightning_notices()
-    source, shown = logging.getLogger("pytorch_lightning.utilities.rank_zero"), []
+    # Where Lightning writes them: rank_zero_info's logger, and its CUDA accelerator's own for the devices line
+    names = ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda")
+    sources, shown = [logging.getLogger(name) for name in names], []
     handler = logging.Handler()
     handler.emit = lambda record: shown.append(record.getMessage())
-    source.addHandler(handler)
-    level, source.level = source.level, logging.INFO
+    levels = [source.level for source in sources]
+    for source in sources:
+        source.addHandler(handler)
+        source.setLevel(logging.INFO)
     try:
         rank_zero_info("GPU available: True (cuda), used: True")
-        rank_zero_info("LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]")
         rank_zero_info(
             "You are using a CUDA device ('NVIDIA H200') that has Tensor Cores. To properly utilize them, ..."
         )
         rank_zero_info("Restoring states from the checkpoint path at last.ckpt")  # one that says something: kept
+        sources[1].info("LOCAL_RANK: 0 - CUDA_VISIBLE_DEVICES: [0]")  # accelerators/cuda.py's _log.info
     finally:
-        source.removeHandler(handler)
-        source.level = level
+        for source, level in zip(sources, levels, strict=True):
+            source.removeHandler(handler)
+            source.setLevel(level)
     assert shown == ["Restoring states from the checkpoint path at last.ckpt"]
 
 

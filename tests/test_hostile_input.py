@@ -37,8 +37,8 @@ def foreign_checkpoint(path: Path) -> Path:
     ("override", "message"),
     [
         ("optimizer.lr=-0.01", "the optimizer refused its settings: Invalid learning rate: -0.01"),
-        ("model.dropout=1.5", r"model.dropout must be in \[0, 1\), got 1.5"),
-        ("model.dropout=-0.1", r"model.dropout must be in \[0, 1\), got -0.1"),
+        ("model.dropout=1.5", r"model.dropout must be a number in \[0, 1\), got 1.5"),
+        ("model.dropout=-0.1", r"model.dropout must be a number in \[0, 1\), got -0.1"),
         ("scheduler.gamma=0", r"scheduler.gamma must be in \(0, 1\], got 0"),
         ("scheduler=onecycle scheduler.max_lr=-1", "scheduler.max_lr must be a positive number, got -1"),
         ("scheduler=onecycle scheduler.max_lr=0", "scheduler.max_lr must be a positive number, got 0"),

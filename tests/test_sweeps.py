@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
+import torch
 import yaml
 from conftest import (
     CONF_DIR,
@@ -164,6 +165,12 @@ def test_a_sweep_on_the_command_line_of_a_search_is_one_line(tmp_path):
         # Hydra's "Error in call to target" when the sweeper was built
         (["hydra.sweeper.params={model.dropout:'interval(0.3,0.1)'}"], r"hydra.sweeper.params.model.dropout=interval"),
         (["hydra.sweeper.params={model.dropout:'0.1'}"], r"model.dropout=0.1: use interval\(a, b\), choice"),
+        (["hydra.sweeper.params={model.dropout:'interval(0.1)'}"], r"params.model.dropout=interval\(0.1\): "),
+        # Trials scored by other metrics do not compare, and test/acc chose on the test set under val/acc's name
+        (
+            ["+hydra.sweeper.params.optimized_metric='choice(test/acc)'"],
+            "hydra.sweeper.params chooses optimized_metric",
+        ),
     ],
 )
 def test_a_search_refused_by_the_runs_own_checks_is_refused_before_its_study_opens(tmp_path, overrides, message):
@@ -178,7 +185,12 @@ def test_a_search_whose_trials_keep_failing_stops_and_an_in_memory_study_is_refu
     # Failed trials do not count toward n_trials: a fault every trial meets (a user's error ends the search at once;
     # this is another exception, as a storage that a trial's process cannot reach raised) asked for new ones without
     # end.
-    def broken(cfg, callbacks=()):
+    calls = []
+
+    def broken(cfg, callbacks=()):  # fails, fails, trains (the count starts again), then fails for good
+        calls.append(1)
+        if len(calls) == 3:
+            return {"val/acc": 0.5}
         raise KeyError("Record does not exist.")
 
     monkeypatch.setattr("mnist_lightning.train.train", broken)
@@ -187,7 +199,8 @@ def test_a_search_whose_trials_keep_failing_stops_and_an_in_memory_study_is_refu
             f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
     result = run_here(TRAIN, *args, cwd=tmp_path)
     assert_clear_error(result, "3 trials in a row failed .*: fix what they fail on, then run the same command")
-    assert [t.state.name for t in optuna.load_study(study_name="mnist", storage=storage).trials] == ["FAIL"] * 3
+    states = [t.state.name for t in optuna.load_study(study_name="mnist", storage=storage).trials]
+    assert states == ["FAIL", "FAIL", "COMPLETE", "FAIL", "FAIL", "FAIL"]
     # Each trial's process would open an empty in-memory database of its own (a KeyError in every trial).
     for memory in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
         result = run_here(TRAIN, "hparams_search=optuna", f"hydra.sweeper.storage={memory}", cwd=tmp_path)
@@ -749,3 +762,49 @@ def test_the_sweeper_plugin_stays_visible_to_hydra_after_sys_path_changes(monkey
     monkeypatch.setattr(sys, "path", [str(tmp_path), *kept])
     assert folder in list(hydra_plugins.__path__)
     assert "mnist_optuna_sweeper" in {module.name for module in pkgutil.iter_modules(hydra_plugins.__path__)}
+
+
+def test_a_trial_searching_for_the_best_epoch_reports_the_best_so_far_also_after_a_requeue(tmp_path):
+    from mnist_lightning.run.pruning import PruneBehind
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="best", storage=storage, direction="maximize")
+    number = study.ask().number
+
+    def validated(callback, epoch: int, acc: float) -> None:
+        trainer = SimpleNamespace(sanity_checking=False, callback_metrics={"val/acc": torch.tensor(acc)},
+                                  current_epoch=epoch - 1, is_global_zero=True,
+                                  strategy=SimpleNamespace(broadcast=lambda value: value))  # fmt: skip
+        callback.on_validation_end(trainer, None)
+
+    def trial(monitor: str) -> PruneBehind:
+        return PruneBehind(storage, "best", number, pruner=optuna.pruners.NopPruner(), monitor=monitor)
+
+    first = trial("val/acc_best")
+    validated(first, 1, 0.9)
+    validated(first, 2, 0.8)  # worse: the best so far stays 0.9
+    requeued = trial("val/acc_best")  # a SLURM requeue: the trial's process starts again from last.ckpt
+    validated(requeued, 3, 0.85)
+    reported = optuna.load_study(study_name="best", storage=storage).trials[0].intermediate_values
+    assert reported == {1: pytest.approx(0.9), 2: pytest.approx(0.9), 3: pytest.approx(0.9)}
+
+
+def test_a_worker_with_another_space_is_refused_and_the_studys_own_workers_go_on(tmp_path):
+    from hydra_plugins.mnist_optuna_sweeper.sweeper import OptunaSweeper, SearchError
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="space", storage=storage, direction="maximize")
+
+    def worker(space: str) -> OptunaSweeper:
+        return OptunaSweeper(storage, "space", n_trials=4, n_jobs=1, direction="maximize",
+                             sampler=optuna.samplers.TPESampler(seed=1), params={"optimizer.lr": space})  # fmt: skip
+
+    own, other = worker("interval(0.001, 0.01)"), worker("interval(0.05, 0.1)")
+    for drawn_by in (own, other):  # the study's first trial, then one of a worker started with another space
+        trial = study.ask(drawn_by.space)
+        study.tell(trial, 0.5)
+    own.check_same_space(study)  # the study's space: it goes on (it was refused over the other worker's trial)
+    with pytest.raises(
+        SearchError, match=r"trial 0 was drawn from another search space \(it differs in optimizer.lr\)"
+    ):
+        other.check_same_space(study)

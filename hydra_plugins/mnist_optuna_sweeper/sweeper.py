@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import json
 import logging
 import os
 import random
@@ -41,6 +40,7 @@ except ImportError:
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
 from mnist_lightning.base.errors import UserError, project_groups
 from mnist_lightning.base.training_settings import is_training_setting
+from mnist_lightning.results.runs import read_metrics
 
 # Not imported here: the run's modules that load torch and Lightning (run.checks, run.pruning). Hydra imports every
 # plugin whenever it composes a config, also for a command line's checks, which answer before torch loads.
@@ -122,8 +122,13 @@ class OptunaSweeper(Sweeper):
                 )
             fixed.append(override.input_line)
         self.check_storage()
+        if any(key.lstrip("+") == "optimized_metric" for key in self.space):  # the trials' values would not compare
+            raise SearchError(
+                "hydra.sweeper.params chooses optimized_metric: a search maximizes one metric, given on the command "
+                "line (optimized_metric=val/acc or val/acc_best)"
+            )
         metric = str(self.config.get("optimized_metric", "test/acc"))
-        if not metric.startswith("val/") and "optimized_metric" not in self.space:
+        if not metric.startswith("val/"):
             raise SearchError(  # a single run may report test/acc; a search choosing by it selects on the test set
                 f"optimized_metric={metric} would choose among the trials on the test set: a search selects on "
                 "held-out images (optimized_metric=val/acc with data.val_size>0, as hparams_search=optuna sets)"
@@ -226,7 +231,8 @@ class OptunaSweeper(Sweeper):
         for key, text in self.params.items():
             try:
                 space[key] = distribution(key, str(text))
-            except ValueError as error:  # the space's own message, or Optuna's (low > high, a log range from 0)
+            except Exception as error:  # noqa: BLE001 - the space's own ValueError, Optuna's (low > high), Hydra's parse
+                # errors (interval(0.1), an unclosed bracket), each from its own library
                 message = str(error)
                 if not message.startswith("hydra.sweeper.params."):
                     message = f"hydra.sweeper.params.{key}={text}: {message}"
@@ -237,9 +243,10 @@ class OptunaSweeper(Sweeper):
         """Refuse to add trials to a study whose finished trials were drawn from another search space: the sampler
         would mix both (or fail inside Optuna on a changed choice), and the best of one space would sit beside
         trials of the other."""
-        finished = study.get_trials(deepcopy=False, states=FINISHED)
-        other = next((t for t in finished if t.distributions != self.space), None)
-        if other is None:
+        # The study's first finished trial holds its space: a worker started with another one is refused, and the
+        # workers of the study's own space go on (comparing with any finished trial stopped them all)
+        other = min(study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number, default=None)
+        if other is None or other.distributions == self.space:
             return
         changed = sorted(k for k in other.distributions.keys() | self.space.keys()
                          if other.distributions.get(k) != self.space.get(k))  # fmt: skip
@@ -436,7 +443,7 @@ class OptunaSweeper(Sweeper):
             OmegaConf.select(result.hydra_cfg, "hydra.runtime.output_dir", default=None) if result.hydra_cfg else None
         )
         record = Path(str(output_dir)) / "metrics.json" if output_dir else None
-        status = json.loads(record.read_text()).get("status") if record and record.is_file() else None
+        status = read_metrics(record).get("status") if record and record.is_file() else None
         if status == OVER_BUDGET:
             # Told its worst value, so the sampler learns to leave such widths alone, and marked, so it is never
             # the best: nothing was trained.

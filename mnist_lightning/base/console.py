@@ -28,8 +28,11 @@ class DropNotices(logging.Filter):
 
 
 def quiet_lightning_notices() -> None:
-    """Drop NOTICES at their source, the logger Lightning's rank_zero_info writes to (idempotent)."""
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+    """Drop NOTICES at their sources, the loggers Lightning's rank_zero_info writes to and the one its CUDA
+    accelerator logs the devices a process sees with (a logger's filter does not see its children's records)."""
+    sources = ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero",
+               "pytorch_lightning.accelerators.cuda")  # fmt: skip
+    for name in sources:
         source = logging.getLogger(name)
         if not any(isinstance(f, DropNotices) for f in source.filters):
             source.addFilter(DropNotices())

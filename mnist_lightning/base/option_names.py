@@ -202,6 +202,19 @@ def suggestion(name: str, candidates: set[str]) -> str:
     return f": did you mean {' or '.join(close)}?" if close else ""
 
 
+def has_key(tree: object, dotted: str) -> bool:
+    """Whether `dotted` (model.net.dropout) is a key of the plain, unresolved `tree` (a value such as ${model.dropout}
+    is not resolved: a group's file alone cannot)."""
+    for part in dotted.split("."):
+        if isinstance(tree, list) and part.isdigit() and int(part) < len(tree):  # block1.0: a list's item
+            tree = tree[int(part)]
+        elif isinstance(tree, dict) and part in tree:
+            tree = tree[part]
+        else:
+            return False
+    return True
+
+
 def option_of_another_choice(key: str, groups: set[str], config_dirs: list[Path]) -> str | None:
     """`data.augment.degrees=5` where the run chose data/augment=none: the option belongs to another choice of the
     group (affine), which "did you mean data.augment?" did not say."""
@@ -211,7 +224,7 @@ def option_of_another_choice(key: str, groups: set[str], config_dirs: list[Path]
         if group not in groups:
             continue
         having = sorted({config.stem for folder in config_dirs for config in (folder / group).glob("*.yaml")
-                         if OmegaConf.select(OmegaConf.load(config), rest, default=None) is not None})  # fmt: skip
+                         if has_key(OmegaConf.to_container(OmegaConf.load(config)), rest)})  # fmt: skip
         if having:
             named = " and ".join(f"{group}={h}" for h in having[:3]) + (" (and more)" if len(having) > 3 else "")
             return (

@@ -4,23 +4,24 @@ these values check them again with the same functions, for the values the early 
 an interpolation, a user's own config)."""
 
 
-def dropout_error(value: object) -> str | None:
+def unit_interval_error(key: str, value: object) -> str | None:
+    """A number in [0, 1): a dropout or label-smoothing rate, an average's decay (Lightning takes 1, which keeps the
+    first step's weights for good)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        return f"model.dropout must be in [0, 1), got {value}"
+        return f"{key} must be a number in [0, 1), got {value!r}"
     return None
+
+
+def dropout_error(value: object) -> str | None:
+    return unit_interval_error("model.dropout", value)
 
 
 def label_smoothing_error(value: object) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        return f"model.label_smoothing must be a number in [0, 1), got {value!r}"
-    return None
+    return unit_interval_error("model.label_smoothing", value)
 
 
 def ema_decay_error(value: object) -> str | None:
-    """Lightning takes [0, 1]; 1 would keep the first step's weights for good, and so test and save those."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        return f"callbacks.ema.decay must be a number in [0, 1), got {value!r}"
-    return None
+    return unit_interval_error("callbacks.ema.decay", value)
 
 
 def positive_integer_error(key: str, value: object) -> str | None:

@@ -17,7 +17,7 @@ from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.value_ranges import label_smoothing_error
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule, warm_up_is_one_step
-from mnist_lightning.run.checkpoints import module_from_checkpoint, read_checkpoint
+from mnist_lightning.run.checkpoints import WRAPPED_CLASSES, module_from_checkpoint, read_checkpoint
 from mnist_lightning.run.checks import validates_nothing
 from mnist_lightning.run.cluster import local_job_cpus, slurm_task_cpus, submitit_executor
 from mnist_lightning.run.precision import resolve_precision
@@ -142,7 +142,14 @@ def build_trainer(cfg: DictConfig, extra_callbacks: list[pl.Callback], val_is_te
     # nothing is validated at all (experiment=fast).
     if val_is_test or validates_nothing(cfg):
         callbacks_cfg.pop("best_checkpoint", None)
-    callbacks = [instantiate(c) for c in callbacks_cfg.values()] + extra_callbacks
+
+    # A config that names a class the project wraps (an experiment copied from 0.4 naming Lightning's EMA) gets the
+    # wrapper, which tests the average on a resume too
+    def wrapper(c: DictConfig) -> DictConfig:
+        target = c.get("_target_") if c else None
+        return OmegaConf.merge(c, {"_target_": WRAPPED_CLASSES[target]}) if target in WRAPPED_CLASSES else c
+
+    callbacks = [instantiate(wrapper(c)) for c in callbacks_cfg.values()] + extra_callbacks
     loggers = [build_logger(name, c, Path(cfg.paths.output_dir)) for name, c in (cfg.get("logger") or {}).items()]
     plugins = list(instantiate(cfg.trainer.get("plugins") or []))
     if submitit_executor() == "slurm":

@@ -218,7 +218,7 @@ def run_setting_differences(ckpt_path: str | Path, cfg: Any) -> list[str]:
     # Unresolved on both sides: an interpolation such as ${seed} is compared as written, its source key by value.
     # An earlier version's class paths are compared where those classes live now.
     was = current_targets(OmegaConf.to_container(OmegaConf.load(run_config), resolve=False))
-    now = OmegaConf.to_container(cfg, resolve=False)
+    now = current_targets(OmegaConf.to_container(cfg, resolve=False))  # a config that still names a wrapped class
 
     def flat(tree: Any, prefix: str) -> dict[str, Any]:
         if not isinstance(tree, dict):

@@ -35,9 +35,11 @@ class PruneBehind(pl.Callback):
         loaded = optuna.load_study(study_name=study, storage=open_storage(storage), pruner=pruner)
         trial_id = loaded._storage.get_trial_id_from_study_id_trial_number(loaded._study_id, number)
         self.trial, self.monitor = optuna.trial.Trial(loaded, trial_id), monitor
-        # val/acc_best exists only once the run ends (record.py): the trial reports the best val/acc so far instead
+        # val/acc_best exists only once the run ends (record.py): the trial reports the best val/acc so far instead,
+        # from what it reported before it was requeued and resumed too
         self.logged = monitor.removesuffix("_best")
-        self.best = float("-inf")
+        reported = loaded._storage.get_trial(trial_id).intermediate_values.values()
+        self.best = max(reported, default=float("-inf"))
         self.pruned_at: int | None = None
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
