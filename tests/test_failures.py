@@ -153,3 +153,21 @@ def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path)
     assert_clear_error(result, r"trainer.fast_dev_run must be true, false or a number of batches .* got 'yes'$")
     args = ["--config-name", "evaluate", "ckpt_path=missing.ckpt", "torch_threads=0"]
     assert_clear_error(run_here("mnist_lightning.evaluate", *args, cwd=tmp_path), "torch_threads must be a positive")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["logger=mlflow", "+logger.mlflow.bogus=1"], r"logger.mlflow \(MLFlowLogger\) takes no option 'bogus' \("),
+        (["experiment=tiny", "+data.augment.scale=0.1"], r"data.augment \(RandomAffine\) takes no option 'scale'"),
+        (
+            ["+callbacks.last_checkpoint.save_lats=true"],
+            "takes no option 'save_lats': did you mean callbacks.last_checkpoint.save_last\\?$",
+        ),
+    ],
+)
+def test_an_option_added_that_its_class_does_not_take_is_one_line(tmp_path, overrides, message):
+    # Hydra's "Error in call to target ... unexpected keyword argument", after the layer table, before
+    result = run_here(TRAIN, *overrides, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert_clear_error(result, message)
+    assert "Total params" not in result.stdout + result.stderr

@@ -2,6 +2,7 @@
 
 A single object's values are checked where it is built (the DataModule, the networks, the parameter budget)."""
 
+import difflib
 import inspect
 
 import torch
@@ -116,7 +117,29 @@ def check_train_config(cfg: DictConfig) -> None:
     """Refuse, in one line each, settings that cannot run or would select on the test set."""
     check_run_settings(cfg)
     check_scheduler_settings(cfg)
+    check_built_options(cfg)
     check_selection(cfg)
+
+
+def check_built_options(cfg: DictConfig) -> None:
+    """Refuse an option that the class a callback, logger or augmentation builds does not take (added with +, as in
+    `+logger.mlflow.bogus=1`): the early check knows the config's keys only, and the class's TypeError came through
+    Hydra's error after the layer table. Classes that pass on **kwargs (W&B's, TensorBoard's) are not checked."""
+    nodes = {"data.augment": cfg.data.get("augment")}
+    for section in ("callbacks", "logger"):
+        nodes |= {f"{section}.{name}": node for name, node in (cfg.get(section) or {}).items()}
+    for path, node in nodes.items():
+        target = node.get("_target_") if isinstance(node, DictConfig) else None
+        if not target:
+            continue
+        parameters = inspect.signature(get_object(target)).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+            continue
+        for key in node:
+            if not str(key).startswith("_") and key not in parameters:
+                close = difflib.get_close_matches(str(key), list(parameters), n=1, cutoff=0.75)
+                hint = f": did you mean {path}.{close[0]}?" if close else f" ({', '.join(parameters)})"
+                raise UserError(f"{path} ({target.rpartition('.')[2]}) takes no option {key!r}{hint}")
 
 
 def check_scheduler_settings(cfg: DictConfig) -> None:
