@@ -52,3 +52,42 @@ def test_receptive_field_grows_by_two_per_conv_and_doubles_its_step_after_the_po
     assert rows["ReLU-2"] == rows["BatchNorm2d-3"] == 3  # element-wise layers keep it
     header = format_layer_table(layer_table(ReferenceNet()), 17_216).splitlines()[0]
     assert header.split()[-1] == "RF"
+
+
+def test_a_users_network_is_counted_whole_and_its_mistakes_are_one_line():
+    import pytest
+    from torch import nn
+
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.budget import check_param_budget
+
+    # A frozen layer is still weights the network holds: the budget counted only trainable ones (1,664 escaped it)
+    frozen = nn.Conv2d(1, 64, 5)
+    frozen.requires_grad_(False)
+    net = nn.Sequential(frozen, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    assert count_params(net) == 1_664 + 650 == sum(row.params for row in layer_table(net))
+    with pytest.raises(UserError, match="Sequential has 2,314 parameters, over the budget model.max_params=2,000"):
+        check_param_budget(net, 2_000)
+    # A global pooling that keeps its 1 x 1 map sees the whole image (RF 5 before)
+    assert [row.receptive_field for row in layer_table(net)] == [5, 28, 28, 28]
+    # A network that cannot take a 1 x 28 x 28 image, or that does not give 10 scores: one line, not its stack or an
+    # IndexError in the loss once training starts
+    with pytest.raises(UserError, match=r"model.net \(Sequential\) cannot score a 1x28x28 image: .*3 channels"):
+        layer_table(nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten()))
+    with pytest.raises(UserError, match=r"model.net \(Sequential\) gives an output of shape \[5\] for an image: it "):
+        layer_table(nn.Sequential(nn.Flatten(), nn.Linear(784, 5)))
+
+
+def test_the_cpu_dropout_refuses_a_rate_it_would_round_to_one_and_leaves_other_layouts_to_torch():
+    import pytest
+
+    from mnist_lightning.base.errors import UserError
+    from mnist_lightning.model.layers import Dropout, check_dropout
+
+    with pytest.raises(UserError, match=r"model.dropout=0.99999 rounds to 1 .* give at most 0.99997"):
+        check_dropout(0.99999)  # a division by zero in the first training step before
+    dropout = Dropout(0.5).train()
+    rows = dropout(torch.ones(1, 16).expand(64, 16))  # one row seen 64 times: each still gets its own mask
+    assert len({tuple(row.tolist()) for row in rows}) > 32
+    sliced = torch.ones(4, 4, 8, 8)[:, :, 1:-1, 1:-1]  # not dense: the mask's layout would read out of bounds
+    assert dropout(sliced).shape == (4, 4, 6, 6)

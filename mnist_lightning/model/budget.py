@@ -9,6 +9,8 @@ from mnist_lightning.base.errors import UserError
 from mnist_lightning.model.expansion import folded
 from mnist_lightning.model.nets import ShiftAveraged
 
+NUM_CLASSES = 10  # MNIST's digits: what every network's output scores
+
 
 @dataclass
 class LayerRow:
@@ -22,9 +24,10 @@ class LayerRow:
 
 
 def count_params(net: nn.Module) -> int:
-    """Trainable parameters of `net` as it computes: a linearly expanded network (model/expansion.py) counts the
-    weights its factors make, not the factors it trains."""
-    return sum(p.numel() for p in folded(net).parameters() if p.requires_grad)
+    """Parameters of `net` as it computes, frozen ones too (they are weights the network holds, and the table's
+    column counts them): a linearly expanded network (model/expansion.py) counts the weights its factors make, not
+    the factors it trains."""
+    return sum(p.numel() for p in folded(net).parameters())
 
 
 def _pair(value: int | tuple[int, ...]) -> int:
@@ -52,6 +55,8 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
             dilation = _pair(getattr(module, "dilation", 1))
             field += (_pair(module.kernel_size) - 1) * dilation * jump
             jump *= _pair(module.stride)
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and output.shape[-2:] == (1, 1):
+            field = input_shape[-1]  # a global pooling that keeps its 1 x 1 map (a user's network): the whole image
         seen = field if output.dim() == 4 else input_shape[-1]  # (B, C, H, W), or past global average pooling
         # A parameter counts in the first layer that uses it: a layer applied again with the same weights (shared
         # repeats, StackedSeparableNet) shows 0, so the column adds up to the total.
@@ -65,7 +70,15 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
     try:
         net.eval()  # BatchNorm in eval mode: a single image is fine and running stats stay untouched
         with torch.no_grad():
-            net(torch.zeros(1, *input_shape))
+            try:  # a user's own network (--config-dir) meets its first image here
+                scores = net(torch.zeros(1, *input_shape))
+            except Exception as error:  # noqa: BLE001 - whatever the network raises: one line, not its stack
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                shape = "x".join(map(str, input_shape))
+                raise UserError(f"model.net ({type(net).__name__}) cannot score a {shape} image: {reason}") from error
+        if tuple(scores.shape) != (1, NUM_CLASSES):  # else an IndexError deep in the loss, once training starts
+            raise UserError(f"model.net ({type(net).__name__}) gives an output of shape {list(scores.shape[1:])} for "
+                            f"an image: it must give {NUM_CLASSES} class scores")  # fmt: skip
     finally:
         net.train(was_training)
         for hook in hooks:
@@ -96,6 +109,6 @@ class OverBudget(UserError):
 def check_param_budget(net: nn.Module, max_params: int) -> int:
     """Return the parameter count, or stop with one clear line when it is over `max_params`."""
     params = count_params(net)
-    if params > max_params:
-        raise OverBudget(type(net).__name__, params, max_params)
+    if params > max_params:  # named by the network that holds the weights, not a wrapper (ShiftAveraged's views)
+        raise OverBudget(type(net.net if isinstance(net, ShiftAveraged) else net).__name__, params, max_params)
     return params

@@ -103,7 +103,8 @@ class CompactNet(nn.Module):
                 "model.net.halving_kernel is the strided convolution's size: set model.net.downsample=stride"
             )
         size = 28 - 2 * crop
-        before_halving = size - 2 * len(block1) + (2 if downsample == "stride" else 0)  # the last conv's input size
+        # the map the halving step takes: the strided last conv's input, or the MaxPool's input (the last conv's output)
+        before_halving = size - 2 * len(block1) + (2 if downsample == "stride" else 0)
         halved = (before_halving - halving_kernel) // 2 + 1 if downsample == "stride" else before_halving // 2
         if before_halving < halving_kernel or halved - 2 * len(block2) < 1:
             kernel = f", halving_kernel {halving_kernel}" if downsample == "stride" else ""
@@ -113,8 +114,8 @@ class CompactNet(nn.Module):
         self.crop = CenterCrop(crop) if crop else None
         layers: list[nn.Module] = []
         channels = 1
-        # (B, 1, size, size) -> (B, block1[-1], before_halving - 2, ...), or (B, block1[-1], halved, halved) when the
-        # last conv is strided
+        # (B, 1, size, size) -> (B, block1[-1], before_halving, before_halving) before the MaxPool, or
+        # (B, block1[-1], halved, halved) when the last conv is strided
         for i, width in enumerate(block1):
             last = i == len(block1) - 1
             halving = last and downsample == "stride"  # the conv itself halves the map
@@ -220,11 +221,12 @@ class StackedSeparableNet(nn.Module):
     a list gives one such choice per repeat (depth at no parameter cost on top of repeats that keep theirs).
     `stem_padding` pads the stem's 3x3 too, so its map is 28 x 28 and the blocks after the MaxPool start from 14 x 14
     instead of 13 x 13. `activation` is the blocks' and the stem's nonlinearity: "relu", "silu" or "leaky_relu"
-    (slope `leaky_slope`, torch's 0.01 by default). `pointwise_groups` splits every 1x1 convolution into that many
-    groups (1/groups of its weights), each followed by a channel shuffle: width for fewer parameters.
+    (slope `leaky_slope`, torch's 0.01 by default; it acts only there). `pointwise_groups` splits every 1x1
+    convolution into that many groups (1/groups of its weights), each followed by a channel shuffle: width for fewer
+    parameters.
     `batch_norm=False` drops every BatchNorm and gives the stem and the 1x1 convolutions biases instead (as the public
     997-parameter network): a shared repeat then costs nothing, and `repeat_affine` has nothing to act on.
-    `leaky_slope` acts only with `activation="leaky_relu"`. `repeat_dilations` (with `same_padding`) gives each shared
+    `repeat_dilations` (with `same_padding`) gives each shared
     repeat's depthwise 3x3 a dilation, one per repeat: the same nine weights read pixels that far apart, so the repeats
     see a wider context at no parameter cost (a dilated repeat widens the receptive field by 4 x its dilation; its
     throwaway initial weight still takes a draw from the seeded generator). `pooling` is how the last map becomes one
@@ -280,7 +282,7 @@ class StackedSeparableNet(nn.Module):
         self.residual = residual
         self.pool_after = pool_after
         widths = list(widths)
-        if not widths or min([stem, *widths]) < 1 or shared_repeats < 0 or pointwise_groups < 1:
+        if not widths or min([stem, *widths]) < 1 or pointwise_groups < 1:  # shared_repeats < 0: refused above
             raise UserError(
                 "model.net widths must be positive channel counts, shared_repeats 0 or more, pointwise_groups 1 or more"
             )
