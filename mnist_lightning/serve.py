@@ -63,7 +63,13 @@ def serve(cfg: DictConfig) -> None:
     hosts.update(allowed)  # a proxy names the host without the port
     if server.server_port == 80:  # a browser leaves the default port out of Host
         hosts.update(names)
-    shown = socket.getfqdn() if cfg.host in ALL_INTERFACES else cfg.host
+    # The name other machines use: getfqdn() gives "localhost" where /etc/hosts maps the machine's name to 127.0.0.1
+    fqdn = socket.getfqdn()
+    shown = (
+        (fqdn if fqdn not in ("localhost", "localhost.localdomain") else socket.gethostname())
+        if cfg.host in ALL_INTERFACES
+        else cfg.host
+    )
     print(f"serving {cfg.ckpt_path} on http://{shown}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()

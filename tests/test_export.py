@@ -101,7 +101,10 @@ def test_export_errors_are_one_clear_line(tmp_path):
     cases = [("missing.ckpt", "onnx", {}, "missing.ckpt does not exist"), (str(tmp_path / "README.md"), "onnx", {},
              "not a checkpoint"), ("x.ckpt", "tflite", {}, "format must be one of onnx, pt2"),
              ("x.ckpt", "onnx", {"output": str(tmp_path)}, f"output={tmp_path} is a folder: give the file to write"),
-             ("x.ckpt", "onnx", {"atol": -1}, "atol must be a number of 0 or more")]  # fmt: skip
+             ("x.ckpt", "onnx", {"atol": -1}, "atol must be a number of 0 or more"),
+             # an ONNX file named .pt2 (serve then read it as a torch program), a pt2 named .onnx (a protobuf error)
+             ("x.ckpt", "onnx", {"output": "m.pt2"}, "output=m.pt2 names a .pt2 file and format=onnx: give "),
+             ("x.ckpt", "pt2", {"output": "m.onnx"}, "a .onnx file and format=pt2: .* or format=onnx")]  # fmt: skip
     for ckpt_path, fmt, options, pattern in cases:
         cfg = OmegaConf.create({"ckpt_path": ckpt_path, "format": fmt, "output": None, "int8": False,
                                 "atol": 1e-4, "trust_checkpoint": False} | options)  # fmt: skip

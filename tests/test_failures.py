@@ -160,6 +160,11 @@ def test_a_wrong_type_the_early_check_cannot_see_is_refused_by_the_run(tmp_path)
     [
         (["logger=mlflow", "+logger.mlflow.bogus=1"], r"logger.mlflow \(MLFlowLogger\) takes no option 'bogus' \("),
         (["experiment=tiny", "+data.augment.scale=0.1"], r"data.augment \(RandomAffine\) takes no option 'scale'"),
+        (["+model.net.nope=1"], r"model.net \(ReferenceNet\) takes no option 'nope' \(dropout, num_classes\)$"),
+        (
+            ["experiment=pico6", "+model.net.net.widthz=3"],
+            "takes no option 'widthz': did you mean model.net.net.widths",
+        ),
         (
             ["+callbacks.last_checkpoint.save_lats=true"],
             "takes no option 'save_lats': did you mean callbacks.last_checkpoint.save_last\\?$",

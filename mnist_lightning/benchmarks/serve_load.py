@@ -109,12 +109,12 @@ def parse(argv: list[str]) -> tuple[str, int, int]:
 def main(argv: list[str]) -> None:
     url, clients, requests = parse(argv)
     stats = load(url, clients, requests)
+    if stats["unanswered"] == stats["requests"]:  # its figures would time refusals, not answers: none printed
+        fail(f"none of the {requests} requests got an answer from {url}: is serve running there?", 1)
     print(
         f"{stats['requests']} requests from {stats['clients']} clients: {stats['errors']} errors, "
         f"median {stats['median_ms']:.1f} ms, p99 {stats['p99_ms']:.1f} ms, {stats['requests_per_s']:.0f} requests/s"
     )
-    if stats["unanswered"] == stats["requests"]:  # the figures above then time refusals, not answers
-        fail(f"none of the {requests} requests got an answer from {url}: is serve running there?", 1)
     if stats["errors"]:
         fail(f"{stats['errors']} of {stats['requests']} requests failed ({stats['unanswered']} without an answer)", 1)
 

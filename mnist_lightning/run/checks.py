@@ -122,10 +122,14 @@ def check_train_config(cfg: DictConfig) -> None:
 
 
 def check_built_options(cfg: DictConfig) -> None:
-    """Refuse an option that the class a callback, logger or augmentation builds does not take (added with +, as in
-    `+logger.mlflow.bogus=1`): the early check knows the config's keys only, and the class's TypeError came through
-    Hydra's error after the layer table. Classes that pass on **kwargs (W&B's, TensorBoard's) are not checked."""
-    nodes = {"data.augment": cfg.data.get("augment")}
+    """Refuse an option that the class a network, callback, logger or augmentation builds does not take (added with
+    +, as in `+logger.mlflow.bogus=1`): the early check knows the config's keys only, and the class's TypeError came
+    through Hydra's error after the layer table. Classes that pass on **kwargs (W&B's, TensorBoard's) are not
+    checked."""
+    net = cfg.model.get("net")
+    nodes = {"data.augment": cfg.data.get("augment"), "model.net": net}
+    if isinstance(net, DictConfig) and isinstance(net.get("net"), DictConfig):  # ShiftAveraged's network inside
+        nodes["model.net.net"] = net.net
     for section in ("callbacks", "logger"):
         nodes |= {f"{section}.{name}": node for name, node in (cfg.get(section) or {}).items()}
     for path, node in nodes.items():
