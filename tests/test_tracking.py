@@ -126,6 +126,11 @@ def test_a_failed_run_ends_its_mlflow_run_with_its_record_and_mlflows_own_variab
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["metrics.json"]  # its record, status diverged
     record = json.loads(open(client.download_artifacts(run.info.run_id, "metrics.json")).read())
     assert record["status"] == "diverged" and record["tags"] == ["paper", "2026"]
+    # where the run went, and how to browse it
+    assert (
+        f"MLflow run '{run.info.run_name}' in sqlite:///{store} (mlflow ui --backend-store-uri sqlite:///{store})"
+        in (result.stdout)
+    )
     # One word is one tag.
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["tags"] == ["paper", "2026"]
 

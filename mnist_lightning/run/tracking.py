@@ -4,6 +4,7 @@ TensorBoard is left out here: its HPARAMS tab is filled after testing with the c
 metrics (diagnostics.log_hparams), and its figures come from TestDiagnostics.
 """
 
+import logging
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -70,3 +71,7 @@ def log_run_files(trainer: pl.Trainer, output_dir: Path) -> None:
     for logger in trainer.loggers:
         if isinstance(logger, MLFlowLogger):
             logger.experiment.log_artifact(logger.run_id, str(output_dir / "metrics.json"))
+            # where the run went, as the W&B logger says of its own: the store and how to browse it
+            uri, name = logger.experiment.tracking_uri, logger.experiment.get_run(logger.run_id).info.run_name
+            browse = f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else uri
+            logging.getLogger(__name__).info(f"MLflow run {name!r} in {uri} ({browse})")
