@@ -11,6 +11,7 @@ if __name__ == "__main__":  # mistakes, --help and --cfg job are answered before
 import numpy as np
 import torch
 from omegaconf import DictConfig
+from tqdm import tqdm
 
 from mnist_lightning.base.command import command
 from mnist_lightning.base.errors import UserError, require
@@ -35,7 +36,10 @@ def measure(cfg: DictConfig) -> dict[str, float]:
     digits, labels = mnist_test_digits(cfg.count)
     clean = normalize(torch.from_numpy(digits).float() / 255).unsqueeze(1)
     results = {"clean 28x28 (no preprocessing)": accuracy(module, clean, labels)}
-    for condition in CONDITIONS:
+    # about a minute for 1,000 digits: a bar per condition, drawn on stderr in a terminal only (stdout is the table)
+    for condition in tqdm(
+        CONDITIONS, desc="photos", unit="condition", file=sys.stderr, disable=not sys.stderr.isatty()
+    ):
         seen, read = [], np.ones(len(digits), dtype=bool)
         for i, digit in enumerate(digits):
             try:
@@ -51,7 +55,7 @@ def measure(cfg: DictConfig) -> dict[str, float]:
 def main(cfg: DictConfig) -> None:
     results = measure(cfg)
     clean = results["clean 28x28 (no preprocessing)"]
-    print(f"\n{cfg.count} MNIST test digits per condition, checkpoint {cfg.ckpt_path}\n")
+    print(f"{cfg.count} MNIST test digits per condition, checkpoint {cfg.ckpt_path}\n")
     print("| condition | predict accuracy % | points below clean |\n|---|---|---|")
     for condition, acc in results.items():
         print(f"| {condition} | {100 * acc:.2f} | {100 * (clean - acc):.2f} |")

@@ -205,3 +205,15 @@ def test_photos_without_a_checkpoint_is_one_line(tmp_path):
     # It was omegaconf's MissingMandatoryValue traceback
     result = run_here("mnist_lightning.photos", "count=1", cwd=tmp_path)
     assert_clear_error(result, "give the checkpoint to measure: ckpt_path=<run>/checkpoints/last.ckpt")
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_photos_prints_its_table_on_stdout_and_a_bar_in_a_terminal_only(trained_sweep, tmp_path, terminal):
+    # A minute at its default count, silent before: a bar per condition on stderr, where a person watches
+    ckpt = trained_sweep / "0" / "checkpoints" / "last.ckpt"
+    result = run_here("mnist_lightning.photos", f"ckpt_path={ckpt}", "count=5", cwd=tmp_path, terminal=terminal)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"5 MNIST test digits per condition, checkpoint {ckpt}"  # no empty line first
+    assert len([line for line in lines if line.startswith("| ") and not line.startswith("| condition")]) == 11
+    assert ("photos: 100%" in result.stderr) is terminal and "condition/s" not in result.stdout  # not in the table
