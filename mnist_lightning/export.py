@@ -51,12 +51,9 @@ def export(cfg: DictConfig) -> Path:
         raise UserError(
             f"output={path} is a folder: give the file to write, e.g. output={path / f'model.{cfg.format}'}"
         )
-    other = next((f for f in FORMATS if path.suffix == f".{f}" and f != cfg.format), None)
-    if other:  # serve and a reader take a file by its ending: an ONNX file named .pt2 was read as a torch program
+    if path.suffix != f".{cfg.format}":  # serve and readers take a file by its ending; .ckpt: the checkpoint itself
         fitting = path.with_suffix(f".{cfg.format}")
-        raise UserError(
-            f"output={path} names a .{other} file and format={cfg.format}: give output={fitting} or format={other}"
-        )
+        raise UserError(f"output={path} must end in .{cfg.format} for format={cfg.format}: e.g. output={fitting}")
     # An expanded network ships as the weights its factors make (model/expansion.py): the same outputs, fewer numbers
     model = PixelsToLogits(folded(load_module(cfg.ckpt_path, trust=cfg.trust_checkpoint).net))
     path.parent.mkdir(parents=True, exist_ok=True)

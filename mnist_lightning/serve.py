@@ -39,6 +39,15 @@ def served_names(host: str) -> set[str]:
     return names - {""}
 
 
+def shown_host(host: str) -> str:
+    """The name to print in the server's URL: on all interfaces, the one other machines use. getfqdn() gives
+    "localhost" where /etc/hosts maps the machine's name to 127.0.0.1: then the machine's own name."""
+    if host not in ALL_INTERFACES:
+        return host
+    fqdn = socket.getfqdn()
+    return socket.gethostname() if fqdn in ("localhost", "localhost.localdomain") else fqdn
+
+
 def serve(cfg: DictConfig) -> None:
     """Load the model, bind host:port (a clear error when it is taken), and answer until Ctrl-C."""
     require(cfg, "ckpt_path", "give the model to serve: ckpt_path=<run>/checkpoints/last.ckpt (or an exported .onnx)")
@@ -63,14 +72,7 @@ def serve(cfg: DictConfig) -> None:
     hosts.update(allowed)  # a proxy names the host without the port
     if server.server_port == 80:  # a browser leaves the default port out of Host
         hosts.update(names)
-    # The name other machines use: getfqdn() gives "localhost" where /etc/hosts maps the machine's name to 127.0.0.1
-    fqdn = socket.getfqdn()
-    shown = (
-        (fqdn if fqdn not in ("localhost", "localhost.localdomain") else socket.gethostname())
-        if cfg.host in ALL_INTERFACES
-        else cfg.host
-    )
-    print(f"serving {cfg.ckpt_path} on http://{shown}:{server.server_port} (Ctrl-C stops)", flush=True)
+    print(f"serving {cfg.ckpt_path} on http://{shown_host(cfg.host)}:{server.server_port} (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

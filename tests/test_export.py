@@ -103,8 +103,10 @@ def test_export_errors_are_one_clear_line(tmp_path):
              ("x.ckpt", "onnx", {"output": str(tmp_path)}, f"output={tmp_path} is a folder: give the file to write"),
              ("x.ckpt", "onnx", {"atol": -1}, "atol must be a number of 0 or more"),
              # an ONNX file named .pt2 (serve then read it as a torch program), a pt2 named .onnx (a protobuf error)
-             ("x.ckpt", "onnx", {"output": "m.pt2"}, "output=m.pt2 names a .pt2 file and format=onnx: give "),
-             ("x.ckpt", "pt2", {"output": "m.onnx"}, "a .onnx file and format=pt2: .* or format=onnx")]  # fmt: skip
+             ("x.ckpt", "onnx", {"output": "m.pt2"}, r"output=m.pt2 must end in .onnx for format=onnx: e.g. output=m"),
+             ("x.ckpt", "pt2", {"output": "m.onnx"}, r"output=m.onnx must end in .pt2 for format=pt2"),
+             # written over the checkpoint it was exported from, before
+             ("x.ckpt", "onnx", {"output": "x.ckpt"}, r"output=x.ckpt must end in .onnx")]  # fmt: skip
     for ckpt_path, fmt, options, pattern in cases:
         cfg = OmegaConf.create({"ckpt_path": ckpt_path, "format": fmt, "output": None, "int8": False,
                                 "atol": 1e-4, "trust_checkpoint": False} | options)  # fmt: skip

@@ -77,6 +77,24 @@ def test_a_users_network_is_counted_whole_and_its_mistakes_are_one_line():
     with pytest.raises(UserError, match=r"model.net \(Sequential\) gives an output of shape \[5\] for an image: it "):
         layer_table(nn.Sequential(nn.Flatten(), nn.Linear(784, 5)))
 
+    class Pair(nn.Module):  # scores and features: an AttributeError on the new check before
+        def forward(self, x):
+            return x.flatten(1)[:, :10], x
+
+    with pytest.raises(UserError, match=r"model.net \(Pair\) gives tuple for an image: it must give a tensor of 10"):
+        layer_table(Pair())
+
+    class SideBranch(nn.Module):  # a squeeze-and-excitation: its global pooling must not widen the main path's RF
+        def __init__(self):
+            super().__init__()
+            self.conv, self.pool, self.head = nn.Conv2d(1, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Linear(4 * 26 * 26, 10)
+
+        def forward(self, x):
+            x = self.conv(x)
+            return self.head((x * self.pool(x)).flatten(1))
+
+    assert [row.receptive_field for row in layer_table(SideBranch())] == [3, 28, 28]
+
 
 def test_the_cpu_dropout_refuses_a_rate_it_would_round_to_one_and_leaves_other_layouts_to_torch():
     import pytest
@@ -84,7 +102,7 @@ def test_the_cpu_dropout_refuses_a_rate_it_would_round_to_one_and_leaves_other_l
     from mnist_lightning.base.errors import UserError
     from mnist_lightning.model.layers import Dropout, check_dropout
 
-    with pytest.raises(UserError, match=r"model.dropout=0.99999 rounds to 1 .* give at most 0.99997"):
+    with pytest.raises(UserError, match=r"model.dropout=0.99999 rounds to 1 .* give a smaller one"):
         check_dropout(0.99999)  # a division by zero in the first training step before
     dropout = Dropout(0.5).train()
     rows = dropout(torch.ones(1, 16).expand(64, 16))  # one row seen 64 times: each still gets its own mask

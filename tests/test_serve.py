@@ -20,6 +20,7 @@ from PIL import Image
 from mnist_lightning.base.errors import UserError
 from mnist_lightning.base.locations import BUNDLED_DATA_DIR
 from mnist_lightning.inference.server import answer, load_classifier
+from mnist_lightning.serve import shown_host
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -147,7 +148,16 @@ def test_serving_every_interface_answers_this_machines_name_and_allowed_hosts_on
     finally:
         process.terminate()
         out, _ = process.communicate(timeout=10)
-    assert f"on http://{socket.getfqdn()}:{port} " in out  # a URL another machine can open, not 0.0.0.0
+    assert f"on http://{shown_host('0.0.0.0')}:{port} " in out  # a URL another machine can open, not 0.0.0.0
+
+
+def test_the_url_printed_for_every_interface_names_the_machine_as_others_reach_it(monkeypatch):
+    monkeypatch.setattr(socket, "gethostname", lambda: "vm")
+    monkeypatch.setattr(socket, "getfqdn", lambda: "vm.example.org")
+    assert shown_host("0.0.0.0") == "vm.example.org" and shown_host("127.0.0.1") == "127.0.0.1"
+    # /etc/hosts mapping the machine's name to 127.0.0.1 first makes getfqdn() "localhost": printed before
+    monkeypatch.setattr(socket, "getfqdn", lambda: "localhost")
+    assert shown_host("0.0.0.0") == "vm"
 
 
 def test_port_in_use_missing_and_foreign_models_are_one_clear_line(checkpoint, tmp_path):

@@ -128,8 +128,8 @@ def test_a_failed_run_ends_its_mlflow_run_with_its_record_and_mlflows_own_variab
     assert record["status"] == "diverged" and record["tags"] == ["paper", "2026"]
     # where the run went, and how to browse it
     assert (
-        f"MLflow run '{run.info.run_name}' in sqlite:///{store} (mlflow ui --backend-store-uri sqlite:///{store})"
-        in (result.stdout)
+        f"MLflow run '{run.info.run_name}' in sqlite:///{store} (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui "
+        f"--workers 1 --backend-store-uri sqlite:///{store})" in (result.stdout)
     )
     # One word is one tag.
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["tags"] == ["paper", "2026"]

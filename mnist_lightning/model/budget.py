@@ -51,13 +51,15 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
 
     def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
         nonlocal field, jump
+        if not isinstance(output, torch.Tensor):  # a layer of a user's network that gives several values: no row
+            return
         if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
             dilation = _pair(getattr(module, "dilation", 1))
             field += (_pair(module.kernel_size) - 1) * dilation * jump
             jump *= _pair(module.stride)
-        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and output.shape[-2:] == (1, 1):
-            field = input_shape[-1]  # a global pooling that keeps its 1 x 1 map (a user's network): the whole image
         seen = field if output.dim() == 4 else input_shape[-1]  # (B, C, H, W), or past global average pooling
+        if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and output.shape[-2:] == (1, 1):
+            seen = input_shape[-1]  # a global pooling that keeps a 1 x 1 map: its row (a side branch leaves the rest)
         # A parameter counts in the first layer that uses it: a layer applied again with the same weights (shared
         # repeats, StackedSeparableNet) shows 0, so the column adds up to the total.
         params = sum(p.numel() for p in module.parameters(recurse=False) if id(p) not in counted)
@@ -76,9 +78,14 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
                 reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 shape = "x".join(map(str, input_shape))
                 raise UserError(f"model.net ({type(net).__name__}) cannot score a {shape} image: {reason}") from error
-        if tuple(scores.shape) != (1, NUM_CLASSES):  # else an IndexError deep in the loss, once training starts
-            raise UserError(f"model.net ({type(net).__name__}) gives an output of shape {list(scores.shape[1:])} for "
-                            f"an image: it must give {NUM_CLASSES} class scores")  # fmt: skip
+        if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (1, NUM_CLASSES):  # else an IndexError
+            given = (
+                f"an output of shape {list(scores.shape[1:])}"
+                if isinstance(scores, torch.Tensor)
+                else type(scores).__name__
+            )
+            raise UserError(f"model.net ({type(net).__name__}) gives {given} for an image: it must give a tensor of "
+                            f"{NUM_CLASSES} class scores")  # fmt: skip
     finally:
         net.train(was_training)
         for hook in hooks:
@@ -110,5 +117,6 @@ def check_param_budget(net: nn.Module, max_params: int) -> int:
     """Return the parameter count, or stop with one clear line when it is over `max_params`."""
     params = count_params(net)
     if params > max_params:  # named by the network that holds the weights, not a wrapper (ShiftAveraged's views)
-        raise OverBudget(type(net.net if isinstance(net, ShiftAveraged) else net).__name__, params, max_params)
+        inner = folded(net)  # not a wrapper's name: LinearlyExpanded's network, ShiftAveraged's
+        raise OverBudget(type(inner.net if isinstance(inner, ShiftAveraged) else inner).__name__, params, max_params)
     return params

@@ -17,7 +17,7 @@ def check_dropout(dropout: float) -> float:
         raise UserError(message)
     if round(dropout * _MASK_LEVELS) >= _MASK_LEVELS:
         raise UserError(f"model.dropout={dropout} rounds to 1 in the CPU dropout's steps of 1/{_MASK_LEVELS}: it would "
-                        f"drop every activation; give at most {(_MASK_LEVELS - 1) / _MASK_LEVELS:.5f}")  # fmt: skip
+                        f"drop every activation; give a smaller one")  # fmt: skip
     return dropout
 
 

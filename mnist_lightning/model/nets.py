@@ -283,9 +283,7 @@ class StackedSeparableNet(nn.Module):
         self.pool_after = pool_after
         widths = list(widths)
         if not widths or min([stem, *widths]) < 1 or pointwise_groups < 1:  # shared_repeats < 0: refused above
-            raise UserError(
-                "model.net widths must be positive channel counts, shared_repeats 0 or more, pointwise_groups 1 or more"
-            )
+            raise UserError("model.net widths must be positive channel counts and pointwise_groups 1 or more")
         if not 0 <= pool_after <= len(widths) + shared_repeats:
             raise UserError("model.net.pool_after must be between 0 and the number of blocks")
         size = 28 if stem_padding else 26  # the stem's 3x3 on 28 x 28

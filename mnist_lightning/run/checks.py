@@ -126,17 +126,27 @@ def check_built_options(cfg: DictConfig) -> None:
     +, as in `+logger.mlflow.bogus=1`): the early check knows the config's keys only, and the class's TypeError came
     through Hydra's error after the layer table. Classes that pass on **kwargs (W&B's, TensorBoard's) are not
     checked."""
-    net = cfg.model.get("net")
-    nodes = {"data.augment": cfg.data.get("augment"), "model.net": net}
-    if isinstance(net, DictConfig) and isinstance(net.get("net"), DictConfig):  # ShiftAveraged's network inside
-        nodes["model.net.net"] = net.net
+    nodes = {"data.augment": cfg.data.get("augment")}
+    net, path = cfg.model.get("net"), "model.net"
+    while isinstance(net, DictConfig):  # a network inside a network (ShiftAveraged's, LinearlyExpanded's), any depth
+        nodes[path] = net
+        net, path = net.get("net"), f"{path}.net"
     for section in ("callbacks", "logger"):
-        nodes |= {f"{section}.{name}": node for name, node in (cfg.get(section) or {}).items()}
+        for name, node in (cfg.get(section) or {}).items():
+            if isinstance(node, DictConfig) and len(node) and "_target_" not in node:  # +logger.mlflow.x=1 alone
+                chosen = f"; choose it first, e.g. logger={name}" if section == "logger" else ""
+                raise UserError(f"{section}.{name} has settings but nothing to build (no _target_){chosen}")
+            nodes[f"{section}.{name}"] = node
     for path, node in nodes.items():
         target = node.get("_target_") if isinstance(node, DictConfig) else None
         if not target:
             continue
-        parameters = inspect.signature(get_object(target)).parameters
+        try:
+            built = get_object(target)
+        except Exception as error:  # noqa: BLE001 - a module or name that cannot be imported (a user's --config-dir)
+            reason = (str(error.__cause__ or error).strip().splitlines() or [type(error).__name__])[0]  # Hydra's wraps
+            raise UserError(f"{path}._target_={target} cannot be imported: {reason}") from error
+        parameters = inspect.signature(built).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             continue
         for key in node:

@@ -73,5 +73,6 @@ def log_run_files(trainer: pl.Trainer, output_dir: Path) -> None:
             logger.experiment.log_artifact(logger.run_id, str(output_dir / "metrics.json"))
             # where the run went, as the W&B logger says of its own: the store and how to browse it
             uri, name = logger.experiment.tracking_uri, logger.experiment.get_run(logger.run_id).info.run_name
-            browse = f"mlflow ui --backend-store-uri {uri}" if not uri.startswith("http") else uri
-            logging.getLogger(__name__).info(f"MLflow run {name!r} in {uri} ({browse})")
+            local = uri.startswith(("sqlite:", "file:")) or "://" not in uri  # else a server: its own address
+            browse = f" (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --workers 1 --backend-store-uri {uri})"
+            logging.getLogger(__name__).info(f"MLflow run {name!r} in {uri}{browse if local else ''}")
