@@ -804,6 +804,16 @@ def test_a_worker_with_another_space_is_refused_and_the_studys_own_workers_go_on
         trial = study.ask(drawn_by.space)
         study.tell(trial, 0.5)
     own.check_same_space(study)  # the study's space: it goes on (it was refused over the other worker's trial)
+    # A choice changed from 1 to true compared equal (True == 1 in Python); the stored space tells them apart
+    ones = optuna.create_study(study_name="ones", storage=storage, direction="maximize")
+    drawn = worker("choice(1, 2)")
+    drawn.study_name = "ones"
+    ones.tell(ones.ask(drawn.space), 0.5)
+    drawn.check_same_space(ones)
+    flag = worker("choice(true, 2)")
+    flag.study_name = "ones"
+    with pytest.raises(SearchError, match="trial 0 was drawn from another search space"):
+        flag.check_same_space(ones)
     with pytest.raises(
         SearchError, match=r"trial 0 was drawn from another search space \(it differs in optimizer.lr\)"
     ):

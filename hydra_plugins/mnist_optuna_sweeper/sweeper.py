@@ -246,10 +246,16 @@ class OptunaSweeper(Sweeper):
         # The study's first finished trial holds its space: a worker started with another one is refused, and the
         # workers of the study's own space go on (comparing with any finished trial stopped them all)
         other = min(study.get_trials(deepcopy=False, states=FINISHED), key=lambda t: t.number, default=None)
-        if other is None or other.distributions == self.space:
+        if other is None:
             return
-        changed = sorted(k for k in other.distributions.keys() | self.space.keys()
-                         if other.distributions.get(k) != self.space.get(k))  # fmt: skip
+
+        def as_stored(space: dict) -> dict[str, str]:  # as JSON, where choice(true) is not choice(1) (True == 1)
+            return {key: optuna.distributions.distribution_to_json(d) for key, d in space.items()}
+
+        was, now = as_stored(other.distributions), as_stored(self.space)
+        if was == now:
+            return
+        changed = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
         raise SearchError(
             f"study {self.study_name!r} in {self.storage}: trial {other.number} was drawn from another search space "
             f"(it differs in {', '.join(changed)}); resume with the space it was drawn from, or start another study "
