@@ -38,7 +38,7 @@ except ImportError:
     optuna = TrialState = SQLAlchemyError = None
 
 from hydra_plugins.mnist_optuna_sweeper.space import as_override, distribution
-from mnist_lightning.base.errors import UserError, project_groups
+from mnist_lightning.base.errors import UserError, first_line, project_groups
 from mnist_lightning.base.training_settings import is_training_setting
 from mnist_lightning.results.runs import read_metrics
 
@@ -330,7 +330,7 @@ class OptunaSweeper(Sweeper):
                 raise SearchError(f"study {self.study_name!r} in {self.storage}: {error}") from error
             except SQLAlchemyError as error:  # IntegrityError (a race to create tables) or OperationalError
                 if attempt == 4:
-                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    reason = first_line(error)
                     raise SearchError(f"cannot open hydra.sweeper.storage={self.storage}: {reason}") from error
                 time.sleep(1 + random.random())
         raise AssertionError("unreachable")

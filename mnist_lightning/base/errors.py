@@ -38,6 +38,11 @@ def require(cfg: Any, key: str, message: str) -> None:
         raise UserError(message)
 
 
+def first_line(error: BaseException) -> str:
+    """A library's error as one line of a user error: its message's first line, or its type where it has none."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def find_user_error(error: BaseException) -> UserError | None:
     """The UserError behind `error`, looking through wrappers such as Hydra's InstantiationException."""
     seen: BaseException | None = error

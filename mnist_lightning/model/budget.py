@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, first_line
 from mnist_lightning.model.expansion import folded
 from mnist_lightning.model.nets import ShiftAveraged
 
@@ -75,7 +75,7 @@ def layer_table(net: nn.Module, input_shape: tuple[int, ...] = (1, 28, 28)) -> l
             try:  # a user's own network (--config-dir) meets its first image here
                 scores = net(torch.zeros(1, *input_shape))
             except Exception as error:  # noqa: BLE001 - whatever the network raises: one line, not its stack
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                reason = first_line(error)
                 shape = "x".join(map(str, input_shape))
                 raise UserError(f"model.net ({type(net).__name__}) cannot score a {shape} image: {reason}") from error
         if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (1, NUM_CLASSES):  # else an IndexError

@@ -13,7 +13,7 @@ from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities import rank_zero_only
 
 from mnist_lightning.base.checkpoint_path import checkpoint_path_error
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, first_line
 from mnist_lightning.base.value_ranges import label_smoothing_error
 from mnist_lightning.model.budget import check_param_budget, format_layer_table, layer_table
 from mnist_lightning.model.lit_module import MNISTLitModule, warm_up_is_one_step
@@ -170,8 +170,7 @@ def build_logger(name: str, config: DictConfig, output_dir: Path) -> pl.loggers.
     try:
         return instantiate(config, **extra)
     except Exception as error:  # noqa: BLE001 - each tracker raises its own kinds
-        cause = error.__cause__ or error  # Hydra's InstantiationException wraps the library's
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        reason = first_line(error.__cause__ or error)  # Hydra's InstantiationException wraps the library's
         raise UserError(f"logger.{name} could not be built: {reason}") from error
 
 

@@ -11,7 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, first_line
 from mnist_lightning.base.option_names import shipped_config, value_type_error
 from mnist_lightning.base.value_ranges import (
     BATCH_LIMITS,
@@ -144,7 +144,7 @@ def check_built_options(cfg: DictConfig) -> None:
         try:
             built = get_object(target)
         except Exception as error:  # noqa: BLE001 - a module or name that cannot be imported (a user's --config-dir)
-            reason = (str(error.__cause__ or error).strip().splitlines() or [type(error).__name__])[0]  # Hydra's wraps
+            reason = first_line(error.__cause__ or error)  # Hydra's error wraps the import's
             raise UserError(f"{path}._target_={target} cannot be imported: {reason}") from error
         parameters = inspect.signature(built).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import MLFlowLogger, TensorBoardLogger
 
-from mnist_lightning.base.errors import UserError
+from mnist_lightning.base.errors import UserError, first_line
 from mnist_lightning.base.training_settings import is_training_setting
 
 
@@ -38,7 +38,7 @@ def log_settings(trainer: pl.Trainer, config: dict, record: dict, output_dir: Pa
         except Exception as error:  # noqa: BLE001 - a store that cannot be reached or written: one line, not five
             if isinstance(logger, MLFlowLogger) and logger._run_id is not None:  # else it stays RUNNING for good
                 logger.finalize("failed")
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            reason = first_line(error)
             raise UserError(f"the {type(logger).__name__} could not record the run: {reason}") from error
 
 
